@@ -1,0 +1,290 @@
+package archive
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// skippableMagic is the zstd skippable frame magic used for the header
+// (0x184D2A50..0x184D2A5F are skippable; stock decoders ignore them).
+const skippableMagic = 0x184D2A5C
+
+// gzip FEXTRA subfield id carrying the header.
+const gzipSI1, gzipSI2 = 'L', 'S'
+
+// ErrCorrupt is returned for an object that cannot be decoded.
+var ErrCorrupt = errors.New("archive: corrupt object")
+
+// ErrTooLarge is returned when an object decompresses to more than its
+// header says (a decompression bomb) or beyond a reader's limit.
+var ErrTooLarge = errors.New("archive: object decompresses beyond its declared size")
+
+// Encoder turns raw chunk bytes into chunk objects. It keeps its zstd and
+// gzip state between calls; it is not safe for concurrent use.
+type Encoder struct {
+	zenc *zstd.Encoder
+	gbuf bytes.Buffer
+	gzw  *gzip.Writer
+}
+
+// NewEncoder returns an encoder tuned for logs: zstd SpeedFastest with a
+// small window, so memory stays low and speed high.
+func NewEncoder() (*Encoder, error) {
+	z, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithWindowSize(1<<20),
+		zstd.WithEncoderConcurrency(1),
+		zstd.WithLowerEncoderMem(true),
+		zstd.WithEncoderCRC(true),
+		zstd.WithZeroFrames(true))
+	if err != nil {
+		return nil, err
+	}
+	return &Encoder{zenc: z}, nil
+}
+
+// Encode appends the object for raw to dst. The header's Codec selects the
+// format; RawSize and Checksum must already describe raw.
+func (e *Encoder) Encode(dst []byte, h *Header, raw []byte) ([]byte, error) {
+	hb, err := h.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	switch h.Codec {
+	case CodecZstd:
+		dst = AppendSkippable(dst, hb)
+		return e.zenc.EncodeAll(raw, dst), nil
+	case CodecGzip:
+		e.gbuf.Reset()
+		if e.gzw == nil {
+			e.gzw, err = gzip.NewWriterLevel(&e.gbuf, gzip.BestSpeed)
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			e.gzw.Reset(&e.gbuf)
+		}
+		extra := make([]byte, 4, 4+len(hb))
+		extra[0], extra[1] = gzipSI1, gzipSI2
+		binary.LittleEndian.PutUint16(extra[2:], uint16(len(hb)))
+		e.gzw.Header.Extra = append(extra, hb...)
+		e.gzw.Header.Name = ""
+		if _, err := e.gzw.Write(raw); err != nil {
+			return nil, err
+		}
+		if err := e.gzw.Close(); err != nil {
+			return nil, err
+		}
+		return append(dst, e.gbuf.Bytes()...), nil
+	case CodecNone:
+		return append(dst, raw...), nil
+	}
+	return nil, fmt.Errorf("archive: unknown codec %q", h.Codec)
+}
+
+// Close releases the encoder's resources.
+func (e *Encoder) Close() error { return e.zenc.Close() }
+
+// AppendSkippable appends a zstd skippable frame holding payload.
+func AppendSkippable(dst, payload []byte) []byte {
+	var b [8]byte
+	binary.LittleEndian.PutUint32(b[0:], skippableMagic)
+	binary.LittleEndian.PutUint32(b[4:], uint32(len(payload)))
+	dst = append(dst, b[:]...)
+	return append(dst, payload...)
+}
+
+// Limits bound what a reader accepts from outside input.
+type Limits struct {
+	// MaxRaw refuses objects whose header declares more raw bytes.
+	// Zero means 1 GiB.
+	MaxRaw int64
+}
+
+func (l Limits) maxRaw() int64 {
+	if l.MaxRaw <= 0 {
+		return 1 << 30
+	}
+	return l.MaxRaw
+}
+
+// Reader streams one chunk object: the header first, then exactly RawSize
+// raw bytes, verified against the header's checksum at EOF.
+type Reader struct {
+	Header *Header
+	r      io.Reader
+	closer func()
+	n      int64
+	crc    *crcWriter
+	done   bool
+	err    error
+}
+
+// NewReader reads the header of a chunk object in r and returns a reader
+// of its raw bytes. The codec is detected from the content: zstd with a
+// skippable header frame, or gzip with the header in FEXTRA. Objects stored
+// with CodecNone carry no header in band: use NewPlainReader with the header
+// from metadata.
+func NewReader(r io.Reader, lim Limits) (*Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	magic, err := br.Peek(4)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	switch {
+	case binary.LittleEndian.Uint32(magic) == skippableMagic:
+		var fh [8]byte
+		if _, err := io.ReadFull(br, fh[:]); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		n := binary.LittleEndian.Uint32(fh[4:])
+		if n > MaxHeaderBytes {
+			return nil, fmt.Errorf("%w: header frame of %d bytes", ErrHeader, n)
+		}
+		hb := make([]byte, n)
+		if _, err := io.ReadFull(br, hb); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		h, err := UnmarshalHeader(hb)
+		if err != nil {
+			return nil, err
+		}
+		if h.RawSize > lim.maxRaw() {
+			return nil, fmt.Errorf("%w: header declares %d raw bytes, limit %d", ErrTooLarge, h.RawSize, lim.maxRaw())
+		}
+		dec, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(min(h.RawSize, 1<<30)+(8<<20))), zstd.WithDecoderMaxWindow(64<<20))
+		if err != nil {
+			return nil, err
+		}
+		return newReader(h, dec, dec.Close), nil
+	case magic[0] == 0x1f && magic[1] == 0x8b:
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		gz.Multistream(true)
+		hb, ok := gzipHeader(gz.Header.Extra)
+		if !ok {
+			return nil, fmt.Errorf("%w: gzip object without a logship header", ErrHeader)
+		}
+		h, err := UnmarshalHeader(hb)
+		if err != nil {
+			return nil, err
+		}
+		if h.RawSize > lim.maxRaw() {
+			return nil, fmt.Errorf("%w: header declares %d raw bytes, limit %d", ErrTooLarge, h.RawSize, lim.maxRaw())
+		}
+		return newReader(h, gz, func() { gz.Close() }), nil
+	}
+	return nil, fmt.Errorf("%w: no logship header (not zstd with a header frame, not gzip)", ErrHeader)
+}
+
+// NewPlainReader reads an object stored with CodecNone, whose header came
+// from metadata or the key.
+func NewPlainReader(r io.Reader, h *Header, lim Limits) (*Reader, error) {
+	if err := h.Validate(); err != nil {
+		return nil, err
+	}
+	if h.RawSize > lim.maxRaw() {
+		return nil, fmt.Errorf("%w: header declares %d raw bytes, limit %d", ErrTooLarge, h.RawSize, lim.maxRaw())
+	}
+	return newReader(h, r, func() {}), nil
+}
+
+func gzipHeader(extra []byte) ([]byte, bool) {
+	for len(extra) >= 4 {
+		n := int(binary.LittleEndian.Uint16(extra[2:]))
+		if 4+n > len(extra) {
+			return nil, false
+		}
+		if extra[0] == gzipSI1 && extra[1] == gzipSI2 {
+			return extra[4 : 4+n], true
+		}
+		extra = extra[4+n:]
+	}
+	return nil, false
+}
+
+func newReader(h *Header, r io.Reader, closer func()) *Reader {
+	return &Reader{Header: h, r: r, closer: closer, crc: newCRC()}
+}
+
+// Read returns raw bytes. After the last byte it returns io.EOF only when
+// size and checksum match the header; otherwise ErrChecksum, ErrTooLarge or
+// ErrCorrupt. It never returns more than RawSize bytes.
+func (r *Reader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.done {
+		return 0, io.EOF
+	}
+	left := r.Header.RawSize - r.n
+	if left == 0 {
+		// Expect EOF: one more byte means a bomb or a lying header.
+		var one [1]byte
+		n, err := io.ReadFull(r.r, one[:])
+		if n > 0 {
+			r.err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, r.Header.RawSize)
+			return 0, r.err
+		}
+		if err != io.EOF && err != io.ErrUnexpectedEOF {
+			r.err = fmt.Errorf("%w: %v", ErrCorrupt, err)
+			return 0, r.err
+		}
+		if got := r.crc.sum(); got != r.Header.Checksum {
+			r.err = fmt.Errorf("%w: got %s, header says %s", ErrChecksum, got, r.Header.Checksum)
+			return 0, r.err
+		}
+		r.done = true
+		return 0, io.EOF
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := r.r.Read(p)
+	r.n += int64(n)
+	r.crc.Write(p[:n])
+	if err == io.EOF {
+		if r.n < r.Header.RawSize {
+			r.err = fmt.Errorf("%w: %d raw bytes, header says %d", ErrChecksum, r.n, r.Header.RawSize)
+			return n, r.err
+		}
+		err = nil
+	} else if err != nil {
+		r.err = fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return n, r.err
+	}
+	return n, err
+}
+
+// Close releases the decoder.
+func (r *Reader) Close() error {
+	if r.closer != nil {
+		r.closer()
+		r.closer = nil
+	}
+	return nil
+}
+
+// Decode reads a whole chunk object held in memory, verified.
+func Decode(obj []byte, lim Limits) (*Header, []byte, error) {
+	r, err := NewReader(bytes.NewReader(obj), lim)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	raw := make([]byte, 0, r.Header.RawSize)
+	buf := bytes.NewBuffer(raw)
+	if _, err := io.Copy(buf, r); err != nil {
+		return r.Header, nil, err
+	}
+	return r.Header, buf.Bytes(), nil
+}

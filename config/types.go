@@ -1,0 +1,80 @@
+// Package config is logship's configuration: the YAML schema, defaults,
+// strict decoding with line numbers, LOGSHIP_* environment and flag
+// overrides, and validation that reports every problem at once.
+package config
+
+// Config is the whole configuration file.
+type Config struct {
+	App             string   `yaml:"app"`              // identity in every key; required
+	Host            string   `yaml:"host"`             // default: the hostname
+	LogLevel        string   `yaml:"log_level"`        // debug|info|warn|error; default info
+	LogFormat       string   `yaml:"log_format"`       // text|json; default text
+	MetricsAddr     string   `yaml:"metrics_addr"`     // e.g. 127.0.0.1:9108; empty: no metrics endpoint
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"` // drain deadline on SIGTERM; default 10s
+	Sources         []Source `yaml:"sources"`
+	Pipeline        Pipeline `yaml:"pipeline"`
+	Sink            Sink     `yaml:"sink"`
+}
+
+// Source is one entry of sources:. Type selects which fields apply.
+type Source struct {
+	Type string `yaml:"type"` // file|crash|kmsg
+	Name string `yaml:"name"` // unique; default TYPE or TYPE-N; names checkpoint entries
+
+	// file and crash
+	Paths   []string `yaml:"paths"`   // globs, ** matches any number of folders
+	Exclude []string `yaml:"exclude"` // globs matched against the full path and the base name
+
+	// file
+	ReadFrom         string   `yaml:"read_from"`          // beginning|end, for files found at the very first start; default beginning
+	MaxLineBytes     Size     `yaml:"max_line_bytes"`     // longer lines are split; default 1MiB
+	ScanInterval     Duration `yaml:"scan_interval"`      // glob rescan; default 1s
+	PartialLineAfter Duration `yaml:"partial_line_after"` // ship an unterminated last line after this idle time; default 2s
+	MaxOpenFiles     int      `yaml:"max_open_files"`     // cap on open descriptors; default 256
+	RotatedKeepOpen  Duration `yaml:"rotated_keep_open"`  // how long a rotated/deleted file is held to finish reading; default 5m
+	MaxRotatedOpen   int      `yaml:"max_rotated_open"`   // how many rotated/deleted files may be held; default 32
+	FingerprintBytes int      `yaml:"fingerprint_bytes"`  // bytes of the file head in its identity; default 1024
+	ReadBufferBytes  Size     `yaml:"read_buffer"`        // read size; default 256KiB
+
+	// crash
+	Settle    Duration `yaml:"settle"`     // size unchanged this long = complete; default 5s
+	RateLimit Size     `yaml:"rate_limit"` // bytes per second for artifact uploads; 0 = unlimited
+
+	// kmsg
+	Device     string `yaml:"device"`      // default /dev/kmsg
+	CgroupRoot string `yaml:"cgroup_root"` // default /sys/fs/cgroup
+	Mode       string `yaml:"mode"`        // auto|kmsg|klogctl|cgroup; default auto
+}
+
+// Pipeline is batching, compression and checkpoints.
+type Pipeline struct {
+	MaxBytes           Size     `yaml:"max_bytes"`           // raw bytes per chunk; default 4MiB
+	MaxAge             Duration `yaml:"max_age"`             // oldest byte waits at most this; default 5s
+	Compression        string   `yaml:"compression"`         // zstd|gzip|none; default zstd
+	MaxInFlight        int      `yaml:"max_in_flight"`       // chunks buffered or uploading; default 6
+	StateDir           string   `yaml:"state_dir"`           // checkpoint folder; default /var/lib/logship
+	CheckpointInterval Duration `yaml:"checkpoint_interval"` // default 1s
+}
+
+// Sink is where chunks go. Type selects which fields apply.
+type Sink struct {
+	Type   string `yaml:"type"`   // dir|oss
+	Prefix string `yaml:"prefix"` // key prefix, e.g. logs/
+
+	// dir
+	Path string `yaml:"path"` // folder; default ./archive
+
+	// oss
+	Bucket          string   `yaml:"bucket"`
+	Region          string   `yaml:"region"`            // e.g. cn-hangzhou
+	Internal        *bool    `yaml:"internal"`          // VPC endpoint oss-REGION-internal.aliyuncs.com; default true
+	Endpoint        string   `yaml:"endpoint"`          // explicit endpoint, overrides region/internal
+	StorageClass    string   `yaml:"storage_class"`     // Standard|IA|Archive|ColdArchive
+	SSE             string   `yaml:"sse"`               // ""|AES256|KMS
+	SSEKeyID        string   `yaml:"sse_key_id"`        // KMS key id
+	AccessKeyID     string   `yaml:"access_key_id"`     // prefer env OSS_ACCESS_KEY_ID
+	AccessKeySecret Secret   `yaml:"access_key_secret"` // prefer env OSS_ACCESS_KEY_SECRET
+	Concurrency     int      `yaml:"concurrency"`       // parallel uploads; default 4
+	PartSize        Size     `yaml:"part_size"`         // multipart part size; default 8MiB
+	Timeout         Duration `yaml:"timeout"`           // per request; default 60s
+}

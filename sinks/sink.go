@@ -1,0 +1,80 @@
+// Package sinks defines what a storage backend must do for logship. The
+// concrete sinks live in sinks/dir and sinks/oss; sinks/sinktest is the
+// conformance suite every sink passes.
+package sinks
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/logship/logship/archive"
+)
+
+// Object is one chunk object ready to store.
+type Object struct {
+	Key         string
+	Body        []byte          // the encoded object (archive.Encoder output)
+	Header      *archive.Header // mirrored into metadata where the backend has it
+	ContentType string          // e.g. "application/zstd"; "text/plain; charset=utf-8" for none
+}
+
+// Sink stores chunk objects.
+//
+// Put returns nil only when the object is durable: for a folder, written,
+// fsynced and renamed into place; for an object store, the upload completed
+// and its checksum verified. Put with a key that exists overwrites it (the
+// same chunk written twice gives the same object). Put must honour ctx and
+// must not retry or sleep on its own: the caller wraps it in a retry policy.
+// Errors that retrying cannot fix are marked with Permanent.
+//
+// Close releases resources; it is safe to call twice and after a failed Put.
+type Sink interface {
+	Put(ctx context.Context, obj *Object) error
+	Close() error
+}
+
+// ObjectInfo describes one stored object.
+type ObjectInfo struct {
+	Key      string
+	Size     int64
+	Modified time.Time
+	Meta     map[string]string // user metadata without the x-oss-meta- prefix; nil when unknown
+}
+
+// Lister is implemented by sinks that can be read back (used by pull, ls
+// and cat). List calls fn for every object under prefix, in key order; a
+// non-nil error from fn stops the listing and is returned.
+type Lister interface {
+	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
+}
+
+// Getter is implemented by sinks that can be read back.
+type Getter interface {
+	Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error)
+}
+
+// ErrNotFound is returned by Get for a missing key.
+var ErrNotFound = errors.New("sinks: object not found")
+
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// Permanent marks err as one that retrying soon will not fix (bad
+// credentials, missing bucket, a clock that is off). The caller keeps the
+// data and retries slowly, since an operator may fix the cause.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanent{err}
+}
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p)
+}
