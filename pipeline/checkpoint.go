@@ -1,0 +1,149 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// checkpointVersion is the version of the checkpoint file format.
+const checkpointVersion = 1
+
+const checkpointFile = "checkpoints.json"
+
+// savedEntry is one stream in the checkpoint file.
+type savedEntry struct {
+	Source    string          `json:"source"`
+	ID        string          `json:"id"`
+	Kind      string          `json:"kind"`
+	Path      string          `json:"path,omitempty"`
+	Unit      string          `json:"unit"`
+	Meta      json.RawMessage `json:"meta,omitempty"`
+	Committed int64           `json:"committed"`
+	Finished  bool            `json:"finished,omitempty"`
+	Updated   time.Time       `json:"updated"`
+}
+
+type savedState struct {
+	Version int          `json:"version"`
+	Saved   time.Time    `json:"saved"`
+	Streams []savedEntry `json:"streams"`
+}
+
+// Store keeps the checkpoint file in a state folder. Saves are atomic: a
+// temporary file is written and fsynced, renamed over the old one, and the
+// folder fsynced, so a crash at any moment leaves either the old or the new
+// state, never a torn one.
+type Store struct {
+	dir string
+	// beforeRename, when set (tests), runs between the temp file's fsync
+	// and the rename; an error aborts the save like a crash would.
+	beforeRename func(tmp string) error
+}
+
+// ErrCheckpoint is returned for an unreadable checkpoint file.
+var ErrCheckpoint = errors.New("pipeline: bad checkpoint file")
+
+// OpenStore creates the folder if needed and removes temporary files left
+// by a crash during a save.
+func OpenStore(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	tmps, _ := filepath.Glob(filepath.Join(dir, checkpointFile+".tmp*"))
+	for _, t := range tmps {
+		os.Remove(t)
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Load reads the saved entries. exists is false when there is no state at
+// all (a first start). A file that cannot be decoded is moved aside and
+// reported with ErrCheckpoint; the caller decides whether to go on.
+func (s *Store) Load() (entries []savedEntry, exists bool, err error) {
+	path := filepath.Join(s.dir, checkpointFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, true, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+	}
+	var st savedState
+	if err := json.Unmarshal(b, &st); err != nil || st.Version != checkpointVersion {
+		aside := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405")
+		os.Rename(path, aside)
+		if err == nil {
+			err = fmt.Errorf("version %d, this build reads %d", st.Version, checkpointVersion)
+		}
+		return nil, true, fmt.Errorf("%w: %s: %v (moved to %s)", ErrCheckpoint, path, err, aside)
+	}
+	return st.Streams, true, nil
+}
+
+// Save writes entries atomically.
+func (s *Store) Save(entries []savedEntry) error {
+	sort.Slice(entries, func(i, j int) bool {
+		if entries[i].Source != entries[j].Source {
+			return entries[i].Source < entries[j].Source
+		}
+		return entries[i].ID < entries[j].ID
+	})
+	b, err := json.MarshalIndent(savedState{Version: checkpointVersion, Saved: time.Now().UTC(), Streams: entries}, "", " ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(s.dir, checkpointFile), b, s.beforeRename)
+}
+
+// writeFileAtomic writes data to path through a temp file, fsync, rename
+// and a fsync of the folder.
+func writeFileAtomic(path string, data []byte, beforeRename func(string) error) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	if beforeRename != nil {
+		if err := beforeRename(tmp); err != nil {
+			return err // a simulated crash leaves the temp file behind
+		}
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !strings.Contains(err.Error(), "invalid argument") {
+		return err
+	}
+	return nil
+}

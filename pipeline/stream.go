@@ -1,0 +1,179 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+)
+
+// stream is the pipeline's side of one stream: the open batch and the
+// acknowledgement tracker.
+type stream struct {
+	p      *Pipeline
+	source string
+
+	mu   sync.Mutex
+	info StreamInfo
+
+	// open batch
+	buf      *[]byte
+	bStart   int64
+	bEnd     int64
+	bLines   int64
+	bFirst   time.Time
+	bLast    time.Time
+	bEvent   string
+	openedAt time.Time // wall clock when the batch opened (for MaxAge)
+
+	next int64 // position after the last byte written
+
+	// tracker: sealed chunks in order; committed advances over the acked
+	// prefix. A jump between chunks (a known gap) is simply passed over.
+	sealed    []*sealedRange
+	committed int64
+	closed    bool
+	finished  bool
+	updated   time.Time
+}
+
+type sealedRange struct {
+	start, end int64
+	acked      bool
+}
+
+func newStream(p *Pipeline, source string, info StreamInfo, start int64) *stream {
+	return &stream{p: p, source: source, info: info, committed: start, next: start, updated: time.Now()}
+}
+
+func (s *stream) Write(ctx context.Context, pc Piece) error {
+	if len(pc.Data) == 0 && pc.End == pc.Start {
+		return nil
+	}
+	if pc.Time.IsZero() {
+		pc.Time = s.p.o.Now()
+	}
+	s.mu.Lock()
+	if s.buf != nil && (pc.Start != s.bEnd || len(*s.buf)+len(pc.Data) > s.p.o.MaxBytes || (pc.Event != "" && s.bEvent != "" && pc.Event != s.bEvent)) {
+		s.sealLocked()
+	}
+	if s.buf == nil {
+		s.mu.Unlock()
+		if err := s.p.acquire(ctx, s); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		bp := s.p.bufPool.Get().(*[]byte)
+		if cap(*bp) < len(pc.Data) {
+			b := make([]byte, 0, len(pc.Data))
+			bp = &b
+		}
+		*bp = (*bp)[:0]
+		s.buf = bp
+		s.bStart, s.bEnd, s.bLines, s.bEvent = pc.Start, pc.Start, 0, ""
+		s.bFirst = pc.Time
+		s.openedAt = time.Now()
+		s.p.setOpen(s, true)
+	}
+	*s.buf = append(*s.buf, pc.Data...)
+	s.bEnd = pc.End
+	s.bLines += pc.Lines
+	s.bLast = pc.Time
+	if pc.Event != "" {
+		s.bEvent = pc.Event
+	}
+	s.next = pc.End
+	full := len(*s.buf) >= s.p.o.MaxBytes
+	if full {
+		s.sealLocked()
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// sealLocked hands the open batch to the compressors.
+func (s *stream) sealLocked() {
+	if s.buf == nil {
+		return
+	}
+	c := &chunk{s: s, info: s.info, start: s.bStart, end: s.bEnd, raw: s.buf, lines: s.bLines, first: s.bFirst, last: s.bLast, event: s.bEvent}
+	s.buf = nil
+	s.p.setOpen(s, false)
+	s.p.sendMu.RLock()
+	defer s.p.sendMu.RUnlock()
+	if s.p.sendClosed {
+		// Written after Drain: the data stays in the source and is read
+		// again at the next start.
+		s.p.bufPool.Put(c.raw)
+		s.p.release()
+		return
+	}
+	s.sealed = append(s.sealed, &sealedRange{start: c.start, end: c.end})
+	s.p.pending.Add(1)
+	s.p.compressQ <- c // never blocks: one slot per token
+}
+
+func (s *stream) Flush() {
+	s.mu.Lock()
+	s.sealLocked()
+	s.mu.Unlock()
+}
+
+func (s *stream) SetMeta(m json.RawMessage) {
+	s.mu.Lock()
+	s.info.Meta = append(json.RawMessage(nil), m...)
+	s.updated = time.Now()
+	s.mu.Unlock()
+	s.p.markDirty()
+}
+
+func (s *stream) Committed() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.committed
+}
+
+func (s *stream) Close() {
+	s.mu.Lock()
+	s.sealLocked()
+	s.closed = true
+	s.finished = len(s.sealed) == 0
+	s.updated = time.Now()
+	s.mu.Unlock()
+	s.p.markDirty()
+}
+
+// ack marks [start, end) durable and advances the checkpoint over the
+// acknowledged prefix.
+func (s *stream) ack(start, end int64) {
+	s.mu.Lock()
+	for _, r := range s.sealed {
+		if r.start == start && r.end == end && !r.acked {
+			r.acked = true
+			break
+		}
+	}
+	n := 0
+	for n < len(s.sealed) && s.sealed[n].acked {
+		s.committed = s.sealed[n].end
+		n++
+	}
+	if n > 0 {
+		s.sealed = append(s.sealed[:0], s.sealed[n:]...)
+		s.updated = time.Now()
+	}
+	if s.closed && len(s.sealed) == 0 {
+		s.finished = true
+	}
+	s.mu.Unlock()
+	if n > 0 {
+		s.p.markDirty()
+	}
+}
+
+func (s *stream) entry() savedEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return savedEntry{Source: s.source, ID: s.info.ID, Kind: s.info.Kind, Path: s.info.Path, Unit: s.info.Unit, Meta: s.info.Meta,
+		Committed: s.committed, Finished: s.finished, Updated: s.updated}
+}

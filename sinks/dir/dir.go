@@ -1,0 +1,226 @@
+// Package dir is the sink that writes the archive layout into a local
+// folder: the embedded default, and what `logship pull --from DIR` reads.
+package dir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/logship/logship/sinks"
+)
+
+// Sink stores objects as files under Root. Put writes a temporary file in
+// the object's folder, fsyncs it, renames it into place and fsyncs the
+// folder (and any folder it created), so an object is either absent or
+// complete and durable.
+type Sink struct {
+	root string
+
+	mu    sync.Mutex
+	known map[string]bool // folders known to exist durably
+}
+
+// New returns a sink writing under root, creating it if needed.
+func New(root string) (*Sink, error) {
+	if root == "" {
+		return nil, errors.New("dir: empty path")
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("dir: %w", err)
+	}
+	return &Sink{root: abs, known: map[string]bool{abs: true}}, nil
+}
+
+// Root returns the folder.
+func (s *Sink) Root() string { return s.root }
+
+// path maps a key to a file path, refusing keys that would leave the root.
+func (s *Sink) path(key string) (string, error) {
+	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") || strings.ContainsRune(key, 0) || path.Clean(key) != key || key == "." || strings.HasPrefix(key, "../") || key == ".." {
+		return "", fmt.Errorf("dir: unsafe key %q", key)
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == ".." || seg == "." || strings.HasPrefix(seg, ".tmp-") {
+			return "", fmt.Errorf("dir: unsafe key %q", key)
+		}
+	}
+	return filepath.Join(s.root, filepath.FromSlash(key)), nil
+}
+
+// Put implements sinks.Sink.
+func (s *Sink) Put(ctx context.Context, obj *sinks.Object) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := s.path(obj.Key)
+	if err != nil {
+		return sinks.Permanent(err)
+	}
+	dir := filepath.Dir(p)
+	if err := s.mkdirs(dir); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("dir: %w", err)
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("dir: %s: %w", obj.Key, err)
+	}
+	if _, err := f.Write(obj.Body); err != nil {
+		return fail(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	if err := ctx.Err(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("dir: %s: %w", obj.Key, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("dir: %s: %w", obj.Key, err)
+	}
+	return nil
+}
+
+// mkdirs creates dir and fsyncs the parent of every folder it created.
+func (s *Sink) mkdirs(dir string) error {
+	s.mu.Lock()
+	ok := s.known[dir]
+	s.mu.Unlock()
+	if ok {
+		return nil
+	}
+	var created []string
+	for d := dir; d != s.root && len(d) > len(s.root); d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		created = append(created, d)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("dir: %w", err)
+	}
+	for _, d := range created {
+		if err := syncDir(filepath.Dir(d)); err != nil {
+			return fmt.Errorf("dir: %w", err)
+		}
+	}
+	s.mu.Lock()
+	s.known[dir] = true
+	s.mu.Unlock()
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Close implements sinks.Sink; it holds no resources.
+func (s *Sink) Close() error { return nil }
+
+// List implements sinks.Lister: files under the prefix, in key order;
+// temporary files and anything that is not a regular file are skipped.
+// Symbolic links are never followed.
+func (s *Sink) List(ctx context.Context, prefix string, fn func(sinks.ObjectInfo) error) error {
+	start := s.root
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		start = filepath.Join(s.root, filepath.FromSlash(path.Clean(prefix[:i])))
+		if !strings.HasPrefix(start, s.root) {
+			return fmt.Errorf("dir: unsafe prefix %q", prefix)
+		}
+	}
+	var infos []sinks.ObjectInfo
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() || strings.HasPrefix(d.Name(), ".tmp-") {
+			return nil
+		}
+		rel, err := filepath.Rel(s.root, p)
+		if err != nil {
+			return nil
+		}
+		key := filepath.ToSlash(rel)
+		if !strings.HasPrefix(key, prefix) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		infos = append(infos, sinks.ObjectInfo{Key: key, Size: fi.Size(), Modified: fi.ModTime()})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Key < infos[j].Key })
+	for _, oi := range infos {
+		if err := fn(oi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Get implements sinks.Getter. It refuses symbolic links.
+func (s *Sink) Get(ctx context.Context, key string) (io.ReadCloser, sinks.ObjectInfo, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return nil, sinks.ObjectInfo{}, err
+	}
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, sinks.ObjectInfo{}, fmt.Errorf("%w: %s", sinks.ErrNotFound, key)
+	}
+	if err != nil {
+		return nil, sinks.ObjectInfo{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, sinks.ObjectInfo{}, fmt.Errorf("dir: %s is not a regular file", key)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, sinks.ObjectInfo{}, err
+	}
+	return f, sinks.ObjectInfo{Key: key, Size: fi.Size(), Modified: fi.ModTime()}, nil
+}

@@ -1,0 +1,53 @@
+package dir
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/logship/logship/sinks"
+	"github.com/logship/logship/sinks/sinktest"
+)
+
+func TestConformance(t *testing.T) {
+	sinktest.Run(t, sinktest.Harness{
+		New: func(t *testing.T) sinks.Sink {
+			s, err := New(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		// A file where the object's folder must go: every write fails
+		// (as root, permissions would not stop us).
+		Break: func(t *testing.T, s sinks.Sink, key string) func() {
+			root := s.(*Sink).Root()
+			first := filepath.Join(root, filepath.FromSlash(key[:indexSlash(key)]))
+			if err := os.WriteFile(first, []byte("in the way"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return func() { os.Remove(first) }
+		},
+	})
+}
+
+func indexSlash(k string) int {
+	for i := range k {
+		if k[i] == '/' {
+			return i
+		}
+	}
+	return len(k)
+}
+
+func TestUnsafeKeysRefused(t *testing.T) {
+	s, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"../x", "/abs", "a/../../b", "a\\b", "a/./b", "", "a/.tmp-x", "nul\x00"} {
+		if _, err := s.path(k); err == nil {
+			t.Errorf("key %q accepted", k)
+		}
+	}
+}
