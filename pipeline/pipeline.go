@@ -86,7 +86,7 @@ type Pipeline struct {
 	uploadQ   chan *chunk
 
 	mu         sync.Mutex
-	streams    map[string]*stream // by source + "\x00" + id
+	streams    map[string]*stream   // by source + "\x00" + id
 	open       map[*stream]struct{} // streams with an open batch
 	loaded     map[string][]Checkpoint
 	firstStart bool
