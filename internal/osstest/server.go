@@ -1,0 +1,510 @@
+// Package osstest is an Aliyun OSS imitation for tests and benchmarks.
+//
+// A Server speaks the OSS REST protocol over real HTTP on 127.0.0.1, so
+// that the official SDK (github.com/aliyun/alibabacloud-oss-go-sdk-v2)
+// talks to it exactly as it talks to Aliyun: V1 and V4 signatures (header
+// and presigned URL) are verified against the configured keys, error
+// responses carry the codes, statuses and XML of OSS, every object has the
+// CRC64 the SDK checks, and listings page like OSS. Objects live in memory,
+// or in a temporary directory for big artifacts (Options.DiskDir).
+//
+// Supported operations: PutObject, GetObject (Range, conditional headers),
+// HeadObject, GetObjectMeta, DeleteObject, DeleteMultipleObjects,
+// CopyObject, ListObjects (v1 and v2), ListBuckets, GetBucketInfo,
+// GetBucketLocation, InitiateMultipartUpload, UploadPart,
+// CompleteMultipartUpload, AbortMultipartUpload, ListParts and
+// ListMultipartUploads. Anything else gets 501 NotImplemented.
+//
+// Tests inject failures with Inject (a Fault: error status, latency,
+// connection reset, truncated body, for some operations, keys, a number of
+// times or a while), Outage and Throttle, shift the server clock with
+// SetClockOffset, and inspect the store with Objects, Get, Put and Count.
+//
+// The bucket comes from the first path segment (path style, which the SDK
+// uses for an IP endpoint) or from the Host header when it is
+// BUCKET.endpoint (virtual-hosted style; see HTTPClient).
+package osstest
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Server. The zero value is usable: keys "test-ak" /
+// "test-sk", region cn-hangzhou, no bucket, bodies in memory.
+type Options struct {
+	// AccessKeyID and AccessKeySecret are the only valid credentials.
+	AccessKeyID, AccessKeySecret string
+	// Buckets are created empty at start.
+	Buckets []string
+	// Region is the region of every bucket, as in the V4 credential scope
+	// (cn-hangzhou); the location is "oss-" + Region.
+	Region string
+	// Addr is the listen address; default 127.0.0.1:0 (a free port).
+	Addr string
+	// DiskDir, if set, keeps object and part bodies in temporary files
+	// under it instead of memory; they are deleted on Close.
+	DiskDir string
+	// Logf, if set, receives one line per request.
+	Logf func(format string, args ...any)
+}
+
+// Server is a running OSS imitation. Its methods are safe for concurrent use.
+type Server struct {
+	opts     Options
+	ln       net.Listener
+	srv      *http.Server
+	endpoint string
+	diskDir  string // per-server directory inside Options.DiskDir
+	closeOne sync.Once
+
+	mu          sync.Mutex
+	buckets     map[string]*bucket
+	counts      map[string]int
+	faults      []*activeFault
+	nextFault   int
+	clockOffset time.Duration
+}
+
+// New starts a server; it panics if it cannot listen, as httptest does.
+// Close it when done.
+func New(opts Options) *Server {
+	s, err := Start(opts)
+	if err != nil {
+		panic(fmt.Sprintf("osstest: %v", err))
+	}
+	return s
+}
+
+// Start is New returning an error instead of panicking.
+func Start(opts Options) (*Server, error) {
+	if opts.AccessKeyID == "" {
+		opts.AccessKeyID = "test-ak"
+	}
+	if opts.AccessKeySecret == "" {
+		opts.AccessKeySecret = "test-sk"
+	}
+	if opts.Region == "" {
+		opts.Region = "cn-hangzhou"
+	}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	s := &Server{
+		opts:    opts,
+		buckets: map[string]*bucket{},
+		counts:  map[string]int{},
+	}
+	if opts.DiskDir != "" {
+		dir, err := os.MkdirTemp(opts.DiskDir, "osstest-*")
+		if err != nil {
+			return nil, fmt.Errorf("disk dir: %w", err)
+		}
+		s.diskDir = dir
+	}
+	for _, b := range opts.Buckets {
+		s.createBucketLocked(b)
+	}
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		if s.diskDir != "" {
+			_ = os.RemoveAll(s.diskDir)
+		}
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s.ln = ln
+	s.endpoint = "http://" + ln.Addr().String()
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// Endpoint is the base URL, "http://127.0.0.1:PORT". Because it is an IP,
+// the SDK uses path-style URLs with it.
+func (s *Server) Endpoint() string { return s.endpoint }
+
+// Addr is the listening address, "127.0.0.1:PORT".
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Region is the configured region (cn-hangzhou by default).
+func (s *Server) Region() string { return s.opts.Region }
+
+// Close stops the server, drops open connections and deletes the disk
+// directory. It is safe to call twice.
+func (s *Server) Close() {
+	s.closeOne.Do(func() {
+		_ = s.srv.Close()
+		s.mu.Lock()
+		for _, b := range s.buckets {
+			for _, o := range b.objects {
+				o.release()
+			}
+			for _, u := range b.uploads {
+				u.release()
+			}
+		}
+		s.buckets = map[string]*bucket{}
+		s.mu.Unlock()
+		if s.diskDir != "" {
+			_ = os.RemoveAll(s.diskDir)
+		}
+	})
+}
+
+// HTTPClient returns a client that sends every request to this server
+// whatever the host name, so a test can use a real-looking endpoint such
+// as "http://oss-cn-hangzhou-internal.aliyuncs.com" (virtual-hosted style,
+// BUCKET.oss-cn-hangzhou-internal.aliyuncs.com) with the SDK's
+// WithHttpClient.
+func (s *Server) HTTPClient() *http.Client {
+	addr := s.Addr()
+	var d net.Dialer
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		},
+		MaxIdleConnsPerHost: 16,
+	}
+	return &http.Client{Transport: tr}
+}
+
+// SetClockOffset shifts the server clock (used for signature time checks,
+// presigned URL expiry, Date and Last-Modified) by d from the real time.
+func (s *Server) SetClockOffset(d time.Duration) {
+	s.mu.Lock()
+	s.clockOffset = d
+	s.mu.Unlock()
+}
+
+func (s *Server) now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nowLocked()
+}
+
+func (s *Server) nowLocked() time.Time { return time.Now().Add(s.clockOffset).UTC() }
+
+// Count reports how many requests were received for an operation name as
+// the SDK names them ("PutObject", "UploadPart", ...), faulted or not;
+// Count("") is the total.
+func (s *Server) Count(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if op == "" {
+		n := 0
+		for _, c := range s.counts {
+			n += c
+		}
+		return n
+	}
+	return s.counts[op]
+}
+
+// Counts returns a copy of all counters.
+func (s *Server) Counts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]int, len(s.counts))
+	for k, v := range s.counts {
+		m[k] = v
+	}
+	return m
+}
+
+// ResetCounts sets all counters to zero.
+func (s *Server) ResetCounts() {
+	s.mu.Lock()
+	s.counts = map[string]int{}
+	s.mu.Unlock()
+}
+
+// Buckets lists the bucket names.
+func (s *Server) Buckets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for n := range s.buckets {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// request is what the router learned about one request.
+type request struct {
+	op     string
+	bucket string // "" for service-level requests
+	key    string // "" for bucket-level requests
+	id     string
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := s.now()
+	req := &request{id: newID(12)}
+	h := w.Header()
+	h.Set("Server", "AliyunOSS")
+	h.Set("Date", now.Format(http.TimeFormat))
+	h.Set("x-oss-request-id", req.id)
+	h.Set("x-oss-server-time", "1")
+
+	req.bucket, req.key = s.resolve(r)
+	req.op = operation(r, req)
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() {
+		if s.opts.Logf != nil {
+			s.opts.Logf("osstest: %s %s %s bucket=%q key=%q -> %d", req.id, r.Method, req.op, req.bucket, req.key, rec.status)
+		}
+	}()
+
+	s.mu.Lock()
+	s.counts[req.op]++
+	s.mu.Unlock()
+
+	s.serveWithFaults(rec, r, req)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *request) {
+	if err := s.checkBucket(req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.authenticate(r, req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	handler := handlers[req.op]
+	if handler == nil {
+		s.writeError(w, r, errNotImplemented())
+		return
+	}
+	if err := handler(s, w, r, req); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *Server) checkBucket(req *request) *ossError {
+	if req.bucket == "" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.buckets[req.bucket] == nil {
+		return errNoSuchBucket(req.bucket)
+	}
+	return nil
+}
+
+// resolve finds the bucket and key of a request: from the Host header in
+// virtual-hosted style (BUCKET.endpoint), else from the path.
+func (s *Server) resolve(r *http.Request) (bucketName, key string) {
+	path := strings.TrimPrefix(r.URL.Path, "/")
+	if b := s.hostBucket(r.Host); b != "" {
+		return b, path
+	}
+	bucketName, key, _ = strings.Cut(path, "/")
+	return bucketName, key
+}
+
+func (s *Server) hostBucket(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if net.ParseIP(host) != nil {
+		return ""
+	}
+	first, rest, ok := strings.Cut(host, ".")
+	if !ok || rest == "" {
+		return ""
+	}
+	s.mu.Lock()
+	_, known := s.buckets[first]
+	s.mu.Unlock()
+	// BUCKET.oss-REGION[-internal].aliyuncs.com, BUCKET.localhost, or any
+	// host whose first label is an existing bucket.
+	if known || strings.HasPrefix(rest, "oss-") || rest == "localhost" {
+		return first
+	}
+	return ""
+}
+
+// operation names the request the way the SDK's OpName does.
+func operation(r *http.Request, req *request) string {
+	q := r.URL.Query()
+	has := func(k string) bool { _, ok := q[k]; return ok }
+	switch {
+	case req.bucket == "":
+		if r.Method == http.MethodGet {
+			return "ListBuckets"
+		}
+	case req.key == "":
+		switch r.Method {
+		case http.MethodGet:
+			switch {
+			case has("bucketInfo"):
+				return "GetBucketInfo"
+			case has("location"):
+				return "GetBucketLocation"
+			case has("uploads"):
+				return "ListMultipartUploads"
+			case q.Get("list-type") == "2":
+				return "ListObjectsV2"
+			case len(q) == 0 || onlyListParams(q):
+				return "ListObjects"
+			}
+		case http.MethodPost:
+			if has("delete") {
+				return "DeleteMultipleObjects"
+			}
+		}
+	default:
+		switch r.Method {
+		case http.MethodGet:
+			switch {
+			case has("uploadId"):
+				return "ListParts"
+			case !hasSubresource(q):
+				return "GetObject"
+			}
+		case http.MethodHead:
+			if has("objectMeta") {
+				return "GetObjectMeta"
+			}
+			if !hasSubresource(q) {
+				return "HeadObject"
+			}
+		case http.MethodPut:
+			switch {
+			case has("partNumber") && has("uploadId"):
+				if r.Header.Get("x-oss-copy-source") != "" {
+					return "UploadPartCopy"
+				}
+				return "UploadPart"
+			case hasSubresource(q):
+			case r.Header.Get("x-oss-copy-source") != "":
+				return "CopyObject"
+			default:
+				return "PutObject"
+			}
+		case http.MethodPost:
+			switch {
+			case has("uploads"):
+				return "InitiateMultipartUpload"
+			case has("uploadId"):
+				return "CompleteMultipartUpload"
+			}
+		case http.MethodDelete:
+			if has("uploadId") {
+				return "AbortMultipartUpload"
+			}
+			if !hasSubresource(q) {
+				return "DeleteObject"
+			}
+		}
+	}
+	return "Unsupported"
+}
+
+func onlyListParams(q map[string][]string) bool {
+	for k := range q {
+		switch k {
+		case "prefix", "marker", "delimiter", "max-keys", "encoding-type":
+		default:
+			if !isAuthParam(k) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// hasSubresource reports a query parameter that selects another operation
+// (acl, tagging, symlink, ...), which this server does not implement.
+func hasSubresource(q map[string][]string) bool {
+	for k := range q {
+		if isAuthParam(k) || strings.HasPrefix(k, "response-") {
+			continue
+		}
+		switch k {
+		case "versionId", "encoding-type":
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+func isAuthParam(k string) bool {
+	switch k {
+	case "OSSAccessKeyId", "Expires", "Signature", "security-token":
+		return true
+	}
+	return strings.HasPrefix(k, "x-oss-")
+}
+
+type handlerFunc func(s *Server, w http.ResponseWriter, r *http.Request, req *request) *ossError
+
+var handlers map[string]handlerFunc
+
+func init() {
+	handlers = map[string]handlerFunc{
+		"ListBuckets":             (*Server).listBuckets,
+		"GetBucketInfo":           (*Server).getBucketInfo,
+		"GetBucketLocation":       (*Server).getBucketLocation,
+		"ListObjects":             (*Server).listObjectsV1,
+		"ListObjectsV2":           (*Server).listObjectsV2,
+		"PutObject":               (*Server).putObject,
+		"CopyObject":              (*Server).copyObject,
+		"GetObject":               (*Server).getObject,
+		"HeadObject":              (*Server).headObject,
+		"GetObjectMeta":           (*Server).getObjectMeta,
+		"DeleteObject":            (*Server).deleteObject,
+		"DeleteMultipleObjects":   (*Server).deleteMultipleObjects,
+		"InitiateMultipartUpload": (*Server).initiateMultipartUpload,
+		"UploadPart":              (*Server).uploadPart,
+		"CompleteMultipartUpload": (*Server).completeMultipartUpload,
+		"AbortMultipartUpload":    (*Server).abortMultipartUpload,
+		"ListParts":               (*Server).listParts,
+		"ListMultipartUploads":    (*Server).listMultipartUploads,
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusRecorder) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
