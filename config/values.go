@@ -16,7 +16,18 @@ type Duration time.Duration
 // Std returns the value as a time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
 
-func (d Duration) String() string { return time.Duration(d).String() }
+// String writes the duration as time.Duration does, without zero trailing
+// units: 5m, not 5m0s; 1h30m, not 1h30m0s.
+func (d Duration) String() string {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
 
 // ParseDuration parses a duration that has a unit.
 func ParseDuration(s string) (Duration, error) {
@@ -91,6 +102,9 @@ func ParseSize(s string) (Size, error) {
 	f, err := strconv.ParseFloat(num, 64)
 	if err != nil || f < 0 {
 		return 0, fmt.Errorf("%q is not a size: use bytes or a unit such as 512KiB, 8MiB, 1GiB", s)
+	}
+	if f*float64(mult) >= 1<<62 {
+		return 0, fmt.Errorf("%q is too large", s)
 	}
 	return Size(f * float64(mult)), nil
 }
