@@ -50,6 +50,14 @@ type Lister interface {
 	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
 }
 
+// PrefixLister is implemented by sinks that can list one level of the
+// key hierarchy: the distinct "folders" directly under prefix (which ends
+// in "/" or is empty), each returned as a full prefix ending in "/". It lets
+// readers list only the partitions a time window needs.
+type PrefixLister interface {
+	ListPrefixes(ctx context.Context, prefix string) ([]string, error)
+}
+
 // Getter is implemented by sinks that can be read back.
 type Getter interface {
 	Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error)

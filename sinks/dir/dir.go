@@ -224,3 +224,33 @@ func (s *Sink) Get(ctx context.Context, key string) (io.ReadCloser, sinks.Object
 	}
 	return f, sinks.ObjectInfo{Key: key, Size: fi.Size(), Modified: fi.ModTime()}, nil
 }
+
+// ListPrefixes implements sinks.PrefixLister: the folders directly under
+// prefix (symbolic links are not followed).
+func (s *Sink) ListPrefixes(ctx context.Context, prefix string) ([]string, error) {
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		return nil, fmt.Errorf("dir: prefix %q does not end in /", prefix)
+	}
+	d := s.root
+	if prefix != "" {
+		p, err := s.path(strings.TrimSuffix(prefix, "/"))
+		if err != nil {
+			return nil, err
+		}
+		d = p
+	}
+	ents, err := os.ReadDir(d)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, prefix+e.Name()+"/")
+		}
+	}
+	return out, nil
+}

@@ -1,6 +1,7 @@
 package dir
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -49,5 +50,27 @@ func TestUnsafeKeysRefused(t *testing.T) {
 		if _, err := s.path(k); err == nil {
 			t.Errorf("key %q accepted", k)
 		}
+	}
+}
+
+func TestListPrefixes(t *testing.T) {
+	s, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := sinktest.Object(t, "a-1", 0, []byte("x\n"))
+	if err := s.Put(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	top, err := s.ListPrefixes(context.Background(), "")
+	if err != nil || len(top) != 1 || top[0] != "logs/" {
+		t.Fatalf("top: %v %v", top, err)
+	}
+	apps, err := s.ListPrefixes(context.Background(), "logs/")
+	if err != nil || len(apps) != 1 || apps[0] != "logs/app=app/" {
+		t.Fatalf("apps: %v %v", apps, err)
+	}
+	if _, err := s.ListPrefixes(context.Background(), "../"); err == nil {
+		t.Fatal("escaping prefix accepted")
 	}
 }
