@@ -35,7 +35,7 @@ func newServer(t *testing.T, mod ...func(*Options)) *Server {
 func newClient(t *testing.T, srv *Server, mod ...func(*oss.Config)) *oss.Client {
 	t.Helper()
 	cfg := oss.LoadDefaultConfig().
-		WithCredentialsProvider(credentials.NewStaticCredentialsProvider(testAK, testSK)).
+		WithCredentialsProvider(staticCreds()).
 		WithRegion("cn-hangzhou").
 		WithEndpoint(srv.Endpoint()).
 		WithRetryer(fastRetryer(retry.DefaultMaxAttempts))
@@ -43,6 +43,10 @@ func newClient(t *testing.T, srv *Server, mod ...func(*oss.Config)) *oss.Client 
 		m(cfg)
 	}
 	return oss.NewClient(cfg)
+}
+
+func staticCreds() credentials.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider(testAK, testSK)
 }
 
 func fastRetryer(attempts int) retry.Retryer {

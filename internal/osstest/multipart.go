@@ -411,4 +411,3 @@ func (s *Server) listMultipartUploads(w http.ResponseWriter, r *http.Request, re
 	writeXML(w, res)
 	return nil
 }
-

@@ -65,6 +65,7 @@ type Server struct {
 	endpoint string
 	diskDir  string // per-server directory inside Options.DiskDir
 	closeOne sync.Once
+	inflight sync.WaitGroup // handlers running; Close waits for them
 
 	mu          sync.Mutex
 	buckets     map[string]*bucket
@@ -72,6 +73,7 @@ type Server struct {
 	faults      []*activeFault
 	nextFault   int
 	clockOffset time.Duration
+	closed      bool
 }
 
 // New starts a server; it panics if it cannot listen, as httptest does.
@@ -137,11 +139,15 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // Region is the configured region (cn-hangzhou by default).
 func (s *Server) Region() string { return s.opts.Region }
 
-// Close stops the server, drops open connections and deletes the disk
-// directory. It is safe to call twice.
+// Close stops the server, drops open connections, waits for the handlers
+// still running and deletes the disk directory. It is safe to call twice.
 func (s *Server) Close() {
 	s.closeOne.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
 		_ = s.srv.Close()
+		s.inflight.Wait()
 		s.mu.Lock()
 		for _, b := range s.buckets {
 			for _, o := range b.objects {
@@ -257,16 +263,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	req.bucket, req.key = s.resolve(r)
 	req.op = operation(r, req)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		resetConn(w, true)
+		return
+	}
+	s.inflight.Add(1)
+	defer s.inflight.Done()
+	s.counts[req.op]++
+	s.mu.Unlock()
+
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
 		if s.opts.Logf != nil {
 			s.opts.Logf("osstest: %s %s %s bucket=%q key=%q -> %d", req.id, r.Method, req.op, req.bucket, req.key, rec.status)
 		}
 	}()
-
-	s.mu.Lock()
-	s.counts[req.op]++
-	s.mu.Unlock()
 
 	s.serveWithFaults(rec, r, req)
 }

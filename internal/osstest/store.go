@@ -4,7 +4,6 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
-	"hash"
 	"hash/crc64"
 	"io"
 	"net/http"
@@ -355,6 +354,3 @@ func (s *Server) Uploads(bucketName string) []UploadInfo {
 func newID(n int) string {
 	return strings.ToUpper(hex.EncodeToString(randBytes(n)))
 }
-
-func hashHex(h hash.Hash) string { return strings.ToUpper(hex.EncodeToString(h.Sum(nil))) }
-
