@@ -40,7 +40,7 @@ func (b *batch) reset(at int64) {
 // add appends one record formatted as text and ending at position end.
 func (b *batch) add(r *record, boot time.Time, end int64) {
 	b.data = appendLine(b.data, r, boot)
-	b.lines += 1 + int64(len(r.Dict))
+	b.lines++ // one line per record
 	b.end = end
 	if isOOM(r.Msg) {
 		b.event = archive.EventOOMKill

@@ -18,12 +18,18 @@
 //     whenever a counter moves. Positions count emitted lines; the
 //     checkpoint metadata remembers the counter values at each piece end.
 //
-// Every record becomes one text line (see appendLine):
+// Every record becomes exactly one text line (see appendLine), so that a
+// position is a line, as the archive's overlap removal expects:
 //
 //	2026-11-26T12:01:02.123456Z kern.err [12345.678901] Out of memory: Killed process 1234 (java) ...
-//	 SUBSYSTEM=...
+//	2026-11-26T12:01:03.000001Z kern.info [12346.000001] pci 0000:00:01.0: ...<TAB>SUBSYSTEM=pci<TAB>DEVICE=+pci:0000:00:01.0
 //
-// Pieces holding an OOM killer message carry archive.EventOOMKill.
+// In cgroup mode a line reports one counter that moved:
+//
+//	2026-11-26T12:01:02.123456Z cgroup memory.events oom_kill 0 -> 1 (memory.current=... memory.max=... memory.peak=...)
+//
+// Pieces holding an OOM killer message (or an oom_kill counter increase)
+// carry archive.EventOOMKill.
 package kmsg
 
 import (
@@ -212,7 +218,7 @@ func refused(err error) bool {
 			return true
 		}
 	}
-	return false
+	return errors.Is(err, errNotKmsg)
 }
 
 // choose opens the forced mode, or the first mode that works.
@@ -221,6 +227,9 @@ func (s *Source) choose() (opened, error) {
 	var why []string
 	if s.mode == ModeAuto || s.mode == ModeKmsg {
 		dev, err := s.OpenDevice(s.device)
+		if err == nil {
+			dev, err = probe(dev, s.device)
+		}
 		if err == nil {
 			return opened{mode: ModeKmsg, dev: dev, why: reason(forced, why)}, nil
 		}

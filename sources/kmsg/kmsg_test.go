@@ -90,8 +90,8 @@ func TestDeviceStream(t *testing.T) {
 			var lines int64
 			for _, p := range s.Pieces() {
 				lines += p.Lines
-				if n := int64(bytes.Count(p.Data, []byte("\n"))); n != p.Lines {
-					t.Errorf("piece [%d,%d): Lines %d, data has %d lines", p.Start, p.End, p.Lines, n)
+				if n := int64(bytes.Count(p.Data, []byte("\n"))); n != p.Lines || n != p.End-p.Start {
+					t.Errorf("piece [%d,%d): Lines %d, data has %d lines; want one line per record", p.Start, p.End, p.Lines, n)
 				}
 			}
 			if pr := pieceRanges(s); pr[0][0] != first.Seq {
@@ -140,9 +140,7 @@ func TestDeviceGap(t *testing.T) {
 	h.start(t, em)
 	waitStream(t, em, kmsgID, reaches(3))
 	h.ring.overwrite(6) // 3, 4, 5 written and overwritten before the reader got to them
-	for i := int64(6); i < 10; i++ {
-		h.ring.push(rec(i, "after"))
-	}
+	h.ring.push(rec(6, "after"), rec(7, "after"), rec(8, "after"), rec(9, "after"))
 	s := waitStream(t, em, kmsgID, reaches(10))
 	if pr := pieceRanges(s); len(pr) != 2 || pr[0] != [2]int64{0, 3} || pr[1][0] != 6 {
 		t.Errorf("pieces %v, want [0,3) then a jump to 6", pr)
@@ -371,6 +369,7 @@ func TestRealDevice(t *testing.T) {
 	if err != nil || ts.Year() < 2000 || ts.After(time.Now()) {
 		t.Errorf("first line %q: time %v, %v", line, ts, err)
 	}
+	t.Logf("first line %q", line)
 	if !strings.Contains(h.logs.String(), "mode=kmsg") {
 		t.Errorf("mode not logged:\n%s", h.logs)
 	}

@@ -145,17 +145,22 @@ func appendPrio(b []byte, prio int) []byte {
 // timeLayout is RFC 3339 in UTC with microseconds, the kernel's resolution.
 const timeLayout = "2006-01-02T15:04:05.000000Z07:00"
 
-// appendLine appends the record as text:
+// appendLine appends the record as exactly one line:
 //
-//	2026-11-26T12:01:02.123456Z kern.err [12345.678901] message
-//	 KEY=VALUE
+//	2026-11-26T12:01:02.123456Z kern.err [12345.678901] message<TAB>KEY=VALUE<TAB>KEY=VALUE
 //
-// The first line has the wall-clock time (boot time + the record's
-// timestamp), facility.level, the raw seconds since boot and the message
-// bytes unchanged; dictionary lines follow, indented by one space as in
-// /dev/kmsg. Every line ends with '\n'.
+// Fields: the wall-clock time (boot time + the record's timestamp, RFC
+// 3339 UTC, microseconds), facility.level, the raw seconds since boot in
+// brackets, then the message bytes unchanged (the kernel's \xNN escapes
+// and any non-UTF-8 bytes pass through). The continuation lines of the
+// record (" SUBSYSTEM=pci", " DEVICE=+pci:...") follow on the same line,
+// each after a tab: /dev/kmsg escapes tabs in messages as \x09, so a tab
+// separates them unambiguously.
+//
+// One record is one line because the archive counts records by lines when
+// it removes overlaps between chunks (archive.Step.Apply).
 func appendLine(b []byte, r *record, boot time.Time) []byte {
-	b = boot.Add(time.Duration(r.Usec) * time.Microsecond).UTC().AppendFormat(b, timeLayout)
+	b = boot.Add(time.Duration(r.Usec)*time.Microsecond).UTC().AppendFormat(b, timeLayout)
 	b = append(b, ' ')
 	b = appendPrio(b, r.Prio)
 	b = append(b, " ["...)
@@ -168,13 +173,11 @@ func appendLine(b []byte, r *record, boot time.Time) []byte {
 	b = strconv.AppendInt(b, frac, 10)
 	b = append(b, "] "...)
 	b = append(b, r.Msg...) // has no '\n': the parsers split on it
-	b = append(b, '\n')
 	for _, d := range r.Dict {
-		b = append(b, ' ')
-		b = append(b, d...)
-		b = append(b, '\n')
+		b = append(b, '\t')
+		b = append(b, d...) // has no '\n' either
 	}
-	return b
+	return append(b, '\n')
 }
 
 // oomMarkers are substrings of the OOM killer's messages.

@@ -107,8 +107,8 @@ func TestAppendLine(t *testing.T) {
 			"2026-11-26T12:00:00.000000Z fac25.emerg [0.000000] m\n"},
 		{"unknown prio", record{Prio: -1, Msg: []byte("m")},
 			"2026-11-26T12:00:00.000000Z - [0.000000] m\n"},
-		{"dictionary lines indented", record{Prio: 6, Msg: []byte("pci"), Dict: [][]byte{[]byte("SUBSYSTEM=pci"), []byte("DEVICE=+pci:1")}},
-			"2026-11-26T12:00:00.000000Z kern.info [0.000000] pci\n SUBSYSTEM=pci\n DEVICE=+pci:1\n"},
+		{"continuation lines after tabs", record{Prio: 6, Msg: []byte("pci"), Dict: [][]byte{[]byte("SUBSYSTEM=pci"), []byte("DEVICE=+pci:1")}},
+			"2026-11-26T12:00:00.000000Z kern.info [0.000000] pci\tSUBSYSTEM=pci\tDEVICE=+pci:1\n"},
 		{"bytes unchanged", record{Prio: 6, Msg: []byte("\xff\\x1b ok")},
 			"2026-11-26T12:00:00.000000Z kern.info [0.000000] \xff\\x1b ok\n"},
 	}
@@ -184,8 +184,13 @@ func FuzzParseRecord(f *testing.F) {
 			t.Fatalf("negative field in %+v", r)
 		}
 		line := appendLine(nil, &r, time.Unix(0, 0))
-		if want := 1 + len(r.Dict); bytes.Count(line, []byte("\n")) != want || line[len(line)-1] != '\n' {
-			t.Fatalf("record %q formatted as %q: want %d newline-terminated lines", in, line, want)
+		if bytes.Count(line, []byte("\n")) != 1 || line[len(line)-1] != '\n' {
+			t.Fatalf("record %q formatted as %q: want one newline-terminated line", in, line)
+		}
+		for _, d := range r.Dict {
+			if !bytes.Contains(line, append([]byte{'\t'}, d...)) {
+				t.Fatalf("continuation %q not in %q", d, line)
+			}
 		}
 		// Message bytes pass through unchanged.
 		if !bytes.Contains(line, r.Msg) {
