@@ -28,6 +28,8 @@ type Emitter struct {
 	forgotten  map[string]bool
 	// Block, when set, makes Write wait until it is cleared (backpressure).
 	block bool
+	// blocked counts the Writes waiting because of block.
+	blocked int
 }
 
 // New returns an emitter for a first start (no saved state).
@@ -105,6 +107,14 @@ func (e *Emitter) SetBlock(b bool) {
 	e.cond.Broadcast()
 }
 
+// Blocked returns how many Writes are waiting because of SetBlock: a
+// source under backpressure has stopped in Write.
+func (e *Emitter) Blocked() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.blocked
+}
+
 // Streams returns a copy of the streams seen, by id.
 func (e *Emitter) Streams() map[string]*Stream {
 	e.mu.Lock()
@@ -148,6 +158,10 @@ func (s *Stream) Write(ctx context.Context, p pipeline.Piece) error {
 	e := s.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.block {
+		e.blocked++
+		defer func() { e.blocked-- }()
+	}
 	for e.block {
 		if ctx.Err() != nil {
 			return ctx.Err()
