@@ -63,6 +63,38 @@ type Getter interface {
 	Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error)
 }
 
+// Multipart is implemented by sinks that can store a large object in parts
+// and resume an interrupted upload (crash artifacts: heap dumps of GBs,
+// streamed through the compressor without a local compressed copy).
+//
+// ResumeUpload starts an upload of key, or finds the unfinished upload of
+// key left by an earlier process, and returns it with the parts already
+// stored, in order. Parts are numbered from 1; every part but the last
+// is at least MinPartSize bytes.
+type Multipart interface {
+	ResumeUpload(ctx context.Context, key string, h *archive.Header, contentType string) (Upload, []Part, error)
+}
+
+// MinPartSize is the smallest part but the last (OSS's limit).
+const MinPartSize = 100 << 10
+
+// Part is one stored part.
+type Part struct {
+	Number int
+	Size   int64
+	ETag   string
+}
+
+// Upload is one multipart upload in progress. PutPart stores part number
+// n durably (same contract as Sink.Put: retries are the caller's); putting
+// a number again replaces it. Complete assembles the parts in number order
+// into the object; Abort discards them.
+type Upload interface {
+	PutPart(ctx context.Context, n int, body []byte) (Part, error)
+	Complete(ctx context.Context, parts []Part) error
+	Abort(ctx context.Context) error
+}
+
 // ErrNotFound is returned by Get for a missing key.
 var ErrNotFound = errors.New("sinks: object not found")
 

@@ -179,8 +179,8 @@ func (s *Stream) Write(ctx context.Context, p pipeline.Piece) error {
 	p.Data = bytes.Clone(p.Data)
 	s.pieces = append(s.pieces, p)
 	s.next = p.End
-	if e.AutoAck && p.Start == s.committed {
-		s.committed = p.End
+	if e.AutoAck {
+		s.committed = p.End // everything so far is durable, gaps included
 	}
 	return nil
 }
