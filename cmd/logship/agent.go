@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/logship/logship/internal/agent"
+	"github.com/spf13/cobra"
+)
+
+func newAgentCmd() *cobra.Command {
+	var cf configFlags
+	c := &cobra.Command{
+		Use:   "agent",
+		Short: "Tail logs and archive them until SIGINT/SIGTERM",
+		Long: `Run the archiving agent: tail the configured sources, batch and compress
+them, and write them to the sink. On SIGINT or SIGTERM it stops reading,
+flushes every open batch, drains uploads within shutdown_timeout, saves the
+checkpoint and exits 0 (1 if data was still not durable at the deadline; it
+is read again at the next start).
+
+Without -c it runs the embedded default (configs/default.yaml): ./logs/**/*.log
+into the folder ./archive.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := cf.load()
+			if err != nil {
+				return err
+			}
+			log := newLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if cfg.MetricsAddr != "" {
+				ln, err := net.Listen("tcp", cfg.MetricsAddr)
+				if err != nil {
+					return err
+				}
+				mux := http.NewServeMux()
+				mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) { metrics.WritePrometheus(w, true) })
+				srv := &http.Server{Handler: mux}
+				go srv.Serve(ln)
+				defer srv.Close()
+				log.Info("metrics listening", "addr", ln.Addr().String())
+			}
+			err = agent.Run(ctx, cfg, log)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			log.Info("agent stopped")
+			return nil
+		},
+	}
+	cf.add(c)
+	return c
+}

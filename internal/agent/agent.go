@@ -1,0 +1,94 @@
+// Package agent wires a configuration into a running pipeline: the one
+// place that lists the sources and sinks logship has.
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/logship/logship/config"
+	"github.com/logship/logship/pipeline"
+	"github.com/logship/logship/sinks"
+	"github.com/logship/logship/sinks/dir"
+	"github.com/logship/logship/sources/file"
+	"github.com/logship/logship/sources/kmsg"
+)
+
+// NewSink builds the configured sink.
+func NewSink(ctx context.Context, c config.Sink, log *slog.Logger) (sinks.Sink, error) {
+	switch c.Type {
+	case "dir":
+		return dir.New(c.Path)
+	}
+	return nil, fmt.Errorf("sink type %q is not available in this build", c.Type)
+}
+
+// NewSources builds the configured sources.
+func NewSources(cfg *config.Config, log *slog.Logger) ([]pipeline.Source, error) {
+	var out []pipeline.Source
+	for _, sc := range cfg.Sources {
+		l := log.With("source", sc.Name)
+		var (
+			s   pipeline.Source
+			err error
+		)
+		switch sc.Type {
+		case "file":
+			s, err = file.New(sc, l)
+		case "kmsg":
+			s, err = kmsg.New(sc, l)
+		default:
+			err = fmt.Errorf("source type %q is not available in this build", sc.Type)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", sc.Name, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Options returns the pipeline options of a config.
+func Options(cfg *config.Config, sink sinks.Sink, log *slog.Logger) pipeline.Options {
+	return pipeline.Options{
+		App: cfg.App, Host: cfg.Host, Prefix: cfg.Sink.Prefix,
+		Codec:              cfg.Pipeline.Compression,
+		MaxBytes:           int(cfg.Pipeline.MaxBytes),
+		MaxAge:             cfg.Pipeline.MaxAge.Std(),
+		MaxInFlight:        cfg.Pipeline.MaxInFlight,
+		Uploaders:          uploaders(cfg),
+		StateDir:           cfg.Pipeline.StateDir,
+		CheckpointInterval: cfg.Pipeline.CheckpointInterval.Std(),
+		Sink:               sink,
+		Log:                log,
+	}
+}
+
+func uploaders(cfg *config.Config) int {
+	if cfg.Sink.Type == "dir" {
+		return 2
+	}
+	return cfg.Sink.Concurrency
+}
+
+// Run runs the agent until ctx ends, then shuts down in order (sources,
+// flush, drain within shutdown_timeout, checkpoint, sink).
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	sink, err := NewSink(ctx, cfg.Sink, log)
+	if err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	srcs, err := NewSources(cfg, log)
+	if err != nil {
+		sink.Close()
+		return err
+	}
+	p, err := pipeline.New(Options(cfg, sink, log))
+	if err != nil {
+		sink.Close()
+		return err
+	}
+	log.Info("agent started", "app", cfg.App, "host", cfg.Host, "sources", len(srcs), "sink", cfg.Sink.Type, "state_dir", cfg.Pipeline.StateDir)
+	return pipeline.Run(ctx, p, srcs, cfg.ShutdownTimeout.Std())
+}
