@@ -141,18 +141,58 @@ func (w *rotWriter) run(stop <-chan struct{}) {
 
 type agentProc struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *syncBuffer
+	exited chan struct{}
+	err    error
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writer goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// alive fails the test when the agent exited on its own.
+func (a *agentProc) alive(t *testing.T) {
+	t.Helper()
+	select {
+	case <-a.exited:
+		t.Fatalf("agent exited unexpectedly: %v\n%s", a.err, tail(a.stderr.String(), 4000))
+	default:
+	}
+}
+
+func (a *agentProc) kill(t *testing.T, sig syscall.Signal) error {
+	t.Helper()
+	if err := a.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	<-a.exited
+	return a.err
 }
 
 func startAgent(t *testing.T, cfg string) *agentProc {
 	t.Helper()
 	cmd := exec.Command(binary, "agent", "-c", cfg)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	a := &agentProc{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = a.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return &agentProc{cmd: cmd, stderr: &stderr}
+	go func() { a.err = cmd.Wait(); close(a.exited) }()
+	return a
 }
 
 // The acceptance test of issue 2: writers append known lines to several
@@ -172,6 +212,7 @@ sources:
     read_from: beginning
     scan_interval: 50ms
     partial_line_after: 300ms
+    max_line_bytes: 64KiB
 pipeline:
   max_bytes: 256KiB
   max_age: 200ms
@@ -204,10 +245,8 @@ shutdown_timeout: 20s
 	a := startAgent(t, cfg)
 	for kill := 0; kill < 3; kill++ {
 		time.Sleep(time.Duration(400+rng.IntN(900)) * time.Millisecond) // a random moment
-		if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		a.cmd.Wait()
+		a.alive(t)
+		a.kill(t, syscall.SIGKILL)
 		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond) // rotations go on while it is down
 		a = startAgent(t, cfg)
 	}
@@ -259,17 +298,14 @@ shutdown_timeout: 20s
 			break
 		}
 		why = w
+		a.alive(t)
 		if time.Now().After(deadline) {
-			a.cmd.Process.Signal(syscall.SIGTERM)
-			a.cmd.Wait()
+			a.kill(t, syscall.SIGTERM)
 			t.Fatalf("archive incomplete after 60s: %s\nagent log tail:\n%s", why, tail(a.stderr.String(), 4000))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.cmd.Wait(); err != nil {
+	if err := a.kill(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("agent exit after SIGTERM: %v\n%s", err, tail(a.stderr.String(), 4000))
 	}
 	if ok, why := check(); !ok {

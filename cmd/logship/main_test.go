@@ -132,7 +132,7 @@ func TestValidateMisspeltKey(t *testing.T) {
 	if code != exitUsage {
 		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitUsage, stderr)
 	}
-	for _, want := range []string{"line 5", "red_from", "read_from", "line 7", "30s"} {
+	for _, want := range []string{"logship.yaml:5:", "red_from", "did you mean read_from", "logship.yaml:7:", "write 30s"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}

@@ -28,7 +28,7 @@ func NewSink(ctx context.Context, c config.Sink, log *slog.Logger) (sinks.Sink, 
 func NewSources(cfg *config.Config, log *slog.Logger) ([]pipeline.Source, error) {
 	var out []pipeline.Source
 	for _, sc := range cfg.Sources {
-		l := log.With("source", sc.Name)
+		l := log // each source adds its own "source" attribute
 		var (
 			s   pipeline.Source
 			err error
