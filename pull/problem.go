@@ -1,0 +1,74 @@
+package pull
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+
+	"github.com/logship/logship/archive"
+	"github.com/logship/logship/sinks"
+)
+
+// Kinds of problems. Every one makes the command exit 3.
+const (
+	KindCorrupt = "corrupt" // an object failed verification: checksum, size, decompression bomb, bad or lying header
+	KindUnsafe  = "unsafe"  // a key or a header path was refused (.., absolute escape, NUL, backslash, too long)
+	KindFetch   = "fetch"   // an object could not be read (missing, I/O or network error)
+	KindGap     = "gap"     // a range in the middle of a stream that no object covers
+	KindWrite   = "write"   // an output file could not be written (a symlink in the way, a name clash)
+)
+
+// Problem is one thing that went wrong; the run goes on past it.
+type Problem struct {
+	Kind string `json:"kind"`
+	Key  string `json:"key,omitempty"`  // the object, when one is to blame
+	File string `json:"file,omitempty"` // the output file or stream concerned
+	Msg  string `json:"msg"`
+}
+
+func (p Problem) String() string {
+	s := p.Kind
+	if p.File != "" {
+		s += " " + p.File
+	}
+	if p.Key != "" {
+		s += fmt.Sprintf(" (object %q)", p.Key)
+	}
+	return s + ": " + p.Msg
+}
+
+// classify maps a read error to a problem kind.
+func classify(err error) string {
+	switch {
+	case errors.Is(err, archive.ErrChecksum), errors.Is(err, archive.ErrCorrupt), errors.Is(err, archive.ErrTooLarge),
+		errors.Is(err, archive.ErrHeader), errors.Is(err, errNotChunk):
+		return KindCorrupt
+	case errors.Is(err, sinks.ErrNotFound), errors.Is(err, fs.ErrNotExist):
+		return KindFetch
+	}
+	return KindFetch
+}
+
+// problems collects problems from several goroutines.
+type problems struct {
+	mu   sync.Mutex
+	list []Problem
+	fn   func(Problem) // called as each is found (progress output)
+}
+
+func (ps *problems) add(p Problem) {
+	ps.mu.Lock()
+	ps.list = append(ps.list, p)
+	fn := ps.fn
+	ps.mu.Unlock()
+	if fn != nil {
+		fn(p)
+	}
+}
+
+func (ps *problems) all() []Problem {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return append([]Problem(nil), ps.list...)
+}
