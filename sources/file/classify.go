@@ -100,11 +100,16 @@ func (t *tailer) adoptByKey(f *file) bool {
 // here, a copy of a known stream, or a new file.
 func (t *tailer) classify(f *file, now time.Time) {
 	for _, o := range t.orphans {
-		if !o.ok || o.deleted || o.key == f.key || o.cp.Committed > f.size || !o.id.matches(f.head) {
+		if !o.ok || o.key == f.key || !o.id.matches(f.head) {
 			continue
 		}
 		if g := t.files[o.key]; g != nil && !o.contentGone {
 			continue // its inode is still here and undecided, or holds it
+		}
+		if o.cp.Committed > f.size {
+			// An older copy of content already shipped.
+			t.markCopy(f, o.s, o.cp.Info.ID)
+			return
 		}
 		t.log.Info("file holds a known stream moved from another inode", "path", f.path, "stream", o.cp.Info.ID, "was", o.id.Path)
 		t.adopt(f, o)
@@ -117,7 +122,7 @@ func (t *tailer) classify(f *file, now time.Time) {
 		}
 		switch compareHeads(f.head, g.head) {
 		case headContains:
-			t.markCopy(f, g.s)
+			t.markCopy(f, g.s, g.s.id)
 			return
 		case headIsPrefix:
 			undecided = true
@@ -160,11 +165,11 @@ func (t *tailer) adopt(f *file, o *orphan) {
 
 // markCopy records f as a copy of s: not shipped. Its descriptor is kept
 // while it holds bytes s has not read (the original may be truncated next).
-func (t *tailer) markCopy(f *file, s *stream) {
+func (t *tailer) markCopy(f *file, s *stream, id string) {
 	f.st, f.copyOf = stateCopy, s
 	t.m.copies.Inc()
-	t.log.Info("file is a copy of a known stream; not shipped", "path", f.path, "stream", s.id)
-	if s.closed || s.off >= f.size {
+	t.log.Info("file is a copy of a known stream; not shipped", "path", f.path, "stream", id)
+	if s == nil || s.closed || s.off >= f.size {
 		t.release(f)
 	}
 }
@@ -217,6 +222,7 @@ func (t *tailer) resolveTruncations(now time.Time) {
 				t.log.Info("file truncated; starting a new generation", "path", f.path, "stream", s.id)
 			}
 			t.closeStream(f, "truncated")
+			t.orphan(f, s, true) // a copy found later is recognised
 		}
 		t.newGeneration(f, now)
 		if f.h != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/logship/logship/config"
 	"github.com/logship/logship/pipeline/pipelinetest"
 )
@@ -74,7 +75,11 @@ type harness struct {
 	logs   *logBuffer
 	cancel context.CancelFunc
 	done   chan error
+	base   map[*metrics.Counter]uint64 // counters are per source name: tests use deltas
 }
+
+// delta is how much c grew since the harness started.
+func (h *harness) delta(c *metrics.Counter) uint64 { return c.Get() - h.base[c] }
 
 // newSource builds a Source with a captured log.
 func newSource(t *testing.T, cfg config.Source) (*Source, *logBuffer) {
@@ -92,7 +97,11 @@ func newSource(t *testing.T, cfg config.Source) (*Source, *logBuffer) {
 func run(t *testing.T, src *Source, logs *logBuffer, em *pipelinetest.Emitter) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, src: src, em: em, logs: logs, cancel: cancel, done: make(chan error, 1)}
+	h := &harness{t: t, src: src, em: em, logs: logs, cancel: cancel, done: make(chan error, 1), base: map[*metrics.Counter]uint64{}}
+	m := src.m
+	for _, c := range []*metrics.Counter{m.bytesRead, m.linesSplit, m.partialLines, m.bytesAbandon, m.rotations, m.truncations, m.copies, m.readErrors, m.streamsOpened} {
+		h.base[c] = c.Get()
+	}
 	go func() { h.done <- src.Run(ctx, em) }()
 	t.Cleanup(func() {
 		h.stop()

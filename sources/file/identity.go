@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/logship/logship/archive"
@@ -23,6 +25,20 @@ func statKey(fi os.FileInfo) (fileKey, uint64, bool) {
 		return fileKey{}, 0, false
 	}
 	return fileKey{dev: uint64(st.Dev), ino: uint64(st.Ino)}, uint64(st.Nlink), true
+}
+
+// fdPath returns the current name of an open file (from /proc on Linux),
+// "" when unknown.
+func fdPath(h handle) string {
+	fder, ok := h.(interface{ Fd() uintptr })
+	if !ok {
+		return ""
+	}
+	p, err := os.Readlink("/proc/self/fd/" + strconv.FormatUint(uint64(fder.Fd()), 10))
+	if err != nil || !strings.HasPrefix(p, "/") {
+		return ""
+	}
+	return strings.TrimSuffix(p, " (deleted)")
 }
 
 // metaVersion is the version of the identity saved with checkpoints.
@@ -100,9 +116,9 @@ func streamID(p string, k fileKey, idb []byte, gen int) string {
 type headRelation int
 
 const (
-	headDiffers   headRelation = iota
-	headContains               // the candidate holds all of the known head: same content
-	headIsPrefix               // the candidate is shorter and a prefix of it: undecided yet
+	headDiffers  headRelation = iota
+	headContains              // the candidate holds all of the known head: same content
+	headIsPrefix              // the candidate is shorter and a prefix of it: undecided yet
 )
 
 func compareHeads(cand, known []byte) headRelation {

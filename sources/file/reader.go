@@ -60,7 +60,7 @@ func (t *tailer) read(ctx context.Context, f *file, now time.Time) (int, error) 
 		f.size, s.atEOF = size, true
 		return t.idle(ctx, f, now)
 	}
-	if s.atEOF && !t.headIntact(f) { // first read after a pause: was it replaced?
+	if !t.headIntact(f) { // replaced or truncated and refilled past off?
 		t.markTruncated(f, size)
 		return 0, nil
 	}

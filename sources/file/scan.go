@@ -83,8 +83,16 @@ func (t *tailer) scan(now time.Time) {
 		t.refresh(f, fd, now)
 	}
 	for _, f := range t.files {
-		if !f.matched {
+		if f.matched {
+			f.missed = 0
+			continue
+		}
+		// Two scans in a row: a name listed while being renamed is not
+		// mistaken for a file that left.
+		if f.missed++; f.missed >= 2 {
 			t.lost(f, now)
+		} else {
+			f.matched = true
 		}
 	}
 	for _, fd := range fresh {
@@ -148,6 +156,10 @@ func (t *tailer) lost(f *file, now time.Time) {
 		}
 		if f.rotatedAt.IsZero() {
 			f.rotatedAt = now
+			if p := fdPath(f.h); p != "" && p != f.path {
+				f.path = p // where it went, for logs and the saved identity
+				t.setMeta(f)
+			}
 			if f.st == stateTailing {
 				if f.unlinked {
 					t.log.Info("file deleted; reading it to the end", "path", f.path, "stream", f.s.id)

@@ -41,6 +41,7 @@ type file struct {
 	nextGen int     // generation of the next new stream on this inode
 
 	matched   bool      // found at a matching path by the last scan
+	missed    int       // consecutive scans that did not find it
 	unlinked  bool      // no name left (deleted)
 	rotatedAt time.Time // when it stopped being matched: bounds start here
 	truncated bool      // truncation seen; resolved by the next scan
@@ -75,8 +76,8 @@ type tailer struct {
 	out pipeline.Emitter
 
 	files      map[fileKey]*file
-	orphans    []*orphan            // saved checkpoints not matched to a file yet
-	ids        map[string]bool      // stream ids in use (opened or saved)
+	orphans    []*orphan       // saved checkpoints not matched to a file yet
+	ids        map[string]bool // stream ids in use (opened or saved)
 	firstStart bool
 	scans      int
 	open       int
@@ -103,7 +104,6 @@ type orphan struct {
 	ok          bool      // id parsed
 	key         fileKey   // id.Dev, id.Ino
 	s           *stream   // the stream when it comes from this run
-	deleted     bool      // its inode was deleted: only an inode reuse can bring the number back
 	contentGone bool      // its inode was found holding other content
 	since       time.Time // retention starts here
 }
@@ -308,10 +308,15 @@ func (t *tailer) forgetFile(f *file) {
 	if !s.closed {
 		t.finish(f, "file left the paths")
 	}
-	id := t.meta(f, s)
+	t.orphan(f, s, false)
+}
+
+// orphan keeps a closed stream of f (with f's head as its fingerprint) for
+// matching files found later. contentGone: f's inode no longer holds it.
+func (t *tailer) orphan(f *file, s *stream, contentGone bool) {
 	t.orphans = append(t.orphans, &orphan{
 		cp: pipeline.Checkpoint{Info: s.info, Committed: s.off, Finished: true},
-		id: id, ok: len(f.head) > 0, key: f.key, s: s, deleted: f.unlinked, since: time.Now(),
+		id: t.meta(f, s), ok: len(f.head) > 0, key: f.key, s: s, contentGone: contentGone, since: time.Now(),
 	})
 }
 

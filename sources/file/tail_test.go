@@ -110,7 +110,7 @@ func TestLongLine(t *testing.T) {
 			t.Fatalf("piece of %d bytes exceeds max_line_bytes", len(pc.Data))
 		}
 	}
-	if got := h.src.m.linesSplit.Get(); got != 1 {
+	if got := h.delta(h.src.m.linesSplit); got != 1 {
 		t.Errorf("lines split = %d, want 1", got)
 	}
 	rest := []byte("end of the long line\nnext line\n")
@@ -142,7 +142,7 @@ func TestPartialLine(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("pieces = %q, want %q", got, want)
 	}
-	if n := h.src.m.partialLines.Get(); n != 1 {
+	if n := h.delta(h.src.m.partialLines); n != 1 {
 		t.Errorf("partial lines = %d, want 1", n)
 	}
 }
@@ -150,13 +150,13 @@ func TestPartialLine(t *testing.T) {
 func TestGlobsAndExcludes(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]bool{ // path → shipped
-		"app.log":                 true,
-		"a/b/c/deep.log":          true,
-		"a/x.log":                 true,
-		"a/old/skip.log":          false, // excluded by full path
-		"a/b/trace.log.gz":        false, // not *.log
-		"a/b/app.debug.log":       false, // excluded by base name
-		"other/elsewhere.txt":     false,
+		"app.log":                  true,
+		"a/b/c/deep.log":           true,
+		"a/x.log":                  true,
+		"a/old/skip.log":           false, // excluded by full path
+		"a/b/trace.log.gz":         false, // not *.log
+		"a/b/app.debug.log":        false, // excluded by base name
+		"other/elsewhere.txt":      false,
 		"a/b/c/d/e/f/g/deeper.log": true,
 	}
 	var want [][]byte
