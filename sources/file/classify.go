@@ -54,8 +54,10 @@ func (t *tailer) settle(f *file, now time.Time, keyOnly bool) {
 		f.head = head
 	}
 	if len(f.head) == 0 {
-		if !f.matched { // gone before it held a byte
-			t.forgetFile(f)
+		if f.matched {
+			t.release(f) // empty: reopened when a scan sees it grow
+		} else {
+			t.forgetFile(f) // gone before it held a byte
 		}
 		return
 	}

@@ -184,9 +184,8 @@ func TestJULRotation(t *testing.T) {
 
 // copyTruncate does what logrotate's copytruncate does: shift the old
 // copies, copy the live file to app.log.1, truncate the live file.
-func copyTruncate(t *testing.T, dir string, keep int) []byte {
+func copyTruncate(t *testing.T, p string, keep int) []byte {
 	t.Helper()
-	p := filepath.Join(dir, "app.log")
 	for i := keep - 1; i >= 1; i-- {
 		from := fmt.Sprintf("%s.%d", p, i)
 		if _, err := os.Stat(from); err == nil {
@@ -236,7 +235,7 @@ func TestCopyTruncate(t *testing.T) {
 				t.Fatalf("generation %d never seen", r)
 			}
 			mu.Lock()
-			copied := copyTruncate(t, dir, 3)
+			copied := copyTruncate(t, filepath.Join(dir, "app.log"), 3)
 			if string(copied) != string(gens[len(gens)-1]) {
 				t.Errorf("copy differs from what was written")
 			}
@@ -268,7 +267,7 @@ func TestCopyTruncate(t *testing.T) {
 		if !h.em.Wait(waitFor, func() bool { return h.em.Blocked() == 1 }) {
 			t.Fatal("not blocked")
 		}
-		copied := copyTruncate(t, dir, 2)
+		copied := copyTruncate(t, filepath.Join(dir, "app.log"), 2)
 		next := lines("g1", 0, 10)
 		appendFile(t, p, next)
 		h.em.SetBlock(false)
@@ -290,7 +289,7 @@ func TestCopyTruncate(t *testing.T) {
 		if !h.em.Wait(waitFor, func() bool { return h.em.Blocked() == 1 }) {
 			t.Fatal("not blocked")
 		}
-		copied := copyTruncate(t, dir, 2)
+		copied := copyTruncate(t, filepath.Join(dir, "app.log"), 2)
 		next := lines("g1", 0, 10)
 		appendFile(t, p, next)
 		h.em.SetBlock(false)

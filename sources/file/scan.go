@@ -105,6 +105,14 @@ func (t *tailer) scan(now time.Time) {
 	t.releaseCopies()
 	t.boundRotated(now)
 	t.expire(now)
+	if t.scans == 0 {
+		for _, o := range t.orphans {
+			if !o.cp.Finished {
+				t.log.Info("no file found for a saved stream; it resumes if the file shows up",
+					"stream", o.cp.Info.ID, "path", o.id.Path, "committed", o.cp.Committed)
+			}
+		}
+	}
 	t.scans++
 	t.src.scans.Add(1)
 }
@@ -133,8 +141,8 @@ func (t *tailer) refresh(f *file, fd found, now time.Time) {
 	if f.h == nil {
 		needs := false
 		switch f.st {
-		case statePending:
-			needs = true
+		case statePending: // nothing to read in an empty file
+			needs = fd.size > 0
 		case stateTailing: // parked
 			needs = fd.size != f.s.off
 		case stateDone, stateCopy:
@@ -353,6 +361,11 @@ func (t *tailer) expire(now time.Time) {
 	drop := 0
 	for drop < len(t.orphans) && (now.Sub(t.orphans[drop].since) > forgetAfter || len(t.orphans)-drop > maxGoneEntries) {
 		o := t.orphans[drop]
+		if !o.cp.Finished && o.s == nil {
+			// Saved unfinished and never found again: close it, so
+			// that the pipeline lets it be forgotten.
+			t.out.Open(o.cp.Info, o.cp.Committed).Close()
+		}
 		t.out.Forget(o.cp.Info.ID)
 		delete(t.ids, o.cp.Info.ID)
 		t.log.Debug("checkpoint forgotten", "stream", o.cp.Info.ID, "path", o.cp.Info.Path)

@@ -242,7 +242,7 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 		if d := t.nextDeadline(); !d.IsZero() && d.Before(wake) {
 			wake = d
 		}
-		timer.Reset(max(time.Until(wake), time.Millisecond))
+		timer.Reset(max(time.Until(wake), 5*time.Millisecond))
 		select {
 		case <-ctx.Done():
 			return nil

@@ -167,11 +167,10 @@ func (t *tailer) openHandle(f *file) bool {
 	if err == nil && !fi.Mode().IsRegular() {
 		err = fmt.Errorf("%s is not a regular file", fi.Mode().Type())
 	}
-	var k fileKey
 	if err == nil {
-		k, _, _ = statKey(fi)
-		if k != f.key {
-			err = errors.New("replaced while opening") // the next scan sees the new inode
+		if k, _, _ := statKey(fi); k != f.key {
+			_ = h.Close() // renamed or replaced since the scan: the next scan sees where it is
+			return false
 		}
 	}
 	if err != nil {
