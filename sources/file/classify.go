@@ -234,16 +234,17 @@ func (t *tailer) resolveTruncations(now time.Time) {
 }
 
 // endOfLastLine is where read_from: end starts: after the last newline in
-// the last max_line_bytes of the file (0 if the file is one partial line).
+// the last max_line_bytes of what the file held at the first scan (0 if it
+// was one partial line). Bytes written since then are shipped.
 func (t *tailer) endOfLastLine(f *file) int64 {
-	end := f.size
+	end := min(f.firstSize, f.size)
 	lo := max(end-int64(t.cfg.maxLine), 0)
 	for end > lo {
 		n := min(int64(len(t.buf)), end-lo)
 		b := t.buf[:n]
 		m, err := f.h.ReadAt(b, end-n)
 		if err != nil && !errors.Is(err, io.EOF) || int64(m) < n {
-			return f.size
+			return min(f.firstSize, f.size)
 		}
 		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
 			return end - n + int64(i) + 1
@@ -253,5 +254,5 @@ func (t *tailer) endOfLastLine(f *file) int64 {
 	if lo == 0 {
 		return 0
 	}
-	return f.size
+	return min(f.firstSize, f.size)
 }

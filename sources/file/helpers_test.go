@@ -176,7 +176,20 @@ func (h *harness) waitContents(want ...[]byte) {
 	sort.Slice(w, func(i, j int) bool { return bytes.Compare(w[i], w[j]) < 0 })
 	var got [][]byte
 	var err error
+	total := 0
+	for _, b := range w {
+		total += len(b)
+	}
 	ok := h.em.Wait(waitFor, func() bool {
+		n := 0 // cheap check first: the byte count
+		for _, s := range h.em.Streams() {
+			for _, p := range s.Pieces() {
+				n += len(p.Data)
+			}
+		}
+		if n < total {
+			return false
+		}
 		got, err = h.contents()
 		if err != nil || len(got) != len(w) {
 			return false

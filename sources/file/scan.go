@@ -97,7 +97,7 @@ func (t *tailer) scan(now time.Time) {
 	}
 	for _, fd := range fresh {
 		t.files[fd.key] = &file{key: fd.key, path: fd.path, size: fd.size, mtime: fd.mtime, matched: true,
-			grewAt: now, initial: t.firstStart && t.scans == 0, wantOpen: true, waitSince: now}
+			grewAt: now, initial: t.firstStart && t.scans == 0, firstSize: fd.size, wantOpen: true, waitSince: now}
 	}
 	t.openWaiting(now)
 	t.settleAll(now)

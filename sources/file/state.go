@@ -47,6 +47,7 @@ type file struct {
 	truncated bool      // truncation seen; resolved by the next scan
 	lostBytes int64     // bytes known to have existed past the read offset before a truncation
 	initial   bool      // found by the first scan of a first start (read_from)
+	firstSize int64     // its size then: read_from: end skips what it held
 	failed    bool      // the last open failed: shipped from the beginning once readable
 	grewAt    time.Time // last change of a pending file
 	wantOpen  bool      // needs a descriptor (new, reopen after growth, parked)
@@ -300,6 +301,7 @@ func (t *tailer) abandon(f *file, why string) {
 func (t *tailer) forgetFile(f *file) {
 	t.release(f)
 	delete(t.files, f.key)
+	delete(t.errLogged, f.path)
 	s := f.s
 	if s == nil {
 		return

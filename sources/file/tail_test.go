@@ -184,6 +184,8 @@ func TestReadFromEnd(t *testing.T) {
 	partial := filepath.Join(dir, "partial.log")
 	writeFile(t, old, lines("old", 0, 100))
 	writeFile(t, partial, []byte("complete\nunfinished"))
+	empty := filepath.Join(dir, "empty.log")
+	writeFile(t, empty, nil)
 	cfg := testConfig(t, filepath.Join(dir, "*.log"))
 	cfg.ReadFrom = "end"
 	src, logs := newSource(t, cfg)
@@ -192,9 +194,10 @@ func TestReadFromEnd(t *testing.T) {
 	h.waitScans(3)
 	appendFile(t, old, lines("new", 0, 3))
 	appendFile(t, partial, []byte(" now\n"))
+	appendFile(t, empty, lines("empty", 0, 2)) // written after the first scan: shipped
 	later := filepath.Join(dir, "later.log")
 	writeFile(t, later, lines("later", 0, 5)) // appears after the first scan: from the beginning
-	h.waitContents(lines("new", 0, 3), []byte("unfinished now\n"), lines("later", 0, 5))
+	h.waitContents(lines("new", 0, 3), []byte("unfinished now\n"), lines("empty", 0, 2), lines("later", 0, 5))
 	h.stop()
 
 	// A later start: a file unknown to the checkpoints is read from the
@@ -205,6 +208,8 @@ func TestReadFromEnd(t *testing.T) {
 	src2, logs2 := newSource(t, cfg)
 	h2 := run(t, src2, logs2, em.Restart())
 	h2.waitContents(lines("new", 3, 2), lines("unknown", 0, 4))
+	h2.waitScans(3)
+	h2.waitContents(lines("new", 3, 2), lines("unknown", 0, 4)) // nothing shipped again
 }
 
 // gate is an openFile for tests: it can refuse opens and hold reads.
