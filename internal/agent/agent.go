@@ -11,6 +11,7 @@ import (
 	"github.com/logship/logship/pipeline"
 	"github.com/logship/logship/sinks"
 	"github.com/logship/logship/sinks/dir"
+	osssink "github.com/logship/logship/sinks/oss"
 	"github.com/logship/logship/sources/file"
 	"github.com/logship/logship/sources/kmsg"
 )
@@ -20,6 +21,12 @@ func NewSink(ctx context.Context, c config.Sink, log *slog.Logger) (sinks.Sink, 
 	switch c.Type {
 	case "dir":
 		return dir.New(c.Path)
+	case "oss":
+		s, err := osssink.New(ctx, c, log)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
 	return nil, fmt.Errorf("sink type %q is not available in this build", c.Type)
 }

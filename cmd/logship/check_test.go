@@ -1,0 +1,335 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"io"
+	stdlog "log"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logship/logship/internal/osstest"
+	osssink "github.com/logship/logship/sinks/oss"
+)
+
+const (
+	checkAK     = "LTAI5tCheckKeyId0042"
+	checkSK     = "check-Secret-never-shown"
+	checkBucket = "check-bucket"
+)
+
+// fakeNet is the network of a check test: host names resolve from a
+// table (anything else is NXDOMAIN), and every connection goes to the
+// test server unless dial is replaced.
+type fakeNet struct {
+	hosts map[string][]string
+	dial  func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+func (n *fakeNet) options(target string) []osssink.Option {
+	if n.dial == nil {
+		var d net.Dialer
+		n.dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, target)
+		}
+	}
+	return []osssink.Option{
+		osssink.WithResolver(func(_ context.Context, host string) ([]string, error) {
+			if ips, ok := n.hosts[host]; ok {
+				return ips, nil
+			}
+			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+		}),
+		osssink.WithDialer(func(ctx context.Context, network, addr string) (net.Conn, error) { return n.dial(ctx, network, addr) }),
+	}
+}
+
+func creds(id, secret string) osssink.Option {
+	return osssink.WithGetenv(func(k string) string {
+		return map[string]string{"OSS_ACCESS_KEY_ID": id, "OSS_ACCESS_KEY_SECRET": secret}[k]
+	})
+}
+
+type checkResult struct {
+	out, logs string
+	code      int
+	err       error
+}
+
+func runCheckTest(t *testing.T, cfgBody string, opts ...osssink.Option) checkResult {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "logship.yaml")
+	if err := os.WriteFile(p, []byte(cfgBody), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, logs bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := runCheck(ctx, &out, &logs, &configFlags{path: p}, opts...)
+	code := exitOK
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.code
+	case err != nil && isUsage(err):
+		code = exitUsage
+	case err != nil:
+		code = exitFailure
+	}
+	t.Logf("check output:\n%s%s", out.String(), logs.String())
+	return checkResult{out: out.String(), logs: logs.String(), code: code, err: err}
+}
+
+func ossConfig(sink string) string {
+	return "app: demo\nlog_level: debug\nsources:\n  - type: kmsg\nsink:\n  type: oss\n  bucket: " + checkBucket + "\n  prefix: logs/\n" + sink
+}
+
+// verdict returns the verdict printed for a step.
+func verdict(out, step string) string {
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[0] == step {
+			return f[1]
+		}
+	}
+	return ""
+}
+
+func TestCheckPasses(t *testing.T) {
+	srv := osstest.New(osstest.Options{AccessKeyID: checkAK, AccessKeySecret: checkSK, Buckets: []string{checkBucket}})
+	defer srv.Close()
+	t.Run("ip endpoint", func(t *testing.T) {
+		r := runCheckTest(t, ossConfig("  region: cn-hangzhou\n  endpoint: "+srv.Endpoint()+"\n"), creds(checkAK, checkSK))
+		if r.code != exitOK {
+			t.Fatalf("exit %d: %v", r.code, r.err)
+		}
+		for step, want := range map[string]string{"config": "ok", "credentials": "ok", "dns": "skip", "tcp": "ok", "tls": "skip",
+			"auth": "ok", "bucket": "ok", "clock": "ok", "write": "ok", "read": "ok", "delete": "ok"} {
+			if got := verdict(r.out, step); got != want {
+				t.Errorf("%s: %q, want %q", step, got, want)
+			}
+		}
+		if !strings.Contains(r.out, "shipping would work") || !strings.Contains(r.out, "env (access key id LTAI****0042)") {
+			t.Fatal(r.out)
+		}
+		for _, o := range srv.Objects(checkBucket) {
+			t.Fatalf("probe left behind: %s", o.Key)
+		}
+	})
+	t.Run("aliyun names", func(t *testing.T) {
+		n := &fakeNet{hosts: map[string][]string{checkBucket + ".oss-cn-hangzhou-internal.aliyuncs.com": {"100.118.28.3"}}}
+		r := runCheckTest(t, ossConfig("  region: cn-hangzhou\n  endpoint: http://oss-cn-hangzhou-internal.aliyuncs.com\n"),
+			append(n.options(srv.Addr()), creds(checkAK, checkSK))...)
+		if r.code != exitOK || verdict(r.out, "dns") != "ok" || !strings.Contains(r.out, "→ 100.118.28.3") {
+			t.Fatalf("exit %d: %v", r.code, r.err)
+		}
+	})
+	t.Run("least privilege", func(t *testing.T) {
+		// A key that may only PutObject ships fine: the rest are warnings.
+		id := srv.Inject(osstest.Fault{Op: osstest.ReadOp, Status: 403, Code: "AccessDenied"})
+		id2 := srv.Inject(osstest.Fault{Op: "DeleteObject", Status: 403, Code: "AccessDenied"})
+		defer srv.Remove(id)
+		defer srv.Remove(id2)
+		r := runCheckTest(t, ossConfig("  region: cn-hangzhou\n  endpoint: "+srv.Endpoint()+"\n"), creds(checkAK, checkSK))
+		if r.code != exitOK {
+			t.Fatalf("exit %d: %v", r.code, r.err)
+		}
+		for _, s := range []string{"bucket", "read", "delete"} {
+			if verdict(r.out, s) != "warn" {
+				t.Errorf("%s: %q, want warn", s, verdict(r.out, s))
+			}
+		}
+		for _, w := range []string{"oss:GetBucketInfo", "oss:GetObject", "stays in the bucket"} {
+			if !strings.Contains(r.out, w) {
+				t.Errorf("output lacks %q", w)
+			}
+		}
+	})
+}
+
+func TestCheckDiagnoses(t *testing.T) {
+	timeout := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: os.ErrDeadlineExceeded}
+	}
+	for _, tc := range []struct {
+		name    string
+		srvOpts osstest.Options
+		setup   func(*osstest.Server)
+		sink    string // with %s for the server endpoint
+		id, sec string
+		hosts   map[string][]string
+		dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+		step    string
+		want    []string
+	}{
+		{name: "wrong secret", sink: "  region: cn-hangzhou\n  endpoint: %s\n", sec: "wrong-Secret-value", step: "auth",
+			want: []string{"SignatureDoesNotMatch: the access key secret is wrong", "LTAI****0042", "OSS_ACCESS_KEY_SECRET"}},
+		{name: "unknown key id", sink: "  region: cn-hangzhou\n  endpoint: %s\n", id: "LTAI5tNoSuchKey00077", step: "auth",
+			want: []string{"InvalidAccessKeyId", "LTAI****0077 (from env) does not exist or is disabled"}},
+		{name: "missing bucket", sink: "  region: cn-hangzhou\n  endpoint: %s\n", srvOpts: osstest.Options{Buckets: []string{"other"}}, step: "bucket",
+			want: []string{"NoSuchBucket", "check sink.bucket and sink.region"}},
+		{name: "write denied", sink: "  region: cn-hangzhou\n  endpoint: %s\n", step: "write",
+			setup: func(s *osstest.Server) { s.Inject(osstest.Fault{Op: "PutObject", Status: 403, Code: "AccessDenied"}) },
+			want:  []string{"lacks oss:PutObject on acs:oss:*:*:check-bucket/logs/*"}},
+		{name: "clock skew", sink: "  region: cn-hangzhou\n  endpoint: %s\n", step: "auth",
+			setup: func(s *osstest.Server) { s.SetClockOffset(time.Hour) },
+			want:  []string{"RequestTimeTooSkewed", "the clock is off by 1h0m", "NTP"}},
+		{name: "clock off a little", sink: "  region: cn-hangzhou\n  endpoint: %s\n", step: "",
+			setup: func(s *osstest.Server) { s.SetClockOffset(3 * time.Minute) },
+			want:  []string{"clock        warn", "off by 3m0s"}},
+		{name: "bucket in another region", srvOpts: osstest.Options{Region: "cn-shanghai"},
+			sink:  "  region: cn-hangzhou\n  internal: false\n  endpoint: http://oss-cn-hangzhou.aliyuncs.com\n",
+			hosts: map[string][]string{checkBucket + ".oss-cn-hangzhou.aliyuncs.com": {"118.31.219.1"}}, step: "bucket",
+			want: []string{"bucket check-bucket is in cn-shanghai, config says cn-hangzhou: set sink.region: cn-shanghai"}},
+		{name: "region misspelt", sink: "  region: cn-hangzou\n", step: "dns",
+			want: []string{`"cn-hangzou" is not an OSS region`, "did you mean cn-hangzhou?"}},
+		{name: "internal endpoint outside the VPC (no DNS)", sink: "  region: cn-hangzhou\n  internal: true\n", step: "dns",
+			want: []string{"check-bucket.oss-cn-hangzhou-internal.aliyuncs.com does not resolve", "not inside an Aliyun VPC of cn-hangzhou", "internal: false"}},
+		{name: "internal endpoint outside the VPC (no route)", sink: "  region: cn-hangzhou\n",
+			hosts: map[string][]string{checkBucket + ".oss-cn-hangzhou-internal.aliyuncs.com": {"100.118.28.3"}}, dial: timeout, step: "tcp",
+			want: []string{"reachable only from an Aliyun VPC in cn-hangzhou", "internal: false"}},
+		{name: "public endpoint from a VPC without NAT", sink: "  region: cn-hangzhou\n  internal: false\n",
+			hosts: map[string][]string{checkBucket + ".oss-cn-hangzhou.aliyuncs.com": {"118.31.219.1"}}, dial: timeout, step: "tcp",
+			want: []string{"no route to the public endpoint", "VPC without NAT", "internal: true"}},
+		{name: "unreachable endpoint", sink: "  region: cn-hangzhou\n  endpoint: http://127.0.0.1:1\n", step: "tcp", dial: (&net.Dialer{}).DialContext,
+			want: []string{"nothing listens on 127.0.0.1:1", "check sink.endpoint"}},
+		{name: "outage", sink: "  region: cn-hangzhou\n  endpoint: %s\n", step: "auth",
+			setup: func(s *osstest.Server) { s.Outage(0) }, want: []string{"ServiceUnavailable"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			so := tc.srvOpts
+			so.AccessKeyID, so.AccessKeySecret = checkAK, checkSK
+			if so.Buckets == nil {
+				so.Buckets = []string{checkBucket}
+			}
+			srv := osstest.New(so)
+			defer srv.Close()
+			if tc.setup != nil {
+				tc.setup(srv)
+			}
+			id, sec := checkAK, checkSK
+			if tc.id != "" {
+				id = tc.id
+			}
+			if tc.sec != "" {
+				sec = tc.sec
+			}
+			sink := tc.sink
+			if strings.Contains(sink, "%s") {
+				sink = fmt.Sprintf(sink, srv.Endpoint())
+			}
+			n := &fakeNet{hosts: tc.hosts, dial: tc.dial}
+			r := runCheckTest(t, ossConfig(sink), append(n.options(srv.Addr()), creds(id, sec))...)
+			if tc.step == "" {
+				if r.code != exitOK {
+					t.Fatalf("exit %d, want 0: %v", r.code, r.err)
+				}
+			} else {
+				if r.code != exitProblems {
+					t.Fatalf("exit %d, want %d: %v", r.code, exitProblems, r.err)
+				}
+				if v := verdict(r.out, tc.step); v != "FAIL" {
+					t.Fatalf("step %s: %q, want FAIL", tc.step, v)
+				}
+				if !strings.Contains(r.out, "shipping would NOT work") {
+					t.Fatal("no conclusion")
+				}
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.out, w) {
+					t.Errorf("output lacks %q", w)
+				}
+			}
+			all := r.out + r.logs
+			if r.err != nil {
+				all += r.err.Error()
+			}
+			if strings.Contains(all, sec) || strings.Contains(all, checkSK) {
+				t.Fatalf("a secret was printed:\n%s", all)
+			}
+		})
+	}
+}
+
+// An image without CA certificates (or a proxy that intercepts TLS): the
+// server's certificate is for the right name but from an unknown CA.
+func TestCheckTLSUntrusted(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "*.oss-cn-hangzhou.aliyuncs.com"},
+		DNSNames: []string{"*.oss-cn-hangzhou.aliyuncs.com"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(http.NotFoundHandler())
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	ts.Config.ErrorLog = stdlog.New(io.Discard, "", 0)
+	ts.StartTLS()
+	defer ts.Close()
+	n := &fakeNet{hosts: map[string][]string{checkBucket + ".oss-cn-hangzhou.aliyuncs.com": {"118.31.219.1"}}}
+	r := runCheckTest(t, ossConfig("  region: cn-hangzhou\n  internal: false\n"), append(n.options(ts.Listener.Addr().String()), creds(checkAK, checkSK))...)
+	if r.code != exitProblems || verdict(r.out, "tls") != "FAIL" || !strings.Contains(r.out, "install ca-certificates") {
+		t.Fatalf("exit %d", r.code)
+	}
+}
+
+func TestCheckInvalidConfig(t *testing.T) {
+	r := runCheckTest(t, "app: demo\nsink:\n  type: oss\n  bucket: Bad_Bucket\n")
+	if r.code != exitUsage || verdict(r.out, "config") != "FAIL" {
+		t.Fatalf("exit %d", r.code)
+	}
+}
+
+// A secret in a config file others can read is reported.
+func TestCheckConfigSecretReadable(t *testing.T) {
+	srv := osstest.New(osstest.Options{AccessKeyID: checkAK, AccessKeySecret: checkSK, Buckets: []string{checkBucket}})
+	defer srv.Close()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "logship.yaml")
+	body := ossConfig("  region: cn-hangzhou\n  endpoint: " + srv.Endpoint() + "\n  access_key_id: " + checkAK + "\n  access_key_secret: " + checkSK + "\n")
+	os.WriteFile(p, []byte(body), 0o644)
+	os.Chmod(p, 0o644)
+	var out, logs bytes.Buffer
+	err := runCheck(context.Background(), &out, &logs, &configFlags{path: p}, creds("", ""))
+	if err != nil {
+		t.Fatalf("%v\n%s%s", err, out.String(), logs.String())
+	}
+	if !strings.Contains(logs.String(), "chmod 600") || !strings.Contains(out.String(), "credentials  ok") || !strings.Contains(out.String(), "config "+p) {
+		t.Fatalf("%s%s", out.String(), logs.String())
+	}
+	if strings.Contains(out.String()+logs.String(), checkSK) {
+		t.Fatal("secret printed")
+	}
+}
+
+func TestCheckDirSink(t *testing.T) {
+	dir := t.TempDir()
+	r := runCheckTest(t, "app: demo\nsources:\n  - type: kmsg\nsink:\n  type: dir\n  path: "+dir+"\n")
+	if r.code != exitOK || verdict(r.out, "write") != "ok" || verdict(r.out, "delete") != "ok" {
+		t.Fatalf("exit %d", r.code)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 0 {
+		t.Fatalf("left behind: %v", ents)
+	}
+}
