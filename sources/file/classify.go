@@ -73,8 +73,9 @@ func (t *tailer) settle(f *file, now time.Time, keyOnly bool) {
 
 // adoptByKey resumes the saved stream of f's inode whose fingerprint f's
 // head still holds (the newest generation first). A saved stream of this
-// inode that does not match is marked as gone from it, and f's next
-// generation is set past it.
+// inode that does not match is marked as gone from it (as are generations
+// seen truncated in this run, whatever their head), and f's next
+// generation is set past them.
 func (t *tailer) adoptByKey(f *file) bool {
 	var best *orphan
 	for _, o := range t.orphans {
@@ -82,7 +83,7 @@ func (t *tailer) adoptByKey(f *file) bool {
 			continue
 		}
 		f.nextGen = max(f.nextGen, o.id.Gen+1)
-		if o.id.matches(f.head) && o.cp.Committed <= f.size && (best == nil || o.id.Gen > best.id.Gen) {
+		if !o.contentGone && o.id.matches(f.head) && o.cp.Committed <= f.size && (best == nil || o.id.Gen > best.id.Gen) {
 			best = o
 		}
 	}

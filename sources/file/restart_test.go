@@ -1,9 +1,11 @@
 package file
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/logship/logship/pipeline/pipelinetest"
 )
@@ -268,5 +270,61 @@ func TestIDWithoutCheckpoint(t *testing.T) {
 		if !second[id] {
 			t.Errorf("id %s not computed again (%v)", id, second)
 		}
+	}
+}
+
+// TestForget: checkpoints of finished streams whose file is gone are
+// forgotten after the retention time, or beyond the entry limit.
+func TestForget(t *testing.T) {
+	tests := []struct {
+		name    string
+		after   time.Duration
+		maxGone int
+		kept    int // gone streams still checkpointed at the end
+	}{
+		{"retention time", 100 * time.Millisecond, 1000, 0},
+		{"entry limit", time.Hour, 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src, logs := newSource(t, testConfig(t, filepath.Join(dir, "*.log")))
+			src.cfg.forgetAfter, src.cfg.maxGone = tt.after, tt.maxGone
+			em := pipelinetest.New()
+			h := run(t, src, logs, em)
+			live := lines("live", 0, 3)
+			writeFile(t, filepath.Join(dir, "live.log"), live)
+			want := [][]byte{live}
+			for i := range 4 {
+				c := lines(fmt.Sprintf("gone%d", i), 0, 3)
+				writeFile(t, filepath.Join(dir, fmt.Sprintf("gone%d.log", i)), c)
+				want = append(want, c)
+			}
+			h.waitContents(want...)
+			for i := range 4 {
+				if err := os.Remove(filepath.Join(dir, fmt.Sprintf("gone%d.log", i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			saved := func() (live, gone int) {
+				cps, _ := em.Restart().Checkpoints()
+				for _, cp := range cps {
+					if cp.Info.Path == filepath.Join(dir, "live.log") {
+						live++
+					} else {
+						gone++
+					}
+				}
+				return live, gone
+			}
+			if !em.Wait(waitFor, func() bool { l, g := saved(); return l == 1 && g == tt.kept }) {
+				l, g := saved()
+				t.Fatalf("checkpoints: %d live, %d gone; want 1, %d", l, g, tt.kept)
+			}
+			h.waitScans(3)
+			if l, g := saved(); l != 1 || g != tt.kept {
+				t.Fatalf("checkpoints: %d live, %d gone; want 1, %d", l, g, tt.kept)
+			}
+		})
 	}
 }

@@ -276,6 +276,7 @@ func (t *tailer) afterOpen(f *file, now time.Time) {
 		case f.size < f.s.off || compareHeads(head, f.head) != headContains:
 			t.log.Info("finished file was replaced; starting a new generation", "path", f.path, "stream", f.s.id)
 			t.m.truncations.Inc()
+			t.orphan(f, f.s, true)
 			t.newGeneration(f, now)
 			f.head = head
 		case f.size > f.s.off:
@@ -359,7 +360,7 @@ func (t *tailer) boundRotated(now time.Time) {
 func (t *tailer) expire(now time.Time) {
 	sort.SliceStable(t.orphans, func(i, j int) bool { return t.orphans[i].since.Before(t.orphans[j].since) })
 	drop := 0
-	for drop < len(t.orphans) && (now.Sub(t.orphans[drop].since) > forgetAfter || len(t.orphans)-drop > maxGoneEntries) {
+	for drop < len(t.orphans) && (now.Sub(t.orphans[drop].since) > t.cfg.forgetAfter || len(t.orphans)-drop > t.cfg.maxGone) {
 		o := t.orphans[drop]
 		if !o.cp.Finished && o.s == nil {
 			// Saved unfinished and never found again: close it, so

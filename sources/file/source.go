@@ -90,6 +90,10 @@ type settings struct {
 	// rotatedIdle is how long a renamed, moved or deleted file must have
 	// been idle at its end before it is released.
 	rotatedIdle time.Duration
+	// forgetAfter and maxGone are the checkpoint retention of finished
+	// streams whose file is gone (constants; tests shorten them).
+	forgetAfter time.Duration
+	maxGone     int
 }
 
 // handle is what the tailer needs of an open file: an *os.File in
@@ -193,6 +197,7 @@ func New(cfg config.Source, log *slog.Logger) (*Source, error) {
 	c.bufBytes = min(c.bufBytes, c.maxLine)
 	c.roundBytes = max(roundBlocks*c.bufBytes, c.maxLine)
 	c.rotatedIdle = max(c.partialAfter, 2*c.scanEvery)
+	c.forgetAfter, c.maxGone = forgetAfter, maxGoneEntries
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -125,10 +125,9 @@ func (t *tailer) load() {
 	now := time.Now()
 	for _, cp := range cps {
 		t.ids[cp.Info.ID] = true
-		o := &orphan{cp: cp, since: cp.Updated}
-		if o.since.IsZero() || o.since.After(now) {
-			o.since = now
-		}
+		// Retention counts from this start: a file may still be waiting
+		// for a descriptor or for readable permissions.
+		o := &orphan{cp: cp, since: now}
 		o.id, o.ok = parseIdentity(cp.Info.Meta)
 		o.key = fileKey{dev: o.id.Dev, ino: o.id.Ino}
 		if !o.ok {
