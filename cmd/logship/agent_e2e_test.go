@@ -183,10 +183,15 @@ func (a *agentProc) kill(t *testing.T, sig syscall.Signal) error {
 	return a.err
 }
 
-func startAgent(t *testing.T, cfg string) *agentProc {
+// startAgent starts `logship agent -c cfg`; its log goes to logbuf (shared
+// by the successive agents of a test), or a buffer of its own when nil.
+func startAgent(t *testing.T, cfg string, logbuf *syncBuffer) *agentProc {
 	t.Helper()
 	cmd := exec.Command(binary, "agent", "-c", cfg)
-	a := &agentProc{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	if logbuf == nil {
+		logbuf = &syncBuffer{}
+	}
+	a := &agentProc{cmd: cmd, stderr: logbuf, exited: make(chan struct{})}
 	cmd.Stderr = a.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -242,13 +247,22 @@ shutdown_timeout: 20s
 	}
 
 	rng := rand.New(rand.NewPCG(seed, 99))
-	a := startAgent(t, cfg)
+	logbuf := &syncBuffer{}
+	defer func() {
+		if t.Failed() {
+			p := filepath.Join(os.TempDir(), "logship-e2e-agent.log")
+			os.WriteFile(p, []byte(logbuf.String()), 0o644)
+			t.Logf("agent logs of all runs: %s", p)
+		}
+	}()
+	a := startAgent(t, cfg, logbuf)
 	for kill := 0; kill < 3; kill++ {
 		time.Sleep(time.Duration(400+rng.IntN(900)) * time.Millisecond) // a random moment
 		a.alive(t)
 		a.kill(t, syscall.SIGKILL)
 		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond) // rotations go on while it is down
-		a = startAgent(t, cfg)
+		logbuf.Write([]byte("---- restart after SIGKILL ----\n"))
+		a = startAgent(t, cfg, logbuf)
 	}
 	time.Sleep(500 * time.Millisecond)
 	close(stop)

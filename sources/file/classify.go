@@ -87,12 +87,15 @@ func (t *tailer) adoptByKey(f *file) bool {
 			best = o
 		}
 	}
-	if best == nil {
-		for _, o := range t.orphans {
-			if o.ok && o.key == f.key {
-				o.contentGone = true
-			}
+	// Every other saved stream of this inode (older generations, or
+	// content that is no longer at its head) is gone from it: a copy
+	// holding it may continue it (copytruncate while we were down).
+	for _, o := range t.orphans {
+		if o.ok && o.key == f.key && o != best {
+			o.contentGone = true
 		}
+	}
+	if best == nil {
 		return false
 	}
 	t.adopt(f, best)
