@@ -62,7 +62,7 @@ func pick(t *testing.T, c config.Sink, opts ...Option) (*chosenCreds, string, er
 	return ch, logs.String(), err
 }
 
-func TestCredentialsChainOrder(t *testing.T) {
+func TestOSSCredentialsChainOrder(t *testing.T) {
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "logship.yaml")
 	os.WriteFile(cfgFile, []byte("x"), 0o600)
@@ -123,7 +123,7 @@ func TestCredentialsChainOrder(t *testing.T) {
 	})
 }
 
-func TestConfigFileReadableByOthers(t *testing.T) {
+func TestOSSConfigFileReadableByOthers(t *testing.T) {
 	dir := t.TempDir()
 	c := config.Sink{AccessKeyID: "LTAI5tFromConfig0002", AccessKeySecret: "config-secret"}
 	for _, tc := range []struct {
@@ -204,7 +204,7 @@ func newMetadataServer(t *testing.T, clock *fakeClock, hardened bool) *metadataS
 	return m
 }
 
-func TestECSRoleCredentials(t *testing.T) {
+func TestOSSECSRoleCredentials(t *testing.T) {
 	for _, hardened := range []bool{true, false} {
 		name := "hardened"
 		if !hardened {
@@ -269,7 +269,7 @@ func TestECSRoleCredentials(t *testing.T) {
 
 // An error from the metadata service never quotes its answer (which holds
 // the secret).
-func TestECSErrorsDoNotQuoteTheAnswer(t *testing.T) {
+func TestOSSECSErrorsDoNotQuoteTheAnswer(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/latest/api/token":

@@ -24,7 +24,7 @@ import (
 // Every failure OSS or the network can produce, through the real SDK
 // against osstest, comes out of classify with the right class and a
 // message that says what to fix.
-func TestClassify(t *testing.T) {
+func TestOSSClassify(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		srvOpts   func(*osstest.Options)
@@ -118,7 +118,7 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-func TestClassifySkewMeasured(t *testing.T) {
+func TestOSSClassifySkewMeasured(t *testing.T) {
 	srv := newServer(t)
 	s := newTestSink(t, srv)
 	srv.SetClockOffset(-2 * time.Hour)
@@ -135,7 +135,7 @@ func TestClassifySkewMeasured(t *testing.T) {
 	}
 }
 
-func TestClassifyOperations(t *testing.T) {
+func TestOSSClassifyOperations(t *testing.T) {
 	srv := newServer(t)
 	s := newTestSink(t, srv)
 	srv.Inject(osstest.Fault{Op: osstest.ReadOp, Status: 403, Code: "AccessDenied"})
@@ -177,7 +177,7 @@ func (b *syncBuffer) String() string {
 
 // No secret, STS token or signature reaches a log line or an error, with
 // debug logging on both sides (slog and the SDK's OSS_SDK_LOG_LEVEL).
-func TestSecretsNeverPrinted(t *testing.T) {
+func TestOSSSecretsNeverPrinted(t *testing.T) {
 	const token = "STS.SecretSessionToken-do-not-print"
 	t.Setenv("OSS_SDK_LOG_LEVEL", "debug")
 	for _, secret := range []string{testSK, "wrong-Secret-also-secret"} {
@@ -226,7 +226,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 // The pipeline's retry policy and classify together: an AccessDenied
 // period is waited out at the slow pace, without losing the chunk, and
 // ends as soon as the policy is fixed.
-func TestRetryPolicyOutlastsAccessDenied(t *testing.T) {
+func TestOSSRetryPolicyOutlastsAccessDenied(t *testing.T) {
 	srv := newServer(t)
 	s := newTestSink(t, srv)
 	id := srv.Inject(osstest.Fault{Op: "PutObject", Status: 403, Code: "AccessDenied"})
@@ -253,5 +253,30 @@ func TestRetryPolicyOutlastsAccessDenied(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "oss:PutObject") {
 		t.Fatalf("the refusal was not logged with its fix:\n%s", logs.String())
+	}
+}
+
+// The SDK's own retryer is off: one request per call, whatever the error,
+// so that pipeline.Retry is the only policy (and its backoff, logs and
+// metrics see every attempt).
+func TestOSSNoSDKRetries(t *testing.T) {
+	srv := newServer(t)
+	s := newTestSink(t, srv)
+	obj := sinktest.Object(t, "a-1", 0, []byte("x\n"))
+	for _, f := range []func(){
+		func() { srv.Inject(osstest.Fault{Op: "PutObject", Times: 1, Status: 500}) },
+		func() { srv.Throttle("PutObject", 1) },
+		func() { srv.Inject(osstest.Fault{Op: "PutObject", Times: 1, Reset: true}) },
+		func() { srv.SetClockOffset(time.Hour) },
+	} {
+		srv.ResetCounts()
+		f()
+		if err := s.Put(context.Background(), obj); err == nil {
+			t.Fatal("Put succeeded")
+		}
+		if n := srv.Count("PutObject"); n != 1 {
+			t.Fatalf("%d requests for one Put", n)
+		}
+		srv.SetClockOffset(0)
 	}
 }

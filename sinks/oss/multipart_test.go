@@ -24,7 +24,7 @@ func partBody(n, seed int) []byte {
 // A process that dies mid-upload leaves parts behind; the next one finds
 // the upload, gets the stored parts, sends only the rest (counted in
 // osstest), and the completed object is verified and byte-exact.
-func TestMultipartResume(t *testing.T) {
+func TestOSSMultipartResume(t *testing.T) {
 	srv := newServer(t)
 	ctx := context.Background()
 	h := sinktest.Object(t, "crash-1", 0, []byte("x\n")).Header
@@ -86,7 +86,7 @@ func TestMultipartResume(t *testing.T) {
 
 // Complete whose answer is lost: the retry finds the upload gone and the
 // object in place with the right CRC64, and succeeds.
-func TestMultipartCompleteLostAnswer(t *testing.T) {
+func TestOSSMultipartCompleteLostAnswer(t *testing.T) {
 	srv := newServer(t)
 	ctx := context.Background()
 	s := newTestSink(t, srv)
@@ -132,7 +132,7 @@ func TestMultipartCompleteLostAnswer(t *testing.T) {
 
 // A damaged part (CRC64 mismatch reported by the server) is refused
 // retryably, and a wrong part list does not complete.
-func TestMultipartErrors(t *testing.T) {
+func TestOSSMultipartErrors(t *testing.T) {
 	srv := newServer(t)
 	ctx := context.Background()
 	s := newTestSink(t, srv)
@@ -160,7 +160,7 @@ func TestMultipartErrors(t *testing.T) {
 
 // Without oss:ListMultipartUploads the upload starts fresh instead of
 // failing.
-func TestMultipartWithoutListPermission(t *testing.T) {
+func TestOSSMultipartWithoutListPermission(t *testing.T) {
 	srv := newServer(t)
 	s := newTestSink(t, srv)
 	srv.Inject(osstest.Fault{Op: "ListMultipartUploads", Status: 403, Code: "AccessDenied"})

@@ -68,7 +68,7 @@ func newSinkWith(t testing.TB, srv *osstest.Server, mod []func(*config.Sink), op
 	return s
 }
 
-func TestConformance(t *testing.T) {
+func TestOSSConformance(t *testing.T) {
 	srvs := map[sinks.Sink]*osstest.Server{}
 	var mu sync.Mutex
 	sinktest.Run(t, sinktest.Harness{
@@ -93,7 +93,7 @@ func TestConformance(t *testing.T) {
 // What a browser or another tool sees: the type of the file, a download
 // under its own name, no transfer encoding, the header in x-oss-meta-*,
 // the storage class and the encryption asked for.
-func TestPutObjectHeaders(t *testing.T) {
+func TestOSSPutObjectHeaders(t *testing.T) {
 	srv := newServer(t)
 	s := newTestSink(t, srv, func(c *config.Sink) { c.StorageClass = "IA"; c.SSE = "KMS"; c.SSEKeyID = "key-1" })
 	obj := sinktest.Object(t, "a-1", 0, []byte("one\ntwo\n"))
@@ -134,7 +134,7 @@ func TestPutObjectHeaders(t *testing.T) {
 	}
 }
 
-func TestResolveEndpoint(t *testing.T) {
+func TestOSSResolveEndpoint(t *testing.T) {
 	yes, no := true, false
 	for _, tc := range []struct {
 		name             string
@@ -191,7 +191,7 @@ func (h *hostRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // Against Aliyun host names the sink uses virtual-hosted addressing
 // (OSS refuses path style with SecondLevelDomainForbidden).
-func TestVirtualHostedStyle(t *testing.T) {
+func TestOSSVirtualHostedStyle(t *testing.T) {
 	srv := newServer(t)
 	rec := &hostRecorder{rt: srv.HTTPClient().Transport}
 	s := newSinkWith(t, srv, []func(*config.Sink){func(c *config.Sink) { c.Endpoint = "http://oss-cn-hangzhou-internal.aliyuncs.com" }},
@@ -209,7 +209,7 @@ func TestVirtualHostedStyle(t *testing.T) {
 	}
 }
 
-func TestListPagesAndPrefixes(t *testing.T) {
+func TestOSSListPagesAndPrefixes(t *testing.T) {
 	srv := newServer(t)
 	s := newTestSink(t, srv)
 	var want []string
@@ -275,7 +275,7 @@ func (w rewriter) RoundTrip(r *http.Request) (*http.Response, error) {
 	return res, err
 }
 
-func TestPutVerifiesCRC64(t *testing.T) {
+func TestOSSPutVerifiesCRC64(t *testing.T) {
 	srv := newServer(t)
 	var mode string
 	rw := rewriter{rt: srv.HTTPClient().Transport, fn: func(r *http.Request, res *http.Response) {
@@ -310,7 +310,7 @@ func TestPutVerifiesCRC64(t *testing.T) {
 
 // Content-MD5 travels with every upload, so OSS refuses a damaged body
 // (InvalidDigest, retryable) instead of storing it.
-func TestPutSendsContentMD5(t *testing.T) {
+func TestOSSPutSendsContentMD5(t *testing.T) {
 	srv := newServer(t)
 	rw := rewriter{rt: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		if r.Method == http.MethodPut {
@@ -335,7 +335,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-func TestGetVerifiesCRC64AndLength(t *testing.T) {
+func TestOSSGetVerifiesCRC64AndLength(t *testing.T) {
 	srv := newServer(t)
 	var mode string
 	rw := rewriter{rt: srv.HTTPClient().Transport, fn: func(r *http.Request, res *http.Response) {
@@ -376,7 +376,7 @@ func TestGetVerifiesCRC64AndLength(t *testing.T) {
 }
 
 // A request that makes no progress for sink.timeout fails, retryably.
-func TestRequestTimeout(t *testing.T) {
+func TestOSSRequestTimeout(t *testing.T) {
 	srv := newServer(t)
 	s := newTestSink(t, srv, func(c *config.Sink) { c.Timeout = config.Duration(200 * time.Millisecond) })
 	srv.Inject(osstest.Fault{Op: "PutObject", Times: 1, Latency: time.Second})
@@ -391,7 +391,7 @@ func TestRequestTimeout(t *testing.T) {
 }
 
 // A body larger than the multipart threshold goes up in parts, verified.
-func TestPutLargeInParts(t *testing.T) {
+func TestOSSPutLargeInParts(t *testing.T) {
 	srv := newServer(t)
 	s := newTestSink(t, srv)
 	s.partSize, s.mpAt = 128<<10, 256<<10

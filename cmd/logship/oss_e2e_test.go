@@ -1,0 +1,451 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/osstest"
+)
+
+const (
+	e2eAK     = "LTAI5tE2eAgentKey0007"
+	e2eSK     = "e2e-Secret-must-not-leak"
+	e2eBucket = "e2e-logs"
+)
+
+// ossAgent is `logship agent` running as a subprocess against osstest.
+type ossAgent struct {
+	cmd    *exec.Cmd
+	log    *syncBuffer
+	exited chan struct{}
+	err    error
+}
+
+func startOSSAgent(t *testing.T, cfg string, env []string, log *syncBuffer) *ossAgent {
+	t.Helper()
+	cmd := exec.Command(binary, "agent", "-c", cfg)
+	cmd.Env = append(os.Environ(), env...)
+	a := &ossAgent{cmd: cmd, log: log, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.err = cmd.Wait(); close(a.exited) }()
+	return a
+}
+
+func (a *ossAgent) alive(t *testing.T) {
+	t.Helper()
+	select {
+	case <-a.exited:
+		t.Fatalf("agent exited: %v\n%s", a.err, tail(a.log.String(), 4000))
+	default:
+	}
+}
+
+func (a *ossAgent) signal(t *testing.T, sig syscall.Signal) error {
+	t.Helper()
+	if err := a.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	<-a.exited
+	return a.err
+}
+
+// memory reads VmRSS and VmHWM (peak) of a process, in bytes.
+func memory(pid int) (rss, hwm int64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(fields[1], 10, 64)
+		switch fields[0] {
+		case "VmRSS:":
+			rss = kb << 10
+		case "VmHWM:":
+			hwm = kb << 10
+		}
+	}
+	return rss, hwm, sc.Err()
+}
+
+// ossArchive reassembles, from what osstest holds, every stream: decoded
+// chunks are cached by key and ETag, since the test asks many times.
+type ossArchive struct {
+	srv   *osstest.Server
+	cache map[string]cachedChunk
+}
+
+type cachedChunk struct {
+	etag string
+	h    *archive.Header
+	raw  []byte
+}
+
+func (a *ossArchive) reassemble(t *testing.T) (map[string][]byte, []archive.StreamPlan) {
+	t.Helper()
+	if a.cache == nil {
+		a.cache = map[string]cachedChunk{}
+	}
+	var refs []archive.ChunkRef
+	for _, o := range a.srv.Objects(e2eBucket) {
+		c, ok := a.cache[o.Key]
+		if !ok || c.etag != o.ETag {
+			body, meta, ok := a.srv.Get(e2eBucket, o.Key)
+			if !ok {
+				continue // deleted meanwhile
+			}
+			h, raw, err := archive.Decode(body, archive.Limits{})
+			if err != nil {
+				t.Fatalf("%s: %v", o.Key, err)
+			}
+			if meta["logship-checksum"] != h.Checksum || meta["logship-stream"] != h.Stream {
+				t.Fatalf("%s: x-oss-meta-* %v does not mirror the header", o.Key, meta)
+			}
+			if o.ContentType != "application/zstd" {
+				t.Fatalf("%s: Content-Type %q", o.Key, o.ContentType)
+			}
+			c = cachedChunk{etag: o.ETag, h: h, raw: raw}
+			a.cache[o.Key] = c
+		}
+		refs = append(refs, archive.ChunkRef{Header: c.h, Ref: o.Key})
+	}
+	plans := archive.Plan(refs)
+	out := map[string][]byte{}
+	for _, p := range plans {
+		var b []byte
+		for _, st := range p.Steps {
+			part, err := st.Apply(a.cache[st.Chunk.Ref.(string)].raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = append(b, part...)
+		}
+		out[p.Stream] = b
+	}
+	return out, plans
+}
+
+// compare checks that every written generation was archived exactly once
+// and byte for byte.
+func compareGenerations(got map[string][]byte, plans []archive.StreamPlan, want map[string][]byte) (bool, string) {
+	for _, p := range plans {
+		if len(p.Gaps) > 0 {
+			return false, fmt.Sprintf("stream %s (%s) has gaps %+v", p.Stream, p.Path, p.Gaps)
+		}
+	}
+	byFirst := map[string]string{}
+	for id, b := range got {
+		first := string(b[:bytes.IndexByte(b, '\n')+1])
+		if other, dup := byFirst[first]; dup {
+			return false, fmt.Sprintf("generation %q shipped as two streams %s and %s", first, other, id)
+		}
+		byFirst[first] = id
+	}
+	for first, g := range want {
+		id, ok := byFirst[first]
+		if !ok {
+			return false, fmt.Sprintf("generation %q not archived", strings.TrimSpace(first))
+		}
+		if !bytes.Equal(got[id], g) {
+			return false, fmt.Sprintf("generation %q (stream %s): archived %d bytes, written %d; first difference at %d",
+				strings.TrimSpace(first), id, len(got[id]), len(g), firstDiff(got[id], g))
+		}
+	}
+	if len(got) != len(want) {
+		return false, fmt.Sprintf("%d streams archived, %d generations written", len(got), len(want))
+	}
+	return true, ""
+}
+
+// runWriters appends and rotates like rotWriter.run, at a slower pace
+// (the test runs for a minute, a good part of it with OSS down).
+func runWriters(w *rotWriter, stop <-chan struct{}) {
+	w.mu.Lock()
+	w.open()
+	w.mu.Unlock()
+	next := time.Now().Add(time.Duration(2000+w.rng.IntN(2000)) * time.Millisecond)
+	tick := time.NewTicker(5 * time.Millisecond) // the application's pace
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			w.mu.Lock()
+			w.f.Close()
+			w.gens = append(w.gens, w.cur.Bytes())
+			w.mu.Unlock()
+			return
+		case <-tick.C:
+		}
+		w.mu.Lock()
+		w.step()
+		if time.Now().After(next) {
+			w.rotate()
+			next = time.Now().Add(time.Duration(2000+w.rng.IntN(2000)) * time.Millisecond)
+		}
+		w.mu.Unlock()
+	}
+}
+
+// The acceptance test of issue 3: the agent ships to osstest over HTTP
+// while writers append and rotate (logback, JUL, copytruncate) and OSS
+// misbehaves in turn: bursts of 500 and 503 SlowDown, connection resets
+// (some after the write was durable), an AccessDenied period that is then
+// lifted (the agent keeps the data and says which permission is missing),
+// a SIGKILL and restart, and a 30-second outage during which the agent's
+// memory is sampled and must stay bounded. Finally SIGTERM; what is in
+// the bucket reassembles to exactly the bytes written, every generation.
+func TestAgentOSSFaultsAndOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a minute long")
+	}
+	const outage = 30 * time.Second
+	const memBound = 64 << 20
+	srv := osstest.New(osstest.Options{AccessKeyID: e2eAK, AccessKeySecret: e2eSK, Buckets: []string{e2eBucket}})
+	defer srv.Close()
+	root := t.TempDir()
+	logs := filepath.Join(root, "logs")
+	cfg := writeConfig(t, root, fmt.Sprintf(`app: e2e
+host: test-host
+sources:
+  - type: file
+    paths: ["%s/**/*.log*"]
+    read_from: beginning
+    scan_interval: 50ms
+    partial_line_after: 300ms
+    max_rotated_open: 128
+    max_line_bytes: 64KiB
+pipeline:
+  max_bytes: 256KiB
+  max_age: 200ms
+  checkpoint_interval: 100ms
+  state_dir: %s/state
+sink:
+  type: oss
+  bucket: %s
+  region: cn-hangzhou
+  endpoint: %s
+  prefix: logs/
+  timeout: 5s
+shutdown_timeout: 20s
+`, logs, root, e2eBucket, srv.Endpoint()))
+	env := []string{"OSS_ACCESS_KEY_ID=" + e2eAK, "OSS_ACCESS_KEY_SECRET=" + e2eSK}
+
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	var writers []*rotWriter
+	for i, style := range []string{"logback", "jul", "copytruncate"} {
+		d := filepath.Join(logs, style)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writers = append(writers, &rotWriter{dir: d, style: style, rng: rand.New(rand.NewPCG(seed, uint64(i)))})
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, w := range writers {
+		wg.Add(1)
+		go func() { defer wg.Done(); runWriters(w, stop) }()
+	}
+	stopWriters := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopWriters()
+
+	logbuf := &syncBuffer{}
+	defer func() {
+		if t.Failed() {
+			p := filepath.Join(os.TempDir(), "logship-oss-e2e-agent.log")
+			os.WriteFile(p, []byte(logbuf.String()), 0o644)
+			t.Logf("agent logs: %s\ncounts: %v", p, srv.Counts())
+		}
+	}()
+	start := time.Now()
+	a := startOSSAgent(t, cfg, env, logbuf)
+	defer func() {
+		select {
+		case <-a.exited:
+		default:
+			a.signal(t, syscall.SIGKILL)
+		}
+	}()
+	puts := func() int { return srv.Count("PutObject") }
+	// waitPuts waits until n more PutObject requests arrived (the faults
+	// injected before were met).
+	waitPuts := func(what string, n int) {
+		t.Helper()
+		from := puts()
+		waitUntil(t, 20*time.Second, what, func() bool { a.alive(t); return puts() >= from+n })
+	}
+	waitUntil(t, 10*time.Second, "first chunks", func() bool { a.alive(t); return len(srv.Objects(e2eBucket)) >= 3 })
+
+	// Bursts of 500 and 503 SlowDown.
+	srv.Inject(osstest.Fault{Op: "PutObject", Times: 6, Status: 500})
+	srv.Throttle("PutObject", 6)
+	waitPuts("500 and 503 bursts", 14)
+	// Connection resets, before and after the write is durable.
+	srv.Inject(osstest.Fault{Op: "PutObject", Times: 4, Reset: true})
+	srv.Inject(osstest.Fault{Op: "PutObject", Times: 3, Reset: true, AfterOp: true})
+	waitPuts("connection resets", 9)
+	t.Logf("after bursts and resets: %d objects, counts %v", len(srv.Objects(e2eBucket)), srv.Counts())
+
+	// An AccessDenied period, then lifted: the agent reports it with the
+	// permission to grant and keeps the data.
+	denied := srv.Inject(osstest.Fault{Op: osstest.WriteOp, Status: 403, Code: "AccessDenied", Message: "You have no right to access this object."})
+	waitUntil(t, 20*time.Second, "the AccessDenied report", func() bool {
+		a.alive(t)
+		return strings.Contains(logbuf.String(), "AccessDenied: the RAM policy of this key lacks oss:PutObject on acs:oss:*:*:"+e2eBucket+"/logs/*")
+	})
+	srv.Remove(denied)
+
+	// SIGKILL while uploads wait at the slow pace of a refusal; restart.
+	a.signal(t, syscall.SIGKILL)
+	logbuf.Write([]byte("---- restart after SIGKILL ----\n"))
+	a = startOSSAgent(t, cfg, env, logbuf)
+	t.Logf("%v: AccessDenied reported and lifted; SIGKILL and restart", time.Since(start).Round(time.Millisecond))
+	waitPuts("uploads after the restart", 3)
+
+	// The outage: memory stays bounded while the files are the buffer.
+	before, putsBefore := len(srv.Objects(e2eBucket)), puts()
+	t.Logf("%v: outage starts", time.Since(start).Round(time.Millisecond))
+	srv.Outage(outage)
+	end := time.Now().Add(outage)
+	var peakRSS, hwm int64
+	for time.Now().Before(end) {
+		a.alive(t)
+		rss, h, err := memory(a.cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peakRSS, hwm = max(peakRSS, rss), h
+		if rss > memBound {
+			t.Fatalf("agent RSS %d MiB during the outage, bound %d MiB", rss>>20, memBound>>20)
+		}
+		time.Sleep(200 * time.Millisecond) // sampling period
+	}
+	t.Logf("during the %v outage: peak VmRSS %.1f MiB, VmHWM %.1f MiB; %d PutObject refused", outage,
+		float64(peakRSS)/(1<<20), float64(hwm)/(1<<20), puts()-putsBefore)
+	if hwm > memBound {
+		t.Fatalf("agent VmHWM %d MiB, bound %d MiB", hwm>>20, memBound>>20)
+	}
+	waitUntil(t, 40*time.Second, "uploads after the outage", func() bool { a.alive(t); return len(srv.Objects(e2eBucket)) > before })
+	t.Logf("%v: uploads again", time.Since(start).Round(time.Millisecond))
+	time.Sleep(time.Second) // writers go on a little after the outage
+	stopWriters()
+
+	want := map[string][]byte{} // first line → generation bytes
+	for _, w := range writers {
+		for _, g := range w.gens {
+			want[string(g[:bytes.IndexByte(g, '\n')+1])] = g
+		}
+	}
+	arch := &ossArchive{srv: srv}
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		got, plans := arch.reassemble(t)
+		ok, why := compareGenerations(got, plans, want)
+		if ok {
+			t.Logf("%v: archive complete", time.Since(start).Round(time.Millisecond))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("archive incomplete 45s after the writers stopped: %s\nagent log tail:\n%s", why, tail(logbuf.String(), 4000))
+		}
+		time.Sleep(250 * time.Millisecond) // poll
+	}
+	if err := a.signal(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("agent exit after SIGTERM: %v\n%s", err, tail(logbuf.String(), 4000))
+	}
+	got, plans := arch.reassemble(t)
+	if ok, why := compareGenerations(got, plans, want); !ok {
+		t.Fatalf("after SIGTERM: %s", why)
+	}
+	if strings.Contains(logbuf.String(), e2eSK) {
+		t.Fatal("the secret appears in the agent's output")
+	}
+	t.Logf("%d generations verified byte for byte from %d objects; requests %v", len(want), len(srv.Objects(e2eBucket)), srv.Counts())
+}
+
+// A wrong secret: osstest answers SignatureDoesNotMatch, the agent says
+// what is wrong and keeps the data, check fails with the diagnosis, and
+// the secret is in no output (validate --print included).
+func TestOSSWrongSecretBinary(t *testing.T) {
+	const wrong = "wrong-Secret-value-0123"
+	srv := osstest.New(osstest.Options{AccessKeyID: e2eAK, AccessKeySecret: e2eSK, Buckets: []string{e2eBucket}})
+	defer srv.Close()
+	root := t.TempDir()
+	logs := filepath.Join(root, "logs")
+	os.MkdirAll(logs, 0o755)
+	os.WriteFile(filepath.Join(logs, "app.log"), []byte("hello\nworld\n"), 0o644)
+	body := fmt.Sprintf(`app: e2e
+log_level: debug
+sources:
+  - type: file
+    paths: ["%s/*.log"]
+    scan_interval: 50ms
+pipeline:
+  max_age: 100ms
+  state_dir: %s/state
+sink:
+  type: oss
+  bucket: %s
+  region: cn-hangzhou
+  endpoint: %s
+  prefix: logs/
+shutdown_timeout: 1s
+`, logs, root, e2eBucket, srv.Endpoint())
+	cfg := writeConfig(t, root, body)
+	env := []string{"OSS_ACCESS_KEY_ID=" + e2eAK, "OSS_ACCESS_KEY_SECRET=" + wrong, "OSS_SDK_LOG_LEVEL=debug"}
+
+	logbuf := &syncBuffer{}
+	a := startOSSAgent(t, cfg, env, logbuf)
+	waitUntil(t, 20*time.Second, "the SignatureDoesNotMatch report", func() bool {
+		a.alive(t)
+		return strings.Contains(logbuf.String(), "SignatureDoesNotMatch: the access key secret is wrong")
+	})
+	a.signal(t, syscall.SIGTERM)
+	agentOut := logbuf.String()
+	for _, w := range []string{"LTAI****0007", "OSS_ACCESS_KEY_SECRET", "keeping the data"} {
+		if !strings.Contains(agentOut, w) {
+			t.Errorf("agent output lacks %q", w)
+		}
+	}
+	if len(srv.Objects(e2eBucket)) != 0 {
+		t.Fatal("objects stored with a wrong secret")
+	}
+
+	stdout, stderr, code := runLogship(t, env, "check", "-c", cfg)
+	if code != exitProblems || !strings.Contains(stdout, "SignatureDoesNotMatch: the access key secret is wrong") {
+		t.Fatalf("check: exit %d\n%s%s", code, stdout, stderr)
+	}
+	checkOut := stdout + stderr
+
+	// The secret in the config file is redacted by validate --print.
+	cfg2 := writeConfig(t, t.TempDir(), strings.Replace(body, "shutdown_timeout:", "  access_key_id: "+e2eAK+"\n  access_key_secret: "+wrong+"\nshutdown_timeout:", 1))
+	vout, verr, vcode := runLogship(t, nil, "validate", "--print", "-c", cfg2)
+	if vcode != exitOK {
+		t.Fatalf("validate: %d %s", vcode, verr)
+	}
+	for name, out := range map[string]string{"agent": agentOut, "check": checkOut, "validate": vout + verr} {
+		if strings.Contains(out, wrong) || strings.Contains(out, e2eSK) {
+			t.Fatalf("the secret appears in the output of %s:\n%s", name, out)
+		}
+	}
+}
