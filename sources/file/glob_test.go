@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/logship/logship/archive"
 )
 
 func TestPatternMatch(t *testing.T) {
@@ -136,6 +138,11 @@ func TestIdentity(t *testing.T) {
 	}
 	if got := streamID("/logs/we ird name!.log", k, nil, 0); !strings.HasPrefix(got, "we_ird_name_.log-") || len(got) != len("we_ird_name_.log-")+16 {
 		t.Errorf("id %q: want the safe base name and 16 hex digits", got)
+	}
+	for _, name := range []string{".hidden.log", strings.Repeat("long", 100) + ".log", "日志.log", "a b\x00c"} {
+		if id := streamID("/logs/"+name, k, nil, 0); archive.CheckName(id) != nil {
+			t.Errorf("id %q for %q: %v", id, name, archive.CheckName(id))
+		}
 	}
 	if got := idBytes([]byte("line one\nline two\n")); string(got) != "line one\n" {
 		t.Errorf("idBytes = %q", got)

@@ -2,8 +2,6 @@ package file
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -390,6 +388,4 @@ func TestRunStopsPromptly(t *testing.T) {
 	if d := time.Since(begin); d > time.Second {
 		t.Errorf("stop took %v", d)
 	}
-	_ = context.Background
-	_ = errors.New
 }

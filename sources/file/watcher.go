@@ -81,9 +81,15 @@ func (w *watcher) takeScan() bool { return w.scan.Swap(false) }
 // sync watches exactly the folders in dirs (up to maxWatches). Called from
 // the tailer's goroutine only.
 func (w *watcher) sync(dirs map[string]bool) {
+	// The kernel drops the watch of a removed folder: a folder created
+	// again under the same name needs a new one.
+	clear(w.dirs)
+	for _, d := range w.w.WatchList() {
+		w.dirs[d] = true
+	}
 	for d := range w.dirs {
 		if !dirs[d] {
-			_ = w.w.Remove(d) // may already be gone with its folder
+			_ = w.w.Remove(d)
 			delete(w.dirs, d)
 		}
 	}
