@@ -11,9 +11,11 @@ import (
 )
 
 // round gives every file a turn: pending files are settled, tailing files
-// read up to roundBytes each. It reports whether any byte was shipped.
+// read up to roundBytes each. It reports whether another round should
+// follow at once: a file stopped at its budget, not at its end, or a new
+// stream was opened.
 func (t *tailer) round(ctx context.Context, now time.Time) (bool, error) {
-	busy := false
+	more := false
 	for _, f := range t.files {
 		if f.h == nil {
 			continue
@@ -21,15 +23,16 @@ func (t *tailer) round(ctx context.Context, now time.Time) (bool, error) {
 		switch {
 		case f.st == statePending:
 			t.settle(f, now, false)
+			more = more || f.st == stateTailing
 		case f.st == stateTailing && !f.truncated:
 			n, err := t.read(ctx, f, now)
 			if err != nil {
-				return busy, err
+				return more, err
 			}
-			busy = busy || n > 0
+			more = more || n > 0 && !f.s.atEOF
 		}
 	}
-	return busy, nil
+	return more, nil
 }
 
 // bigBuf is the buffer for lines longer than a read block.

@@ -73,6 +73,10 @@ const (
 	maxGoneEntries = 4096
 	// roundBlocks is how many read buffers one file may read per round.
 	roundBlocks = 8
+	// eventGap is the least time between two rounds woken by events;
+	// scanGap the least time between two scans asked for by events.
+	eventGap = 10 * time.Millisecond
+	scanGap  = 50 * time.Millisecond
 )
 
 // settings are the resolved config values.
@@ -222,7 +226,7 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 	t.load()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	var nextScan time.Time
+	var nextScan, lastScan, lastRound time.Time
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -231,30 +235,51 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 		if t.watch != nil && t.watch.takeScan() {
 			t.wantScan = true
 		}
-		if t.wantScan || !now.Before(nextScan) {
+		if !now.Before(nextScan) || t.wantScan && now.Sub(lastScan) >= scanGap {
 			t.wantScan = false
 			t.scan(now)
-			nextScan = now.Add(s.cfg.scanEvery)
+			lastScan, nextScan = now, now.Add(s.cfg.scanEvery)
 		}
-		busy, err := t.round(ctx, time.Now())
+		lastRound = time.Now()
+		more, err := t.round(ctx, lastRound)
 		if err != nil {
 			return s.stopped(ctx, err)
 		}
-		if busy || t.wantScan {
+		if more {
 			continue
 		}
 		wake := nextScan
+		if t.wantScan && lastScan.Add(scanGap).Before(wake) {
+			wake = lastScan.Add(scanGap)
+		}
 		if d := t.nextDeadline(); !d.IsZero() && d.Before(wake) {
 			wake = d
 		}
-		timer.Reset(max(time.Until(wake), 5*time.Millisecond))
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, timer, time.Until(wake), t.watch.wakeup()) {
 			return nil
-		case <-timer.C:
-		case <-t.watch.wakeup():
+		}
+		// Writes come as a stream of events: one round per eventGap
+		// reads them all, instead of one round (a stat of every file)
+		// per write.
+		if !sleep(ctx, timer, time.Until(lastRound.Add(eventGap)), nil) {
+			return nil
 		}
 	}
+}
+
+// sleep waits for d, a value on wake, or ctx; it reports false if ctx ended.
+func sleep(ctx context.Context, timer *time.Timer, d time.Duration, wake <-chan struct{}) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer.Reset(d)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+	case <-wake:
+	}
+	return true
 }
 
 // stopped maps the error that ended the loop: nil when ctx ended.
