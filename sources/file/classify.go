@@ -128,8 +128,10 @@ func (t *tailer) classify(f *file, now time.Time) {
 		}
 		switch compareHeads(f.head, g.head) {
 		case headContains:
-			t.markCopy(f, g.s, g.s.id)
-			return
+			if t.sameContent(f, g) {
+				t.markCopy(f, g.s, g.s.id)
+				return
+			}
 		case headIsPrefix:
 			undecided = true
 		}
@@ -178,6 +180,65 @@ func (t *tailer) markCopy(f *file, s *stream, id string) {
 	if s == nil || s.closed || s.off >= f.size {
 		t.release(f)
 	}
+}
+
+// sameContent looks past the head for evidence that f, whose head holds
+// g's, is a copy of g's file: f cannot be longer than g's file (unless g
+// was truncated), and f's last bytes must equal g's at the same offsets.
+// Two files that merely start alike (a long constant banner) differ there.
+// When g's old content cannot be read any more (truncated, gone), the head
+// is all the evidence left and sameContent reports true.
+func (t *tailer) sameContent(f, g *file) bool {
+	if g.truncated || f.h == nil {
+		return true
+	}
+	h := g.h
+	if h == nil {
+		if !g.matched {
+			return true
+		}
+		oh, err := t.src.openFile(g.path)
+		if err != nil {
+			return true
+		}
+		defer oh.Close()
+		if fi, err := oh.Stat(); err != nil {
+			return true
+		} else if k, _, _ := statKey(fi); k != g.key {
+			return true
+		}
+		h = oh
+	}
+	fi, err := h.Stat()
+	if err != nil {
+		return true
+	}
+	gsize := fi.Size()
+	if g.s != nil && !g.s.closed && gsize < g.s.off+g.s.tail {
+		return true // truncated, not noticed yet
+	}
+	if f.size > gsize {
+		return false
+	}
+	n := min(f.size, int64(len(t.buf)/2))
+	a, b := t.buf[:n], t.buf[n:2*n]
+	if m, err := f.h.ReadAt(a, f.size-n); int64(m) < n && err != nil {
+		return true
+	}
+	if m, err := h.ReadAt(b, f.size-n); int64(m) < n && err != nil {
+		return true // g shrank: truncated
+	}
+	return bytes.Equal(a, b)
+}
+
+// fileOf returns the file whose stream is s, or nil.
+func (t *tailer) fileOf(s *stream) *file {
+	for _, g := range t.files {
+		if g.s == s {
+			return g
+		}
+	}
+	return nil
 }
 
 // resolveTruncations ends the old generation of each truncated file: its

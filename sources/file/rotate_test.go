@@ -485,3 +485,35 @@ func TestJULRotationFast(t *testing.T) {
 	h.waitScans(3)
 	h.waitContents(want...)
 }
+
+// TestSameHeaderNotACopy: files that only start alike (a banner longer
+// than fingerprint_bytes) are different files, each shipped whole.
+func TestSameHeaderNotACopy(t *testing.T) {
+	banner := lines("=== application banner, version 1.2.3 ===", 0, 40) // ~4 KB
+	dir := t.TempDir()
+	a, b := append(clone(banner), lines("a", 0, 3)...), append(clone(banner), lines("b", 0, 5)...)
+	writeFile(t, filepath.Join(dir, "a.log"), a)
+	writeFile(t, filepath.Join(dir, "b.log"), b)
+	h := start(t, testConfig(t, filepath.Join(dir, "*.log*")))
+	h.waitContents(a, b)
+
+	// A restarted JVM writes the same banner to a new gc.log after the old
+	// one was rotated: the new file starts exactly like a released one.
+	gc := filepath.Join(dir, "gc.log")
+	old := append(clone(banner), lines("gc-old", 0, 10)...)
+	writeFile(t, gc, old)
+	h.waitContents(a, b, old)
+	rename(t, gc, gc+".1")
+	if !h.em.Wait(waitFor, func() bool { s := h.streamByPath(gc); return s != nil && s.Closed() }) {
+		t.Fatal("rotated gc.log never released")
+	}
+	w := openWriter(t, gc)
+	fresh := w.write(w.f, "", 0)
+	if _, err := w.f.Write(banner); err != nil { // the banner first, the rest later
+		t.Fatal(err)
+	}
+	fresh = append(fresh, banner...)
+	h.waitScans(3)
+	fresh = append(fresh, w.write(w.f, "gc-new", 10)...)
+	h.waitContents(a, b, old, fresh)
+}

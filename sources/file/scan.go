@@ -292,7 +292,11 @@ func (t *tailer) afterOpen(f *file, now time.Time) {
 			t.release(f)
 		}
 	case stateCopy:
-		if compareHeads(head, f.head) != headContains {
+		var g *file
+		if f.copyOf != nil {
+			g = t.fileOf(f.copyOf)
+		}
+		if compareHeads(head, f.head) != headContains || g != nil && g != f && !t.sameContent(f, g) {
 			t.log.Info("copied file changed; shipping it as a file of its own", "path", f.path)
 			f.st, f.copyOf, f.head, f.grewAt = statePending, nil, head, now
 			return
