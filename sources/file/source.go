@@ -10,7 +10,8 @@
 // once its first line is complete, or it holds fingerprint_bytes, or it has
 // been idle for partial_line_after; its id is SafeName(base name at first
 // sight) + "-" + a hash of (device, inode, first line, generation), so the
-// same file gets the same id after a restart that lost its checkpoint.
+// same file gets the same id after a restart that lost its checkpoint. The
+// saved fingerprint grows with the file up to fingerprint_bytes (SetMeta).
 //
 // # Rules
 //
@@ -20,10 +21,14 @@
 //     no longer matches any glob, or was deleted, is held open to be read to
 //     its end too, within rotated_keep_open and max_rotated_open. Bytes
 //     abandoned because of these bounds are logged and counted.
-//   - A new inode whose head holds a known stream's head is a copy of it
-//     (copytruncate, cp, mv across file systems): it is not shipped. When
-//     the original is then truncated, the old stream continues on the copy
-//     from its read offset, and the truncated file starts a new generation.
+//   - A new inode whose head holds a known stream's head, and whose last
+//     bytes match that stream's file at the same offsets (when it can still
+//     be read), is a copy of it (copytruncate, cp, mv across file systems):
+//     it is not shipped; if it changes later it is shipped as a file of its
+//     own. When the original is then truncated, the old stream continues on
+//     the copy from its read offset, and the truncated file starts a new
+//     generation. A shorter new file that is a prefix of a known head waits
+//     (at most partial_line_after) until it can be told apart.
 //   - A truncation without a copy (size below the read offset, or the head
 //     changed) closes the stream; the file starts a new generation from 0.
 //   - At start, saved checkpoints are matched to files: same inode and
@@ -32,10 +37,17 @@
 //     whose inode is gone → that stream, moved: resume it there.
 //   - read_from: end applies only to files found by the first scan of the
 //     very first start; everything else is read from the beginning.
+//   - Positions only advance through the Stream: a restart resumes at
+//     Checkpoint.Committed. Checkpoints of finished streams whose file is
+//     gone are forgotten after 24h, or beyond 4096 such entries.
+//   - At max_open_files, files wait; idle, fully read files are parked (the
+//     descriptor closed, the stream kept) and reopened when they grow.
 //
 // The periodic scan (scan_interval) is the source of truth; fsnotify only
-// wakes the loop early. One goroutine reads all files in rounds, at most
-// a few blocks per file per round, so a busy file cannot starve the others.
+// wakes the loop early (at most one round per 10ms). One goroutine reads
+// all files in rounds, at most a few blocks per file per round, so a busy
+// file cannot starve the others; blocks are cut at their last newline, so
+// nothing is allocated per line.
 // When the pipeline applies backpressure the loop blocks in Stream.Write:
 // the files are the buffer.
 package file
