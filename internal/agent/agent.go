@@ -12,6 +12,7 @@ import (
 	"github.com/logship/logship/sinks"
 	"github.com/logship/logship/sinks/dir"
 	osssink "github.com/logship/logship/sinks/oss"
+	"github.com/logship/logship/sources/crash"
 	"github.com/logship/logship/sources/file"
 	"github.com/logship/logship/sources/kmsg"
 )
@@ -45,6 +46,8 @@ func NewSources(cfg *config.Config, log *slog.Logger) ([]pipeline.Source, error)
 			s, err = file.New(sc, l)
 		case "kmsg":
 			s, err = kmsg.New(sc, l)
+		case "crash":
+			s, err = crash.New(sc, l)
 		default:
 			err = fmt.Errorf("source type %q is not available in this build", sc.Type)
 		}

@@ -1,0 +1,577 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"golang.org/x/time/rate"
+
+	"github.com/logship/logship/archive"
+	"github.com/logship/logship/sinks"
+)
+
+// Artifact is a finished file shipped whole, once (a JVM crash file, a heap
+// dump): one object covering [0, Size) of a stream of its own.
+type Artifact struct {
+	// Info names the artifact's stream. ID must be deterministic (the same
+	// file gives the same id after a restart): it names the object, so a
+	// restarted upload finds its parts again. Unit is always bytes.
+	Info StreamInfo
+	// File holds the bytes; [0, Size) is read with ReadAt, possibly twice
+	// and from several goroutines; File is not closed. The bytes must not
+	// change while the artifact ships.
+	File io.ReaderAt
+	Size int64
+	// ModTime is the file's modification time. It is the header's First
+	// and Last time, so the key is the same after a restart.
+	ModTime time.Time
+	Event   string            // archive.EventJVMCrash, ...: flags the object
+	Extra   map[string]string // facts parsed from the file
+	// RateLimit caps the raw bytes per second fed to the compressor and
+	// the upload (so a recovering app keeps its CPU and bandwidth); 0 means
+	// no limit.
+	RateLimit int64
+	// PartSize is the raw bytes per part; 0 means DefaultArtifactPartSize.
+	// It is grown for artifacts that would need more than MaxArtifactParts.
+	// It must not change between the attempts of one artifact.
+	PartSize int64
+}
+
+// ArtifactShipper is implemented by the Emitter of the pipeline; sources
+// of artifacts find it with a type assertion.
+//
+// ShipArtifact registers the artifact's stream (its checkpoint entry says
+// Committed 0 while it ships), compresses the file into one zstd object
+// and stores it, and returns nil only when the object is durable; the
+// stream's checkpoint then says Committed == Size and Finished, and has
+// been saved. Large artifacts go through the sink's multipart upload,
+// which a later call for the same artifact resumes (parts already stored
+// are not sent again). Sink errors are retried with the pipeline's policy
+// until ctx ends; errors returned are ctx's, ErrArtifactChanged, read
+// errors of File, and refusals (ErrArtifact).
+//
+// Artifacts do not queue behind log chunks: they are uploaded from the
+// caller's goroutine straight to the sink, outside the chunk slots.
+type ArtifactShipper interface {
+	ShipArtifact(ctx context.Context, a Artifact) error
+}
+
+// Artifact part layout.
+const (
+	DefaultArtifactPartSize = 8 << 20
+	MaxArtifactParts        = 10000
+	// MaxArtifactPut is the largest artifact stored with one Put by a sink
+	// without multipart uploads (the object is built in memory).
+	MaxArtifactPut = 64 << 20
+)
+
+var (
+	// ErrArtifact is returned for an artifact that cannot be shipped as
+	// given (a bad id, a sink that cannot store it).
+	ErrArtifact = errors.New("pipeline: artifact refused")
+	// ErrArtifactChanged is returned when the file did not hold Size
+	// bytes, or its bytes changed while it shipped.
+	ErrArtifactChanged = errors.New("pipeline: artifact changed while shipping")
+)
+
+var (
+	mArtifacts             = metrics.NewCounter(`logship_pipeline_artifacts_total`)
+	mArtifactRawBytes      = metrics.NewCounter(`logship_pipeline_artifact_raw_bytes_total`)
+	mArtifactUploadedBytes = metrics.NewCounter(`logship_pipeline_artifact_uploaded_bytes_total`)
+	mArtifactParts         = metrics.NewCounter(`logship_pipeline_artifact_parts_uploaded_total`)
+	mArtifactPartsResumed  = metrics.NewCounter(`logship_pipeline_artifact_parts_resumed_total`)
+	mArtifactFailures      = metrics.NewCounter(`logship_pipeline_artifact_failures_total`)
+)
+
+// ArtifactLayout returns the raw part size and the number of parts of an
+// artifact of size bytes: part i (from 1) holds raw [(i-1)*part, i*part).
+func ArtifactLayout(size, partSize int64) (part int64, n int) {
+	part = partSize
+	if part <= 0 {
+		part = DefaultArtifactPartSize
+	}
+	if min := (size + MaxArtifactParts - 1) / MaxArtifactParts; min > part {
+		part = (min + 1<<20 - 1) &^ (1<<20 - 1)
+	}
+	n = int((size + part - 1) / part)
+	return part, max(n, 1)
+}
+
+// ShipArtifact implements ArtifactShipper.
+func (e *emitter) ShipArtifact(ctx context.Context, a Artifact) error {
+	return e.p.shipArtifact(ctx, e, a)
+}
+
+var _ ArtifactShipper = (*emitter)(nil)
+
+// artifactRun is one ShipArtifact call.
+type artifactRun struct {
+	p      *Pipeline
+	a      Artifact
+	h      *archive.Header
+	hb     []byte // encoded header
+	key    string
+	part   int64
+	n      int
+	lim    *rate.Limiter
+	log    *slog.Logger
+	enc    *archive.FrameEncoder
+	pad    bool // parts are uploaded separately: pad them to the minimum
+	sent   int // parts uploaded by this call
+	kept   int // parts found stored
+	stored int64
+}
+
+func (p *Pipeline) shipArtifact(ctx context.Context, e *emitter, a Artifact) error {
+	if err := checkArtifact(a); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(p.uploadCtx, cancel)()
+
+	a.Info.Unit = archive.UnitBytes
+	st := e.Open(a.Info, 0).(*stream)
+	began := time.Now()
+	sum, lines, err := checksumArtifact(ctx, a.File, a.Size)
+	if err != nil {
+		mArtifactFailures.Inc()
+		return err
+	}
+	mod := a.ModTime.UTC()
+	h := &archive.Header{
+		V: archive.Version, App: p.o.App, Host: p.o.Host,
+		Source: a.Info.Kind, Path: a.Info.Path, Stream: a.Info.ID,
+		Start: 0, End: a.Size, Unit: archive.UnitBytes,
+		Lines: lines, RawSize: a.Size, Checksum: sum,
+		First: mod, Last: mod, Codec: archive.CodecZstd,
+		Event: a.Event, Extra: a.Extra,
+	}
+	hb, err := h.Marshal()
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrArtifact, a.Info.Path, err)
+	}
+	r := &artifactRun{p: p, a: a, h: h, hb: hb, key: archive.Key(p.o.Prefix, h)}
+	r.part, r.n = ArtifactLayout(a.Size, a.PartSize)
+	r.log = p.log.With("artifact", a.Info.Path, "object", r.key)
+	if a.RateLimit > 0 {
+		r.lim = rate.NewLimiter(rate.Limit(a.RateLimit), rateBurst)
+	}
+	existed := p.objectExists(ctx, r.key)
+	if !existed {
+		r.enc, err = archive.NewFrameEncoder()
+		if err != nil {
+			return err
+		}
+		defer r.enc.Close()
+		mp, multipart := p.o.Sink.(sinks.Multipart)
+		switch {
+		case r.n > 1 && multipart:
+			r.pad = true
+			err = r.multipart(ctx, mp)
+		case a.Size > MaxArtifactPut:
+			err = fmt.Errorf("%w: %s: %d bytes, and the sink has no multipart upload (limit %d)", ErrArtifact, a.Info.Path, a.Size, MaxArtifactPut)
+		default:
+			err = r.put(ctx)
+		}
+		if err != nil {
+			mArtifactFailures.Inc()
+			return err
+		}
+	}
+	st.commitArtifact(a.Size)
+	if err := p.SaveCheckpoint(); err != nil {
+		// The object is durable; the ticker saves the entry later (and a
+		// restart before that finds the object and does not upload again).
+		p.markDirty()
+		p.log.Error("saving checkpoint after an artifact failed; will retry", "dir", p.o.StateDir, "err", err)
+	}
+	mArtifacts.Inc()
+	mArtifactRawBytes.AddInt64(a.Size)
+	r.log.Info("artifact shipped", "raw_bytes", a.Size, "stored_bytes", r.stored, "parts", r.n,
+		"parts_resumed", r.kept, "parts_uploaded", r.sent, "already_stored", existed,
+		"event", a.Event, "took", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+func checkArtifact(a Artifact) error {
+	var errs []string
+	if err := archive.CheckName(a.Info.ID); err != nil {
+		errs = append(errs, "id: "+err.Error())
+	}
+	if err := archive.CheckName(a.Info.Kind); err != nil {
+		errs = append(errs, "kind: "+err.Error())
+	}
+	if a.File == nil {
+		errs = append(errs, "no file")
+	}
+	if a.Size < 0 {
+		errs = append(errs, fmt.Sprintf("negative size %d", a.Size))
+	}
+	if a.RateLimit < 0 {
+		errs = append(errs, fmt.Sprintf("negative rate limit %d", a.RateLimit))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %s: %s", ErrArtifact, a.Info.Path, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// commitArtifact records a shipped artifact: everything durable, finished.
+func (s *stream) commitArtifact(size int64) {
+	s.mu.Lock()
+	s.committed, s.next = size, size
+	s.sealed = nil
+	s.closed, s.finished = true, true
+	s.updated = time.Now()
+	s.mu.Unlock()
+	s.p.markDirty()
+}
+
+// objectExists reports whether key is already stored (a restart after the
+// upload completed but before the checkpoint was saved). Sinks that cannot
+// list answer no.
+func (p *Pipeline) objectExists(ctx context.Context, key string) bool {
+	l, ok := p.o.Sink.(sinks.Lister)
+	if !ok {
+		return false
+	}
+	found := false
+	errFound := errors.New("found")
+	err := l.List(ctx, key, func(oi sinks.ObjectInfo) error {
+		if oi.Key == key {
+			found = true
+			return errFound
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		p.log.Debug("checking for a stored artifact failed; uploading it", "object", key, "err", err)
+	}
+	return found
+}
+
+const (
+	readBlock = 256 << 10
+	rateBurst = readBlock
+)
+
+// checksumArtifact reads [0, size) once: the header, which goes first in
+// the object, needs the checksum and line count of everything.
+func checksumArtifact(ctx context.Context, f io.ReaderAt, size int64) (string, int64, error) {
+	buf := make([]byte, readBlock)
+	var crc uint32
+	var lines int64
+	for off := int64(0); off < size; {
+		if err := ctx.Err(); err != nil {
+			return "", 0, err
+		}
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		crc = crc32.Update(crc, castagnoli, buf[:n])
+		lines += int64(countNL(buf[:n]))
+		off += int64(n)
+		if err == io.EOF && off < size {
+			return "", 0, fmt.Errorf("%w: %d bytes, expected %d", ErrArtifactChanged, off, size)
+		}
+		if err != nil && err != io.EOF {
+			return "", 0, fmt.Errorf("pipeline: reading artifact: %w", err)
+		}
+	}
+	return fmt.Sprintf("crc32c:%08x", crc), lines, nil
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func countNL(b []byte) int { return bytes.Count(b, []byte{'\n'}) }
+
+// put stores the artifact with one Put: the frames of all its parts,
+// without padding, built in memory (at most MaxArtifactPut raw bytes, or
+// one part).
+func (r *artifactRun) put(ctx context.Context) error {
+	body := make([]byte, 0, len(r.hb)+int(min(r.a.Size, r.part)/4)+1024)
+	for i := 1; i <= r.n; i++ {
+		var err error
+		if body, err = r.encodePart(ctx, i, body, nil); err != nil {
+			return err
+		}
+	}
+	obj := &sinks.Object{Key: r.key, Body: body, Header: r.h, ContentType: "application/zstd"}
+	if err := r.p.o.Retry.Do(ctx, r.log, r.key, func(ctx context.Context) error { return r.p.o.Sink.Put(ctx, obj) }); err != nil {
+		return err
+	}
+	r.sent, r.stored = 1, int64(len(body))
+	mArtifactParts.Inc()
+	mArtifactUploadedBytes.Add(len(body))
+	return nil
+}
+
+// encodePart appends part i to dst: the header frame for part 1, one zstd
+// frame of the part's raw bytes, and, in multipart uploads, padding up to
+// sinks.MinPartSize for every part but the last. crc, when not nil, is
+// updated with the raw bytes read.
+func (r *artifactRun) encodePart(ctx context.Context, i int, dst []byte, crc *uint32) ([]byte, error) {
+	off := int64(i-1) * r.part
+	size := min(r.part, r.a.Size-off)
+	if i == 1 {
+		dst = archive.AppendSkippable(dst, r.hb)
+	}
+	src := &partReader{ctx: ctx, r: io.NewSectionReader(r.a.File, off, size), lim: r.lim, crc: crc}
+	dst, n, err := r.enc.AppendFrame(dst, src)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("pipeline: reading artifact %s: %w", r.a.Info.Path, err)
+	}
+	if n != size {
+		return nil, fmt.Errorf("%w: %s: part %d has %d bytes, expected %d", ErrArtifactChanged, r.a.Info.Path, i, n, size)
+	}
+	if r.pad && i < r.n {
+		dst = archive.AppendPadding(dst, sinks.MinPartSize)
+	}
+	return dst, nil
+}
+
+// partReader reads a part for the compressor: it stops when ctx ends,
+// paces reads with the rate limit and updates a running checksum.
+type partReader struct {
+	ctx context.Context
+	r   io.Reader
+	lim *rate.Limiter
+	crc *uint32
+}
+
+func (pr *partReader) Read(b []byte) (int, error) {
+	if err := pr.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(b) > readBlock {
+		b = b[:readBlock]
+	}
+	n, err := pr.r.Read(b)
+	if pr.crc != nil {
+		*pr.crc = crc32.Update(*pr.crc, castagnoli, b[:n])
+	}
+	if pr.lim != nil && n > 0 {
+		if werr := pr.lim.WaitN(pr.ctx, n); werr != nil {
+			return n, werr
+		}
+	}
+	return n, err
+}
+
+// multipart stores the artifact in parts, resuming an earlier upload: at
+// most two parts are in memory (one being compressed, one uploading).
+func (r *artifactRun) multipart(ctx context.Context, mp sinks.Multipart) error {
+	free := make(chan *[]byte, 2)
+	for range 2 {
+		b := make([]byte, 0, r.part+r.part/64+sinks.MinPartSize+int64(len(r.hb))+(64<<10))
+		free <- &b
+	}
+	scratch := <-free
+	up, have, err := r.resume(ctx, mp, (*scratch)[:0])
+	free <- scratch
+	if err != nil {
+		return err
+	}
+	parts := make([]sinks.Part, r.n)
+	for _, p := range have {
+		parts[p.Number-1] = p
+	}
+	r.kept = len(have)
+	mArtifactPartsResumed.Add(r.kept)
+	if r.kept > 0 {
+		r.log.Info("resuming artifact upload", "parts_stored", r.kept, "parts", r.n)
+	}
+
+	// Fresh uploads read the file in order: its checksum is verified
+	// against the header's before the object is completed.
+	var crc uint32
+	checkCRC := r.kept == 0
+
+	upCtx, stopUp := context.WithCancel(ctx)
+	defer stopUp()
+	type job struct {
+		i    int
+		body *[]byte
+	}
+	jobs := make(chan job)
+	var upErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for j := range jobs {
+			if upErr == nil {
+				what := fmt.Sprintf("%s part %d/%d", r.key, j.i, r.n)
+				upErr = r.p.o.Retry.Do(upCtx, r.log, what, func(ctx context.Context) error {
+					p, err := up.PutPart(ctx, j.i, *j.body)
+					if err == nil {
+						parts[j.i-1] = p
+					}
+					return err
+				})
+				if upErr != nil {
+					stopUp()
+				} else {
+					r.sent++
+					r.stored += int64(len(*j.body))
+					mArtifactParts.Inc()
+					mArtifactUploadedBytes.Add(len(*j.body))
+				}
+			}
+			free <- j.body
+		}
+	}()
+	var encErr error
+	for i := 1; i <= r.n; i++ {
+		if parts[i-1].Number != 0 {
+			continue
+		}
+		var buf *[]byte
+		select {
+		case buf = <-free:
+		case <-upCtx.Done():
+		}
+		if buf == nil {
+			break
+		}
+		var c *uint32
+		if checkCRC {
+			c = &crc
+		}
+		body, err := r.encodePart(upCtx, i, (*buf)[:0], c)
+		if err != nil {
+			encErr = err
+			free <- buf
+			break
+		}
+		*buf = body
+		jobs <- job{i: i, body: buf}
+	}
+	close(jobs)
+	wg.Wait()
+	if encErr != nil && upErr == nil {
+		return encErr
+	}
+	if upErr != nil {
+		return upErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if checkCRC {
+		if got := fmt.Sprintf("crc32c:%08x", crc); got != r.h.Checksum {
+			r.abort(ctx, up)
+			return fmt.Errorf("%w: %s: checksum %s while uploading, %s before", ErrArtifactChanged, r.a.Info.Path, got, r.h.Checksum)
+		}
+	}
+	for _, p := range parts {
+		if p.Number == 0 {
+			return fmt.Errorf("pipeline: artifact %s: part missing after upload", r.key)
+		}
+	}
+	return r.p.o.Retry.Do(ctx, r.log, r.key, func(ctx context.Context) error {
+		err := up.Complete(ctx, parts)
+		if err != nil && r.p.objectExists(ctx, r.key) {
+			return nil // an earlier attempt completed; its reply was lost
+		}
+		return err
+	})
+}
+
+// resume opens the upload and returns the stored parts that fit this
+// artifact's layout. The last of them is encoded again and compared (size,
+// and MD5 where the ETag is one): if an earlier version of logship laid
+// the parts out differently, the upload is aborted and started over.
+func (r *artifactRun) resume(ctx context.Context, mp sinks.Multipart, scratch []byte) (sinks.Upload, []sinks.Part, error) {
+	var up sinks.Upload
+	var stored []sinks.Part
+	open := func() error {
+		return r.p.o.Retry.Do(ctx, r.log, r.key, func(ctx context.Context) error {
+			var err error
+			up, stored, err = mp.ResumeUpload(ctx, r.key, r.h, "application/zstd")
+			return err
+		})
+	}
+	if err := open(); err != nil {
+		return nil, nil, err
+	}
+	have := r.usable(stored)
+	if len(have) == 0 {
+		return up, nil, nil
+	}
+	last := have[len(have)-1]
+	body, err := r.encodePart(ctx, last.Number, scratch, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sameBody(last, body) {
+		return up, have, nil
+	}
+	r.log.Warn("stored parts of an earlier upload do not match this artifact; uploading it again",
+		"part", last.Number, "stored_size", last.Size, "expected_size", len(body))
+	r.abort(ctx, up)
+	if err := open(); err != nil {
+		return nil, nil, err
+	}
+	return up, nil, nil // whatever is still listed is replaced part by part
+}
+
+func (r *artifactRun) abort(ctx context.Context, up sinks.Upload) {
+	if err := up.Abort(ctx); err != nil {
+		r.log.Warn("aborting artifact upload failed", "err", err)
+	}
+}
+
+// usable keeps the stored parts that can belong to this layout: numbers
+// 1..n, every part but the last at least sinks.MinPartSize. Sorted.
+func (r *artifactRun) usable(stored []sinks.Part) []sinks.Part {
+	seen := map[int]bool{}
+	var out []sinks.Part
+	for _, p := range stored {
+		if p.Number < 1 || p.Number > r.n || seen[p.Number] || p.Size <= 0 {
+			continue
+		}
+		if p.Number < r.n && p.Size < sinks.MinPartSize {
+			continue
+		}
+		seen[p.Number] = true
+		out = append(out, p)
+	}
+	sortParts(out)
+	return out
+}
+
+func sortParts(ps []sinks.Part) {
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Number < ps[j].Number })
+}
+
+// sameBody compares a stored part with the bytes it should hold: size, and
+// MD5 when the ETag is a plain MD5 (OSS and the dir sink use one).
+func sameBody(p sinks.Part, body []byte) bool {
+	if p.Size != int64(len(body)) {
+		return false
+	}
+	tag := strings.ToLower(strings.Trim(p.ETag, `"`))
+	if len(tag) != 32 {
+		return true
+	}
+	if _, err := hex.DecodeString(tag); err != nil {
+		return true
+	}
+	sum := md5.Sum(body)
+	return tag == hex.EncodeToString(sum[:])
+}
