@@ -129,8 +129,8 @@ type artifactRun struct {
 	log    *slog.Logger
 	enc    *archive.FrameEncoder
 	pad    bool // parts are uploaded separately: pad them to the minimum
-	sent   int // parts uploaded by this call
-	kept   int // parts found stored
+	sent   int  // parts uploaded by this call
+	kept   int  // parts found stored
 	stored int64
 }
 
@@ -145,48 +145,25 @@ func (p *Pipeline) shipArtifact(ctx context.Context, e *emitter, a Artifact) err
 	a.Info.Unit = archive.UnitBytes
 	st := e.Open(a.Info, 0).(*stream)
 	began := time.Now()
-	sum, lines, err := checksumArtifact(ctx, a.File, a.Size)
-	if err != nil {
-		mArtifactFailures.Inc()
-		return err
-	}
 	mod := a.ModTime.UTC()
 	h := &archive.Header{
 		V: archive.Version, App: p.o.App, Host: p.o.Host,
 		Source: a.Info.Kind, Path: a.Info.Path, Stream: a.Info.ID,
-		Start: 0, End: a.Size, Unit: archive.UnitBytes,
-		Lines: lines, RawSize: a.Size, Checksum: sum,
+		Start: 0, End: a.Size, Unit: archive.UnitBytes, RawSize: a.Size,
 		First: mod, Last: mod, Codec: archive.CodecZstd,
 		Event: a.Event, Extra: a.Extra,
 	}
-	hb, err := h.Marshal()
-	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrArtifact, a.Info.Path, err)
-	}
-	r := &artifactRun{p: p, a: a, h: h, hb: hb, key: archive.Key(p.o.Prefix, h)}
+	r := &artifactRun{p: p, a: a, h: h, key: archive.Key(p.o.Prefix, h)}
 	r.part, r.n = ArtifactLayout(a.Size, a.PartSize)
 	r.log = p.log.With("artifact", a.Info.Path, "object", r.key)
 	if a.RateLimit > 0 {
 		r.lim = rate.NewLimiter(rate.Limit(a.RateLimit), rateBurst)
 	}
+	// The key does not depend on the checksum: a restart that lost the
+	// checkpoint after the upload completed does not read the file again.
 	existed := p.objectExists(ctx, r.key)
 	if !existed {
-		r.enc, err = archive.NewFrameEncoder()
-		if err != nil {
-			return err
-		}
-		defer r.enc.Close()
-		mp, multipart := p.o.Sink.(sinks.Multipart)
-		switch {
-		case r.n > 1 && multipart:
-			r.pad = true
-			err = r.multipart(ctx, mp)
-		case a.Size > MaxArtifactPut:
-			err = fmt.Errorf("%w: %s: %d bytes, and the sink has no multipart upload (limit %d)", ErrArtifact, a.Info.Path, a.Size, MaxArtifactPut)
-		default:
-			err = r.put(ctx)
-		}
-		if err != nil {
+		if err := r.upload(ctx); err != nil {
 			mArtifactFailures.Inc()
 			return err
 		}
@@ -204,6 +181,33 @@ func (p *Pipeline) shipArtifact(ctx context.Context, e *emitter, a Artifact) err
 		"parts_resumed", r.kept, "parts_uploaded", r.sent, "already_stored", existed,
 		"event", a.Event, "took", time.Since(began).Round(time.Millisecond))
 	return nil
+}
+
+// upload reads the file once for the checksum of the header, which goes
+// first in the object, then stores the object: in parts when the sink has
+// multipart uploads and there is more than one part, else with one Put.
+func (r *artifactRun) upload(ctx context.Context) error {
+	a := r.a
+	var err error
+	if r.h.Checksum, r.h.Lines, err = checksumArtifact(ctx, a.File, a.Size); err != nil {
+		return err
+	}
+	if r.hb, err = r.h.Marshal(); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrArtifact, a.Info.Path, err)
+	}
+	if r.enc, err = archive.NewFrameEncoder(); err != nil {
+		return err
+	}
+	defer r.enc.Close()
+	mp, multipart := r.p.o.Sink.(sinks.Multipart)
+	switch {
+	case r.n > 1 && multipart:
+		r.pad = true
+		return r.multipart(ctx, mp)
+	case a.Size > MaxArtifactPut:
+		return fmt.Errorf("%w: %s: %d bytes, and the sink has no multipart upload (limit %d)", ErrArtifact, a.Info.Path, a.Size, MaxArtifactPut)
+	}
+	return r.put(ctx)
 }
 
 func checkArtifact(a Artifact) error {
