@@ -14,3 +14,9 @@ var (
 	mInFlight         = metrics.NewGauge(`logship_pipeline_chunks_in_flight`, nil)
 	mBackpressure     = metrics.NewCounter(`logship_pipeline_backpressure_waits_total`)
 )
+
+// Shipped returns the chunks and raw bytes made durable by this process so
+// far (all pipelines), for progress reports and benchmarks.
+func Shipped() (chunks, rawBytes, storedBytes uint64) {
+	return mChunks.Get(), mRawBytes.Get(), mStoredBytes.Get()
+}

@@ -92,7 +92,11 @@ type Pipeline struct {
 	firstStart bool
 	dirty      bool
 
-	bufPool sync.Pool
+	// Free lists of raw batch buffers (cap MaxBytes) and compressed bodies
+	// (grown as needed): at most MaxInFlight of each are kept, so memory
+	// stays bounded by the in-flight slots.
+	rawFree  chan *[]byte
+	bodyFree chan *[]byte
 
 	sendMu     sync.RWMutex // guards sends on compressQ against its close
 	sendClosed bool
@@ -160,7 +164,8 @@ func New(o Options) (*Pipeline, error) {
 		stopTicker: make(chan struct{}),
 		tickerDone: make(chan struct{}),
 	}
-	p.bufPool.New = func() any { b := make([]byte, 0, o.MaxBytes); return &b }
+	p.rawFree = make(chan *[]byte, o.MaxInFlight)
+	p.bodyFree = make(chan *[]byte, o.MaxInFlight)
 	for _, e := range entries {
 		cp := Checkpoint{Info: StreamInfo{ID: e.ID, Kind: e.Kind, Path: e.Path, Unit: e.Unit, Meta: e.Meta}, Committed: e.Committed, Finished: e.Finished, Updated: e.Updated}
 		p.loaded[e.Source] = append(p.loaded[e.Source], cp)
@@ -418,4 +423,27 @@ func (p *Pipeline) stop() {
 func (p *Pipeline) Close() error {
 	p.stop()
 	return p.o.Sink.Close()
+}
+
+// getBuf takes a buffer from a free list, or makes one with capacity n.
+func getBuf(free chan *[]byte, n int) *[]byte {
+	select {
+	case b := <-free:
+		return b
+	default:
+		b := make([]byte, 0, n)
+		return &b
+	}
+}
+
+// putBuf returns a buffer to a free list, dropping it when the list is full.
+func putBuf(free chan *[]byte, b *[]byte) {
+	if b == nil {
+		return
+	}
+	*b = (*b)[:0]
+	select {
+	case free <- b:
+	default:
+	}
 }

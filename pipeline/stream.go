@@ -63,7 +63,7 @@ func (s *stream) Write(ctx context.Context, pc Piece) error {
 			return err
 		}
 		s.mu.Lock()
-		bp := s.p.bufPool.Get().(*[]byte)
+		bp := getBuf(s.p.rawFree, s.p.o.MaxBytes)
 		if cap(*bp) < len(pc.Data) {
 			b := make([]byte, 0, len(pc.Data))
 			bp = &b
@@ -104,7 +104,7 @@ func (s *stream) sealLocked() {
 	if s.p.sendClosed {
 		// Written after Drain: the data stays in the source and is read
 		// again at the next start.
-		s.p.bufPool.Put(c.raw)
+		putBuf(s.p.rawFree, c.raw)
 		s.p.release()
 		return
 	}

@@ -33,12 +33,12 @@ func (p *Pipeline) compressor() {
 			Lines: c.lines, RawSize: int64(len(raw)), Checksum: archive.Checksum(raw),
 			First: c.first.UTC(), Last: c.last.UTC(), Codec: p.o.Codec, Event: c.event,
 		}
-		bp := p.bufPool.Get().(*[]byte)
+		bp := getBuf(p.bodyFree, 64<<10)
 		body, err := enc.Encode((*bp)[:0], h, raw)
 		if err != nil {
 			// Cannot happen for valid headers; drop loudly, never silently.
 			p.log.Error("encoding chunk failed; chunk dropped and will be read again at next start", "stream", c.info.ID, "start", c.start, "err", err)
-			p.bufPool.Put(bp)
+			putBuf(p.bodyFree, bp)
 			p.finish(c, false)
 			continue
 		}
@@ -95,10 +95,8 @@ func (p *Pipeline) finish(c *chunk, acked bool) {
 		mLines.AddInt64(c.lines)
 		c.s.ack(c.start, c.end)
 	}
-	p.bufPool.Put(c.raw)
-	if c.body != nil {
-		p.bufPool.Put(c.body)
-	}
+	putBuf(p.rawFree, c.raw)
+	putBuf(p.bodyFree, c.body)
 	p.release()
 	p.pending.Done()
 }
