@@ -36,7 +36,16 @@ type crashAgent struct {
 
 func startCrashAgent(t *testing.T, cfg string, env ...string) *crashAgent {
 	t.Helper()
+	return startCrashAgentAs(t, nil, cfg, env...)
+}
+
+// startCrashAgentAs runs the agent with other credentials (nil: ours).
+func startCrashAgentAs(t *testing.T, cred *syscall.Credential, cfg string, env ...string) *crashAgent {
+	t.Helper()
 	a := &crashAgent{cmd: exec.Command(binary, "agent", "-c", cfg), log: &syncBuffer{}, exited: make(chan struct{})}
+	if cred != nil {
+		a.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "LOGSHIP_E2E_") { // test switches, not config keys
 			a.cmd.Env = append(a.cmd.Env, kv)
@@ -672,5 +681,77 @@ shutdown_timeout: 20s
 	}
 	if len(srv.Uploads(crashBucket)) != 0 {
 		t.Fatalf("uploads left: %+v", srv.Uploads(crashBucket))
+	}
+}
+
+// A heap dump the agent cannot read (root-owned, 0600, the agent running
+// as nobody) gives one clear error with a hint and is retried: once made
+// readable, it ships. Meanwhile a readable error report ships at once.
+func TestCrashUnreadableHeapDump(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run the agent as another user")
+	}
+	root := t.TempDir()
+	// The agent runs as nobody: it needs to reach its binary, config,
+	// state and archive.
+	for _, d := range []string{filepath.Dir(binary), filepath.Dir(root), root} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app := filepath.Join(root, "app")
+	for _, d := range []string{app, filepath.Join(root, "state"), filepath.Join(root, "archive")} {
+		if err := os.MkdirAll(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(d, 0o777)
+	}
+	pid := deadPid(t)
+	dump := filepath.Join(app, fmt.Sprintf("java_pid%d.hprof", pid))
+	writeHeapLike(t, dump, 3<<20, 4)
+	if err := os.Chmod(dump, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	report := filepath.Join(app, fmt.Sprintf("hs_err_pid%d.log", pid))
+	hs, err := os.ReadFile(filepath.Join("..", "..", "sources", "crash", "testdata", "hs_err_sigsegv.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(report, hs, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := crashConfig(t, root, []string{app + "/*.hprof", app + "/hs_err_pid*.log"}, "")
+	os.Chmod(cfg, 0o644)
+	a := startCrashAgentAs(t, &syscall.Credential{Uid: 65534, Gid: 65534}, cfg)
+	archiveDir := filepath.Join(root, "archive")
+	a.waitFor(t, 30*time.Second, "the error report archived", func() bool { return len(crashKeys(t, archiveDir)) == 1 })
+	a.waitFor(t, 30*time.Second, "the unreadable file reported", func() bool {
+		return strings.Contains(a.log.String(), "cannot read crash file")
+	})
+	// Let it retry a while (many scans: settle 300ms, scans every 150ms)
+	// by waiting for another file to be archived.
+	other := filepath.Join(app, fmt.Sprintf("hs_err_pid%d.log", deadPid(t)))
+	if err := os.WriteFile(other, append(hs, "# another\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a.waitFor(t, 30*time.Second, "a second error report archived", func() bool { return len(crashKeys(t, archiveDir)) == 2 })
+	if err := os.Chmod(dump, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a.waitFor(t, 30*time.Second, "the heap dump archived once readable", func() bool { return len(crashKeys(t, archiveDir)) == 3 })
+	a.stop(t, syscall.SIGTERM)
+	log := a.log.String()
+	if n := strings.Count(log, "cannot read crash file"); n != 1 {
+		t.Fatalf("%d error records for the unreadable file, want 1:\n%s", n, log)
+	}
+	for _, want := range []string{dump, "permission denied", "logship runs as uid 65534", "owned by uid 0, mode 0600", "readable now"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "cannot read crash file") {
+			t.Logf("the error: %s", line)
+		}
 	}
 }

@@ -117,7 +117,7 @@ func New(cfg config.Source, log *slog.Logger) (*Source, error) {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("sources[%s].%s: %s", name, key, fmt.Sprintf(format, args...)))
 	}
-	s := &Source{name: name, log: log, m: newMetrics(name), settle: cfg.Settle.Std(), rateLimit: cfg.RateLimit.Int64(),
+	s := &Source{name: name, log: log.With("source", name), m: newMetrics(name), settle: cfg.Settle.Std(), rateLimit: cfg.RateLimit.Int64(),
 		Now: time.Now, OpenFile: os.Open, PidAlive: pidAlive(DefaultProcRoot), ProcRoot: DefaultProcRoot,
 		SmallArtifact: DefaultSmallArtifact}
 	paths := cfg.Paths
