@@ -583,7 +583,7 @@ func TestCrashHeapDumpMemory(t *testing.T) {
 	}
 	t.Logf("%d MiB heap dump shipped in %v (%d MiB stored); agent peak RSS (VmHWM) %.1f MiB",
 		size>>20, took.Round(time.Millisecond), d.stored>>20, float64(peak)/(1<<20))
-	if os.Getenv("LOGSHIP_E2E_RACE") != "" {
+	if os.Getenv("E2E_RACE") != "" {
 		t.Log("race-enabled binary: memory bound not checked")
 	} else if peak > bound {
 		t.Fatalf("peak RSS %d MiB, bound %d MiB", peak>>20, bound>>20)

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 	}
 	binary = filepath.Join(tmp, "logship")
 	args := []string{"build", "-o", binary}
-	if os.Getenv("LOGSHIP_E2E_RACE") != "" {
+	if os.Getenv("E2E_RACE") != "" {
 		args = append(args, "-race")
 	}
 	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
