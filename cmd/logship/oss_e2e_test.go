@@ -449,3 +449,148 @@ shutdown_timeout: 1s
 		}
 	}
 }
+
+// benchLog returns the path of a log file of about size bytes made of
+// loghub lines (HDFS, Hadoop, Zookeeper), each prefixed with its own time
+// stamp and sequence number so that the compressor cannot find whole
+// repeated files; it is generated once and kept in the temp folder.
+func benchLog(b *testing.B, size int64) string {
+	b.Helper()
+	p := filepath.Join(os.TempDir(), fmt.Sprintf("logship-bench-%d.log", size))
+	if fi, err := os.Stat(p); err == nil && fi.Size() >= size {
+		return p
+	}
+	files, _ := filepath.Glob("/work/shared/testdata/loghub/*.log")
+	var lines [][]byte
+	for _, f := range files {
+		d, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, l := range bytes.SplitAfter(d, []byte("\n")) {
+			if len(l) > 1 && l[len(l)-1] == '\n' {
+				lines = append(lines, l)
+			}
+		}
+	}
+	if len(lines) == 0 {
+		b.Skip("no loghub samples")
+	}
+	f, err := os.Create(p + ".tmp")
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	ts := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	var n int64
+	var buf []byte
+	for i := 0; n < size; i++ {
+		ts = ts.Add(time.Duration(i%7) * time.Millisecond)
+		buf = ts.AppendFormat(buf[:0], "2006-01-02 15:04:05.000 ")
+		buf = strconv.AppendInt(buf, int64(i), 10)
+		buf = append(buf, ' ')
+		buf = append(buf, lines[i%len(lines)]...)
+		w.Write(buf)
+		n += int64(len(buf))
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	if err := os.Rename(p+".tmp", p); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkAgentOSS measures the whole path: `logship agent` (file source,
+// batcher, zstd, oss sink) shipping a 1 GiB log file to osstest over
+// loopback HTTP. The agent is a subprocess, so its CPU time and peak RSS
+// (getrusage of the child) exclude osstest, which runs in the test
+// process on the same two cores. Reported: raw MB/s from start to the
+// last byte stored, CPU seconds per GiB, peak RSS. LOGSHIP_BENCH_BYTES
+// changes the size.
+//
+//	go test ./cmd/logship -run XXX -bench AgentOSS -benchtime 1x
+func BenchmarkAgentOSS(b *testing.B) {
+	size := int64(1 << 30)
+	if v, err := strconv.ParseInt(os.Getenv("LOGSHIP_BENCH_BYTES"), 10, 64); err == nil && v > 0 {
+		size = v
+	}
+	logFile := benchLog(b, size)
+	fi, err := os.Stat(logFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	size = fi.Size()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		srv := osstest.New(osstest.Options{AccessKeyID: e2eAK, AccessKeySecret: e2eSK, Buckets: []string{e2eBucket}})
+		root := b.TempDir()
+		cfg := filepath.Join(root, "logship.yaml")
+		os.WriteFile(cfg, []byte(fmt.Sprintf(`app: bench
+host: bench-host
+sources:
+  - type: file
+    paths: [%q]
+    read_from: beginning
+pipeline:
+  compression: zstd
+  state_dir: %s/state
+sink:
+  type: oss
+  bucket: %s
+  region: cn-hangzhou
+  endpoint: %s
+  prefix: logs/
+`, logFile, root, e2eBucket, srv.Endpoint())), 0o600)
+		cmd := exec.Command(binary, "agent", "-c", cfg)
+		cmd.Env = append(os.Environ(), "OSS_ACCESS_KEY_ID="+e2eAK, "OSS_ACCESS_KEY_SECRET="+e2eSK)
+		var logbuf syncBuffer
+		cmd.Stderr = &logbuf
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		stored := func() (raw int64) {
+			for _, o := range srv.Objects(e2eBucket) {
+				n, _ := strconv.ParseInt(o.Meta["logship-raw-size"], 10, 64)
+				raw += n
+			}
+			return raw
+		}
+		deadline := time.Now().Add(5 * time.Minute)
+		for stored() < size {
+			select {
+			case err := <-exited:
+				b.Fatalf("agent exited: %v\n%s", err, tail(logbuf.String(), 3000))
+			default:
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				b.Fatalf("only %d of %d bytes stored after 5 minutes\n%s", stored(), size, tail(logbuf.String(), 3000))
+			}
+			time.Sleep(20 * time.Millisecond) // poll
+		}
+		elapsed := time.Since(start)
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := <-exited; err != nil {
+			b.Fatalf("agent: %v\n%s", err, tail(logbuf.String(), 3000))
+		}
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		gib := float64(size) / (1 << 30)
+		b.ReportMetric(float64(size)/1e6/elapsed.Seconds(), "MB/s")
+		b.ReportMetric(cpu.Seconds()/gib, "cpu-s/GiB")
+		b.ReportMetric(float64(ru.Utime.Nano())/1e9/gib, "user-s/GiB")
+		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MiB")
+		var compressed int64
+		for _, o := range srv.Objects(e2eBucket) {
+			compressed += o.Size
+		}
+		b.ReportMetric(float64(size)/float64(compressed), "ratio")
+		srv.Close()
+	}
+}

@@ -46,7 +46,10 @@ func (s *Sink) ResumeUpload(ctx context.Context, key string, h *archive.Header, 
 			s.log.Info("resuming multipart upload", "key", key, "parts_stored", len(parts))
 			return u, parts, nil
 		}
-		if !errors.Is(err, errNoSuchUpload) {
+		switch {
+		case isAccessDenied(err):
+			s.log.Warn("cannot list the parts of the unfinished upload; starting a new one", "key", key, "err", err)
+		case !errors.Is(err, errNoSuchUpload):
 			return nil, nil, err
 		}
 	}

@@ -169,3 +169,24 @@ func TestOSSMultipartWithoutListPermission(t *testing.T) {
 		t.Fatalf("%v %v", parts, err)
 	}
 }
+
+// Without oss:ListParts an unfinished upload cannot be resumed: a new one
+// starts.
+func TestOSSMultipartWithoutListPartsPermission(t *testing.T) {
+	srv := newServer(t)
+	s := newTestSink(t, srv)
+	ctx := context.Background()
+	up, _, err := s.ResumeUpload(ctx, "logs/e.bin", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.PutPart(ctx, 1, partBody(10, 1)); err != nil {
+		t.Fatal(err)
+	}
+	srv.Inject(osstest.Fault{Op: "ListParts", Status: 403, Code: "AccessDenied"})
+	srv.ResetCounts()
+	_, parts, err := s.ResumeUpload(ctx, "logs/e.bin", nil, "")
+	if err != nil || len(parts) != 0 || srv.Count("InitiateMultipartUpload") != 1 {
+		t.Fatalf("%v %v %v", parts, err, srv.Counts())
+	}
+}

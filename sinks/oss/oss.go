@@ -1,36 +1,3 @@
-// Package oss is the sink that stores the archive in Aliyun OSS through
-// the official SDK (github.com/aliyun/alibabacloud-oss-go-sdk-v2).
-//
-// What it promises, beyond sinks.Sink:
-//
-//   - Put returns nil only when OSS has the object and the CRC64-ECMA it
-//     reports equals the CRC64 of the bytes we sent; the body also travels
-//     with Content-MD5, so OSS refuses a body damaged on the way instead of
-//     storing it. A key is a pure function of the chunk, so a retry
-//     overwrites the same object.
-//   - Objects carry Content-Type (application/zstd, application/gzip,
-//     text/plain) and Content-Disposition: attachment with the file name,
-//     and no Content-Encoding: a .zst object is a file, not a transfer
-//     encoding, so a browser or curl saves it as it is and it decompresses
-//     with stock tools. The chunk header is mirrored in x-oss-meta-*.
-//   - Nothing retries or sleeps here: the SDK's own retryer is off (one
-//     attempt), so that pipeline.Retry is the only policy. Every error goes
-//     through classify: throttling, 5xx, network errors and timeouts stay
-//     retryable; AccessDenied, NoSuchBucket, InvalidAccessKeyId,
-//     SignatureDoesNotMatch, RequestTimeTooSkewed and other refusals are
-//     marked sinks.Permanent and say what to fix.
-//   - Get verifies the CRC64 of what it streams; Multipart resumes
-//     interrupted uploads without resending stored parts.
-//   - No secret is ever written to a log line or an error: the SDK's logger
-//     is off (its debug output holds request headers, including the STS
-//     token), and errors are rebuilt from the code, message and request id.
-//
-// Endpoint: sink.endpoint when set (path-style addressing when its host is
-// an IP address or localhost), else oss-REGION-internal.aliyuncs.com
-// (internal: true, the default: the VPC endpoint) or oss-REGION.aliyuncs.com,
-// over HTTPS, with virtual-hosted addressing (BUCKET.endpoint), which is the
-// only style Aliyun accepts (path style gets SecondLevelDomainForbidden).
-// Requests are signed with V4 for the region.
 package oss
 
 import (
