@@ -1,7 +1,6 @@
 package oss
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/base64"
@@ -184,7 +183,7 @@ func (u *upload) PutPart(ctx context.Context, n int, body []byte) (sinks.Part, e
 	defer done()
 	res, err := s.client.UploadPart(cctx, &sdk.UploadPartRequest{
 		Bucket: &s.bucket, Key: &u.key, UploadId: &u.id, PartNumber: int32(n),
-		Body:          &kickReader{Reader: bytes.NewReader(body), kick: kick},
+		Body:          newKickReader(body, kick),
 		ContentLength: sdk.Ptr(int64(len(body))),
 		ContentMD5:    sdk.Ptr(base64.StdEncoding.EncodeToString(sum[:])),
 	})

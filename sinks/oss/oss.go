@@ -335,7 +335,7 @@ func (s *Sink) Put(ctx context.Context, obj *sinks.Object) error {
 	req := &sdk.PutObjectRequest{
 		Bucket:             &s.bucket,
 		Key:                &obj.Key,
-		Body:               &kickReader{Reader: bytes.NewReader(obj.Body), kick: kick},
+		Body:               newKickReader(obj.Body, kick),
 		ContentLength:      sdk.Ptr(int64(len(obj.Body))),
 		ContentMD5:         sdk.Ptr(base64.StdEncoding.EncodeToString(sum[:])),
 		ContentType:        sdk.Ptr(contentType(obj)),
@@ -422,14 +422,24 @@ func watchdog(ctx context.Context, d time.Duration) (context.Context, func(), fu
 
 var errTimeout = errors.New("oss: request timed out")
 
-// kickReader calls kick on every read; it stays seekable so that the SDK
-// knows the length and could rewind it.
+// kickReader calls kick on every read. It is seekable and has Len, so
+// that the SDK knows the length and could rewind it; it has no WriteTo, so
+// that every copy goes through Read in pieces and keeps kicking.
 type kickReader struct {
-	*bytes.Reader
+	r    *bytes.Reader
 	kick func()
 }
 
-func (r *kickReader) Read(p []byte) (int, error) {
-	r.kick()
-	return r.Reader.Read(p)
+func newKickReader(b []byte, kick func()) *kickReader {
+	return &kickReader{r: bytes.NewReader(b), kick: kick}
 }
+
+func (k *kickReader) Read(p []byte) (int, error) {
+	k.kick()
+	return k.r.Read(p)
+}
+
+func (k *kickReader) Seek(off int64, whence int) (int64, error) { return k.r.Seek(off, whence) }
+
+// Len is the number of bytes not yet read.
+func (k *kickReader) Len() int { return k.r.Len() }
