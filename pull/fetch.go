@@ -178,25 +178,23 @@ func (f *fetcher) fetch(ctx context.Context, ft *fetched) {
 }
 
 // open gets a chunk object and reads its header, checked against the key.
-func (f *fetcher) open(ctx context.Context, c *Chunk) (*archive.Reader, func(), error) {
+func (f *fetcher) open(ctx context.Context, c *Chunk) (*chunkReader, func(), error) {
 	rc, _, err := f.a.Get(ctx, c.Key)
 	if err != nil {
 		return nil, nil, err
 	}
 	cr := &countReader{r: rc, n: &f.stats.Bytes}
-	var r *archive.Reader
+	var plain *archive.Header
 	if c.Codec == archive.CodecNone {
 		if c.Header == nil {
 			rc.Close()
 			return nil, nil, fmt.Errorf("%w: stored without compression and without metadata, so without a header to verify it", archive.ErrHeader)
 		}
-		r, err = archive.NewPlainReader(cr, c.Header, f.lim)
-	} else {
-		r, err = archive.NewReader(cr, f.lim)
+		plain = c.Header
 	}
+	r, err := newChunkReader(cr, plain, f.lim)
 	if err == nil {
-		err = c.checkHeader(r.Header)
-		if err != nil {
+		if err = c.checkHeader(r.Header); err != nil {
 			r.Close()
 		}
 	}

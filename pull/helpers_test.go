@@ -304,7 +304,9 @@ type countingArchive struct {
 	cancel func()
 }
 
-func newCounting(a Archive) *countingArchive { return &countingArchive{Archive: a, gets: map[string]int{}} }
+func newCounting(a Archive) *countingArchive {
+	return &countingArchive{Archive: a, gets: map[string]int{}}
+}
 
 func (c *countingArchive) Get(ctx context.Context, key string) (io.ReadCloser, sinks.ObjectInfo, error) {
 	n := c.total.Add(1)

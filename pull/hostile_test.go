@@ -131,9 +131,9 @@ func TestPullHostile(t *testing.T) {
 	body, _ := os.ReadFile(filepath.Join(good.root, key))
 	a := &keyArchive{Archive: openDir(t, arch), extra: map[string][]byte{
 		"app=order-service/dt=2026-11-26/hour=09/host=host-4/source=file/../../../../../escape/0-1.log.zst": body,
-		"/abs/0000000000000000-0000000000000001.log.zst": body,
-		"a\x00b.log.zst":                                 body,
-		`a\..\b.log.zst`:                                 body,
+		"/abs/0000000000000000-0000000000000001.log.zst":                                                    body,
+		"a\x00b.log.zst": body,
+		`a\..\b.log.zst`: body,
 	}}
 	wantProblems = append(wantProblems, `".." segment`, "absolute key", "NUL", "backslash")
 

@@ -75,9 +75,7 @@ func List(ctx context.Context, a Archive, f Filter, parallel int) (*Listing, err
 	for _, fl := range sel.files {
 		for _, s := range fl.Streams {
 			if s.Source != archive.KindFile {
-				for _, st := range s.Steps {
-					need = append(need, st.C)
-				}
+				need = append(need, s.all...) // event flags may sit on any of them
 				continue
 			}
 			need = append(need, s.Steps[len(s.Steps)-1].C)
@@ -108,7 +106,9 @@ func List(ctx context.Context, a Archive, f Filter, parallel int) (*Listing, err
 				} else {
 					se.Raw += h.RawSize
 				}
-				if h != nil && h.Event != "" && !slices.Contains(se.Events, h.Event) {
+			}
+			for _, c := range s.all {
+				if h := c.Header; h != nil && h.Event != "" && !slices.Contains(se.Events, h.Event) {
 					se.Events = append(se.Events, h.Event)
 				}
 			}

@@ -54,16 +54,15 @@ func classify(err error) string {
 type problems struct {
 	mu   sync.Mutex
 	list []Problem
-	fn   func(Problem) // called as each is found (progress output)
+	fn   func(Problem) // called as each is found (progress output), one at a time
 }
 
 func (ps *problems) add(p Problem) {
 	ps.mu.Lock()
+	defer ps.mu.Unlock()
 	ps.list = append(ps.list, p)
-	fn := ps.fn
-	ps.mu.Unlock()
-	if fn != nil {
-		fn(p)
+	if ps.fn != nil {
+		ps.fn(p) // serialised: callers need no lock of their own
 	}
 }
 

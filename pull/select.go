@@ -35,10 +35,11 @@ type Stream struct {
 	Start, End            int64     // covered positions; Start > 0 is not a gap (read_from: end, or a window)
 	Steps                 []Step
 	Gaps                  []Gap
-	Chunks                int   // objects, duplicates included
-	Stored                int64 // stored bytes of those objects
-	Duplicates            int   // objects wholly covered by others
-	Overlap               int64 // positions trimmed from partly overlapping objects
+	all                   []*Chunk // every object, duplicates included
+	Chunks                int      // objects, duplicates included
+	Stored                int64    // stored bytes of those objects
+	Duplicates            int      // objects wholly covered by others
+	Overlap               int64    // positions trimmed from partly overlapping objects
 }
 
 func (s *Stream) key() string { return s.App + "/" + s.Host + "/" + s.Source + "/" + s.ID }
@@ -161,11 +162,10 @@ func (s *selector) run(ctx context.Context) (*selection, error) {
 // dropped, overlaps trimmed, gaps found.
 func plan(cs []*Chunk) []*Stream {
 	refs := make([]archive.ChunkRef, len(cs))
-	count := map[string][2]int64{}
+	all := map[string][]*Chunk{}
 	for i, c := range cs {
 		refs[i] = archive.ChunkRef{Header: c.planHeader(), Ref: c}
-		n := count[c.streamKey()]
-		count[c.streamKey()] = [2]int64{n[0] + 1, n[1] + c.Size}
+		all[c.streamKey()] = append(all[c.streamKey()], c)
 	}
 	plans := archive.Plan(refs)
 	out := make([]*Stream, 0, len(plans))
@@ -178,8 +178,11 @@ func plan(cs []*Chunk) []*Stream {
 		for _, s := range p.Steps {
 			st.Steps = append(st.Steps, Step{C: s.Chunk.Ref.(*Chunk), Skip: s.Skip})
 		}
-		n := count[st.key()]
-		st.Chunks, st.Stored = int(n[0]), n[1]
+		st.all = all[st.key()]
+		st.Chunks = len(st.all)
+		for _, c := range st.all {
+			st.Stored += c.Size
+		}
 		for _, g := range p.Gaps {
 			next := sort.Search(len(st.Steps), func(i int) bool { return st.Steps[i].C.Start >= g.End })
 			st.Gaps = append(st.Gaps, Gap{Start: g.Start, End: g.End, next: next})
