@@ -149,9 +149,9 @@ func (f *fetcher) getBuf(n int64) []byte {
 
 // fetch downloads and verifies one buffered chunk.
 func (f *fetcher) fetch(ctx context.Context, ft *fetched) {
-	defer f.stats.Objects.Add(1)
 	r, closeFn, err := f.open(ctx, ft.step.C)
 	if err != nil {
+		f.stats.Objects.Add(1)
 		ft.err = err
 		return
 	}
@@ -161,6 +161,7 @@ func (f *fetcher) fetch(ctx context.Context, ft *fetched) {
 		ft.inline = true // the estimate was low (record streams): stream it instead
 		return
 	}
+	defer f.stats.Objects.Add(1)
 	buf := f.getBuf(h.RawSize)
 	if _, err := io.ReadFull(r, buf); err != nil {
 		ft.err = err

@@ -277,6 +277,9 @@ func (hr *headerReader) read(ctx context.Context, cs []*Chunk) error {
 				return
 			}
 			c.bad = true
+			if c.Codec == archive.CodecNone && errors.Is(err, errNotChunk) {
+				err = fmt.Errorf("%w: stored without compression, and a folder keeps no metadata: no header to read or verify it with (use compression zstd or gzip with a dir sink)", archive.ErrHeader)
+			}
 			hr.ps.add(Problem{Kind: classify(err), Key: c.Key, Msg: "reading header: " + err.Error()})
 			return
 		}
