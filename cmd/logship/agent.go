@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
+
+	"github.com/logship/logship/config"
 	"syscall"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -34,6 +38,7 @@ into the folder ./archive.`,
 				return err
 			}
 			log := newLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+			setMemoryLimit(cfg, log)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if cfg.MetricsAddr != "" {
@@ -58,4 +63,17 @@ into the folder ./archive.`,
 	}
 	cf.add(c)
 	return c
+}
+
+// setMemoryLimit gives the Go runtime a soft memory limit sized to the
+// pipeline's bound (in-flight chunks) plus a fixed allowance, unless the
+// user set GOMEMLIMIT. Without it the garbage collector lets the heap grow
+// to twice the live data, which is most of the agent's peak RSS.
+func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	limit := int64(32<<20) + int64(cfg.Pipeline.MaxInFlight)*cfg.Pipeline.MaxBytes.Int64()
+	debug.SetMemoryLimit(limit)
+	log.Debug("memory limit", "bytes", limit)
 }

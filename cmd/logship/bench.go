@@ -139,20 +139,9 @@ const builtinLines = `2026-11-26 10:00:00,123 INFO  [main] o.s.b.w.e.tomcat.Tomc
 2026-11-26 10:00:03,012 DEBUG [scheduler-1] c.e.cache.Refresher - refreshed 532 entries in 45 ms
 `
 
-// writeSample writes about size bytes of whole lines to path, streaming
-// (small memory), and returns the exact size.
+// writeSample writes about size bytes of whole lines to path by repeating
+// the sample (streamed, so memory stays small), and returns the exact size.
 func writeSample(path, sample string, size int64) (int64, error) {
-	src := []byte(builtinLines)
-	if sample != "" {
-		b, err := os.ReadFile(sample)
-		if err != nil {
-			return 0, err
-		}
-		src = b
-	}
-	if len(src) == 0 || src[len(src)-1] != '\n' {
-		src = append(src, '\n')
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return 0, err
 	}
@@ -160,22 +149,37 @@ func writeSample(path, sample string, size int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
 	var n int64
 	for n < size {
-		m, err := w.Write(src)
-		if err != nil {
-			f.Close()
-			return 0, err
+		var m int64
+		if sample == "" {
+			k, err := w.WriteString(builtinLines)
+			if err != nil {
+				return 0, err
+			}
+			m = int64(k)
+		} else {
+			src, err := os.Open(sample)
+			if err != nil {
+				return 0, err
+			}
+			m, err = io.Copy(w, src)
+			src.Close()
+			if err != nil {
+				return 0, err
+			}
+			if m == 0 {
+				return 0, fmt.Errorf("%s is empty", sample)
+			}
 		}
-		n += int64(m)
+		n += m
 	}
 	if err := w.Flush(); err != nil {
-		f.Close()
 		return 0, err
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
 		return 0, err
 	}
 	return n, f.Close()
