@@ -17,13 +17,15 @@ import (
 	"github.com/logship/logship/sources/kmsg"
 )
 
-// NewSink builds the configured sink.
-func NewSink(ctx context.Context, c config.Sink, log *slog.Logger) (sinks.Sink, error) {
+// NewSink builds the configured sink. The config's file is passed to the
+// oss sink so it can warn when a secret sits in a file others can read.
+func NewSink(ctx context.Context, cfg *config.Config, log *slog.Logger) (sinks.Sink, error) {
+	c := cfg.Sink
 	switch c.Type {
 	case "dir":
 		return dir.New(c.Path)
 	case "oss":
-		s, err := osssink.New(ctx, c, log)
+		s, err := osssink.New(ctx, c, log, osssink.WithConfigFile(cfg.File()))
 		if err != nil {
 			return nil, err
 		}
@@ -85,7 +87,7 @@ func uploaders(cfg *config.Config) int {
 // Run runs the agent until ctx ends, then shuts down in order (sources,
 // flush, drain within shutdown_timeout, checkpoint, sink).
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	sink, err := NewSink(ctx, cfg.Sink, log)
+	sink, err := NewSink(ctx, cfg, log)
 	if err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
