@@ -85,8 +85,11 @@ type Pipeline struct {
 	compressQ chan *chunk
 	uploadQ   chan *chunk
 
+	// Lock order: mu, then a stream's mu; openMu is a leaf (taken with
+	// a stream's mu held, never while taking another lock).
 	mu         sync.Mutex
-	streams    map[string]*stream   // by source + "\x00" + id
+	streams    map[string]*stream // by source + "\x00" + id
+	openMu     sync.Mutex
 	open       map[*stream]struct{} // streams with an open batch
 	loaded     map[string][]Checkpoint
 	firstStart bool
@@ -274,7 +277,7 @@ func (p *Pipeline) release() {
 }
 
 func (p *Pipeline) sealOldest(self *stream) {
-	p.mu.Lock()
+	p.openMu.Lock()
 	var oldest *stream
 	var at time.Time
 	for s := range p.open {
@@ -285,20 +288,20 @@ func (p *Pipeline) sealOldest(self *stream) {
 			oldest, at = s, s.openedAt
 		}
 	}
-	p.mu.Unlock()
+	p.openMu.Unlock()
 	if oldest != nil {
 		oldest.Flush()
 	}
 }
 
 func (p *Pipeline) setOpen(s *stream, open bool) {
-	p.mu.Lock()
+	p.openMu.Lock()
 	if open {
 		p.open[s] = struct{}{}
 	} else {
 		delete(p.open, s)
 	}
-	p.mu.Unlock()
+	p.openMu.Unlock()
 }
 
 // ticker seals batches older than MaxAge and saves checkpoints.
@@ -315,15 +318,15 @@ func (p *Pipeline) ticker() {
 			return
 		case <-t.C:
 		}
-		now := p.o.Now()
-		p.mu.Lock()
+		now := time.Now()
+		p.openMu.Lock()
 		var old []*stream
 		for s := range p.open {
 			if now.Sub(s.openedAt) >= p.o.MaxAge {
 				old = append(old, s)
 			}
 		}
-		p.mu.Unlock()
+		p.openMu.Unlock()
 		for _, s := range old {
 			s.Flush()
 		}
@@ -353,11 +356,15 @@ func (p *Pipeline) saveIfDirty() {
 // SaveCheckpoint writes the durable position of every stream now.
 func (p *Pipeline) SaveCheckpoint() error {
 	p.mu.Lock()
-	entries := make([]savedEntry, 0, len(p.streams))
+	all := make([]*stream, 0, len(p.streams))
 	for _, s := range p.streams {
-		entries = append(entries, s.entry())
+		all = append(all, s)
 	}
 	p.mu.Unlock()
+	entries := make([]savedEntry, 0, len(all))
+	for _, s := range all {
+		entries = append(entries, s.entry())
+	}
 	err := p.store.Save(entries)
 	if err == nil {
 		mCheckpointSaves.Inc()

@@ -350,3 +350,45 @@ func TestManyStreamsDoNotStarve(t *testing.T) {
 		t.Fatalf("%d streams stored, want 20", got)
 	}
 }
+
+// Writers sealing batches while checkpoints are saved and streams opened:
+// the lock order (pipeline, then stream; the open-batch registry a leaf)
+// must not deadlock. Found as an agent that stopped archiving.
+func TestNoDeadlockUnderCheckpointing(t *testing.T) {
+	fs := newFlaky(t)
+	p := newTestPipeline(t, fs, func(o *Options) {
+		o.CheckpointInterval = time.Millisecond
+		o.MaxAge = time.Millisecond
+		o.MaxBytes = 64 << 10
+	})
+	p.Start()
+	em := p.Emitter("files")
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 300; i++ {
+				s := em.Open(StreamInfo{ID: fmt.Sprintf("w%d-%d", w, i%7), Kind: archive.KindFile, Unit: archive.UnitBytes}, 0)
+				pos := s.(*stream).next
+				if err := s.Write(context.Background(), Piece{Start: pos, End: pos + 2, Data: []byte("x\n"), Lines: 1}); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%10 == 0 {
+					p.SaveCheckpoint()
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("writers deadlocked")
+	}
+	if err := p.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
