@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 func newBenchCmd() *cobra.Command {
 	var (
 		size    string
-		sample  string
+		samples []string
 		workdir string
 		codec   string
 		keep    bool
@@ -52,7 +53,7 @@ GiB and peak RSS. The file is written before the clock starts. max_age is
 				defer os.RemoveAll(dir)
 			}
 			logPath := filepath.Join(dir, "logs", "app.log")
-			written, err := writeSample(logPath, sample, int64(n))
+			written, err := writeSample(logPath, samples, int64(n))
 			if err != nil {
 				return err
 			}
@@ -104,7 +105,11 @@ GiB and peak RSS. The file is written before the clock starts. max_age is
 			_, raw, stored := pipeline.Shipped()
 			cpu := (tv(ru1.Utime) + tv(ru1.Stime)) - (tv(ru0.Utime) + tv(ru0.Stime))
 			gib := float64(written) / (1 << 30)
-			fmt.Fprintf(cmd.OutOrStdout(), "raw log        %d bytes (%s)\n", written, sample)
+			what := "built-in lines"
+			if len(samples) > 0 {
+				what = strings.Join(samples, " ")
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "raw log        %d bytes (%s, repeated)\n", written, what)
 			fmt.Fprintf(cmd.OutOrStdout(), "stored         %d bytes (ratio %.1fx, %s)\n", stored-stored0, float64(raw-raw0)/float64(max(stored-stored0, 1)), codec)
 			fmt.Fprintf(cmd.OutOrStdout(), "elapsed        %.2fs\n", elapsed.Seconds())
 			fmt.Fprintf(cmd.OutOrStdout(), "throughput     %.0f MB/s\n", float64(written)/elapsed.Seconds()/1e6)
@@ -114,7 +119,7 @@ GiB and peak RSS. The file is written before the clock starts. max_age is
 		},
 	}
 	c.Flags().StringVar(&size, "size", "1GiB", "size of the log file to ship")
-	c.Flags().StringVar(&sample, "sample", "", "log file whose lines are repeated (default: built-in lines)")
+	c.Flags().StringArrayVar(&samples, "sample", nil, "log file whose lines are repeated, in turn with the other --sample files (default: built-in lines)")
 	c.Flags().StringVar(&workdir, "dir", "", "work folder (default: a temporary one, removed after)")
 	c.Flags().StringVar(&codec, "compression", "zstd", "zstd, gzip or none")
 	c.Flags().BoolVar(&keep, "keep", false, "keep the work folder")
@@ -140,8 +145,8 @@ const builtinLines = `2026-11-26 10:00:00,123 INFO  [main] o.s.b.w.e.tomcat.Tomc
 `
 
 // writeSample writes about size bytes of whole lines to path by repeating
-// the sample (streamed, so memory stays small), and returns the exact size.
-func writeSample(path, sample string, size int64) (int64, error) {
+// the samples (streamed, so memory stays small), and returns the exact size.
+func writeSample(path string, samples []string, size int64) (int64, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return 0, err
 	}
@@ -153,19 +158,20 @@ func writeSample(path, sample string, size int64) (int64, error) {
 	w := bufio.NewWriterSize(f, 1<<20)
 	var n int64
 	for n < size {
-		var m int64
-		if sample == "" {
+		if len(samples) == 0 {
 			k, err := w.WriteString(builtinLines)
 			if err != nil {
 				return 0, err
 			}
-			m = int64(k)
-		} else {
+			n += int64(k)
+			continue
+		}
+		for _, sample := range samples {
 			src, err := os.Open(sample)
 			if err != nil {
 				return 0, err
 			}
-			m, err = io.Copy(w, src)
+			m, err := io.Copy(w, src)
 			src.Close()
 			if err != nil {
 				return 0, err
@@ -173,8 +179,8 @@ func writeSample(path, sample string, size int64) (int64, error) {
 			if m == 0 {
 				return 0, fmt.Errorf("%s is empty", sample)
 			}
+			n += m
 		}
-		n += m
 	}
 	if err := w.Flush(); err != nil {
 		return 0, err
