@@ -63,6 +63,7 @@ func (c *Config) SetDefaults() {
 	def(&p.MaxInFlight, 6)
 	def(&p.StateDir, "/var/lib/logship")
 	def(&p.CheckpointInterval, Duration(1e9))
+	def(&p.RetryRefused, Duration(60e9))
 
 	k := &c.Sink
 	if k.Type == "" && len(foreign(reflect.ValueOf(k).Elem(), SinkDir)) == 0 {

@@ -69,6 +69,7 @@ type Pipeline struct {
 	MaxInFlight        int      `yaml:"max_in_flight"`       // chunks buffered or uploading; default 6
 	StateDir           string   `yaml:"state_dir"`           // checkpoint folder; default /var/lib/logship
 	CheckpointInterval Duration `yaml:"checkpoint_interval"` // default 1s
+	RetryRefused       Duration `yaml:"retry_refused"`       // retry pace after a refusal (AccessDenied, bad key, skewed clock); default 1m
 }
 
 // Sink is where chunks go. Type selects which fields apply, as for Source.

@@ -220,6 +220,7 @@ func (v *checker) pipeline() {
 		v.add("pipeline.state_dir", "required: a folder for checkpoints that survives restarts, e.g. /var/lib/logship")
 	}
 	v.positive("pipeline.checkpoint_interval", p.CheckpointInterval)
+	v.positive("pipeline.retry_refused", p.RetryRefused)
 }
 
 func (v *checker) sink() {

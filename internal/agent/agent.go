@@ -73,6 +73,7 @@ func Options(cfg *config.Config, sink sinks.Sink, log *slog.Logger) pipeline.Opt
 		StateDir:           cfg.Pipeline.StateDir,
 		CheckpointInterval: cfg.Pipeline.CheckpointInterval.Std(),
 		Sink:               sink,
+		Retry:              pipeline.Retry{Permanent: cfg.Pipeline.RetryRefused.Std()},
 		Log:                log,
 	}
 }
