@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 
 	"github.com/logship/logship/config"
 	"syscall"
@@ -19,7 +20,10 @@ import (
 )
 
 func newAgentCmd() *cobra.Command {
-	var cf configFlags
+	var (
+		cf      configFlags
+		profile string
+	)
 	c := &cobra.Command{
 		Use:   "agent",
 		Short: "Tail logs and archive them until SIGINT/SIGTERM",
@@ -39,6 +43,17 @@ into the folder ./archive.`,
 			}
 			log := newLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
 			setMemoryLimit(cfg, log)
+			if profile != "" {
+				f, err := os.Create(profile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if cfg.MetricsAddr != "" {
@@ -62,6 +77,8 @@ into the folder ./archive.`,
 		},
 	}
 	cf.add(c)
+	c.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile to this file until the agent stops")
+	c.Flags().MarkHidden("cpuprofile")
 	return c
 }
 
