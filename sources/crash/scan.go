@@ -82,7 +82,7 @@ func (r *run) scan(ctx context.Context) error {
 	now := s.Now()
 	seen := map[string]bool{}
 	var settled []*candidate
-	for _, p := range s.globs.files() {
+	for _, p := range s.globs.Paths() {
 		fi, err := os.Stat(p)
 		if err != nil || !fi.Mode().IsRegular() {
 			continue

@@ -26,14 +26,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/logship/logship/config"
 	"github.com/logship/logship/pipeline"
+	"github.com/logship/logship/sources/glob"
 )
 
 // Defaults.
@@ -49,6 +50,8 @@ const (
 	// uncertainQuiet is the least quiet time, when whether the writer is
 	// gone cannot be known, before a file counts as complete.
 	uncertainQuiet = 30 * time.Second
+	// maxGlobDepth bounds how many folders a "**" descends.
+	maxGlobDepth = 16
 )
 
 // Artifact kinds (Extra["artifact"]).
@@ -64,7 +67,7 @@ const (
 // may replace them after New and before Run.
 type Source struct {
 	name      string
-	globs     globber
+	globs     glob.Set
 	settle    time.Duration
 	rateLimit int64
 	log       *slog.Logger
@@ -114,22 +117,12 @@ func New(cfg config.Source, log *slog.Logger) (*Source, error) {
 	if len(paths) == 0 {
 		paths = config.DefaultCrashPaths
 	}
-	for i, p := range paths {
-		pat, err := compilePattern(p)
-		if err != nil {
-			bad(fmt.Sprintf("paths[%d]", i), "%v", err)
-			continue
-		}
-		s.globs.pats = append(s.globs.pats, pat)
+	globs, globErrs := glob.Compile(paths, cfg.Exclude, "hs_err_pid*.log")
+	for _, e := range globErrs {
+		bad(e.Key, "%v", e.Err)
 	}
-	for i, p := range cfg.Exclude {
-		ex, err := compileExclude(p)
-		if err != nil {
-			bad(fmt.Sprintf("exclude[%d]", i), "%v", err)
-			continue
-		}
-		s.globs.excludes = append(s.globs.excludes, ex)
-	}
+	s.globs = globs
+	s.globs.MaxDepth = maxGlobDepth
 	switch {
 	case s.settle < 0:
 		bad("settle", "%v is negative: use e.g. 5s", s.settle)
@@ -172,12 +165,15 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 			r.doneSet[cp.Info.ID] = true
 		}
 	}
-	s.globs.onErr = func(dir string, err error) {
+	s.globs.OnErr = func(dir string, err error) {
+		if errors.Is(err, syscall.ENOTDIR) {
+			return // a path segment that is a file: nothing can match below it
+		}
 		if r.noteErr("dir:"+dir, err.Error()) {
 			s.log.Warn("crash: cannot list a folder of the crash paths; will retry", "dir", dir, "err", err)
 		}
 	}
-	s.log.Info("crash: watching for crash files", "paths", patternsOf(s.globs.pats), "settle", s.settle)
+	s.log.Info("crash: watching for crash files", "paths", patternsOf(s.globs.Patterns), "settle", s.settle)
 	t := time.NewTicker(s.ScanInterval)
 	defer t.Stop()
 	for {
@@ -197,10 +193,10 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 	}
 }
 
-func patternsOf(ps []pattern) []string {
+func patternsOf(ps []glob.Pattern) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
-		out[i] = p.root + "/" + filepath.Join(p.segs...)
+		out[i] = p.String()
 	}
 	return out
 }

@@ -236,10 +236,10 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Name() != "crash" || s.settle != DefaultSettle || len(s.globs.pats) != len(config.DefaultCrashPaths) || s.ScanInterval != time.Second {
+	if s.Name() != "crash" || s.settle != DefaultSettle || len(s.globs.Patterns) != len(config.DefaultCrashPaths) || s.ScanInterval != time.Second {
 		t.Fatalf("defaults: %+v", s)
 	}
-	if got := s.globs.pats[0].root; got != wd {
+	if got := s.globs.Patterns[0].Root(); got != wd {
 		t.Fatalf("relative default path rooted at %s, want the working directory %s", got, wd)
 	}
 	_, err = New(config.Source{Type: "crash", Name: "c", Paths: []string{"/a/[", "/b/**"}, Exclude: []string{"["}, Settle: -1, RateLimit: -5}, nil)

@@ -23,12 +23,12 @@ type found struct {
 func (t *tailer) glob() []found {
 	dirs := map[string]bool{}
 	g := t.src.globs
-	g.onDir = func(d string) { dirs[d] = true }
-	g.onErr = func(d string, err error) { t.logOnce(d, "cannot list folder", err) }
+	g.OnDir = func(d string) { dirs[d] = true }
+	g.OnErr = func(d string, err error) { t.logOnce(d, "cannot list folder", err) }
 	var out []found
 	byKey := map[fileKey]int{}
 	notRegular := map[string]bool{}
-	for _, p := range g.candidates() {
+	for _, p := range g.Paths() {
 		fi, err := os.Stat(p)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {

@@ -64,6 +64,7 @@ import (
 
 	"github.com/logship/logship/config"
 	"github.com/logship/logship/pipeline"
+	"github.com/logship/logship/sources/glob"
 )
 
 // Defaults for zero config values (the config package documents the same).
@@ -126,7 +127,7 @@ type Source struct {
 	name     string
 	cfg      settings
 	log      *slog.Logger
-	globs    globber
+	globs    glob.Set
 	m        *sourceMetrics
 	openFile func(name string) (handle, error)
 
@@ -161,22 +162,11 @@ func New(cfg config.Source, log *slog.Logger) (*Source, error) {
 	if len(cfg.Paths) == 0 {
 		bad("paths", "no path given: add at least one glob, e.g. /home/admin/logs/**/*.log")
 	}
-	for i, p := range cfg.Paths {
-		pat, err := compilePattern(p)
-		if err != nil {
-			bad(fmt.Sprintf("paths[%d]", i), "%v", err)
-			continue
-		}
-		s.globs.pats = append(s.globs.pats, pat)
+	globs, globErrs := glob.Compile(cfg.Paths, cfg.Exclude, "*.log")
+	for _, e := range globErrs {
+		bad(e.Key, "%v", e.Err)
 	}
-	for i, p := range cfg.Exclude {
-		ex, err := compileExclude(p)
-		if err != nil {
-			bad(fmt.Sprintf("exclude[%d]", i), "%v", err)
-			continue
-		}
-		s.globs.excludes = append(s.globs.excludes, ex)
-	}
+	s.globs = globs
 	c := &s.cfg
 	switch cfg.ReadFrom {
 	case "", "beginning":
