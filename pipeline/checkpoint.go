@@ -1,14 +1,16 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
+
+	"github.com/logship/logship/internal/atomicfile"
 )
 
 // checkpointVersion is the version of the checkpoint file format.
@@ -98,52 +100,6 @@ func (s *Store) Save(entries []savedEntry) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(s.dir, checkpointFile), b, s.beforeRename)
-}
-
-// writeFileAtomic writes data to path through a temp file, fsync, rename
-// and a fsync of the folder.
-func writeFileAtomic(path string, data []byte, beforeRename func(string) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if beforeRename != nil {
-		if err := beforeRename(tmp); err != nil {
-			return err // a simulated crash leaves the temp file behind
-		}
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !strings.Contains(err.Error(), "invalid argument") {
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(context.Background(), filepath.Join(s.dir, checkpointFile), b, 0o600,
+		&atomicfile.Options{BeforeRename: s.beforeRename})
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/logship/logship/internal/atomicfile"
 	"github.com/logship/logship/sinks"
 )
 
@@ -69,45 +70,21 @@ func (s *Sink) Put(ctx context.Context, obj *sinks.Object) error {
 	if err != nil {
 		return sinks.Permanent(err)
 	}
-	dir := filepath.Dir(p)
-	if err := s.mkdirs(dir); err != nil {
+	if err := s.mkdirs(filepath.Dir(p)); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("dir: %w", err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("dir: %s: %w", obj.Key, err)
-	}
-	if _, err := f.Write(obj.Body); err != nil {
-		return fail(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := ctx.Err(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("dir: %s: %w", obj.Key, err)
-	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.WriteFile(ctx, p, obj.Body, objectPerm, objectTemp); err != nil {
 		return fmt.Errorf("dir: %s: %w", obj.Key, err)
 	}
 	return nil
 }
+
+// objectPerm is the mode of object files and upload parts.
+const objectPerm = 0o600
+
+// objectTemp names the temporary file of an object being written: a name
+// no key may use and List skips.
+var objectTemp = &atomicfile.Options{TempPattern: ".tmp-*"}
 
 // mkdirs creates dir and fsyncs the parent of every folder it created.
 func (s *Sink) mkdirs(dir string) error {
@@ -117,34 +94,13 @@ func (s *Sink) mkdirs(dir string) error {
 	if ok {
 		return nil
 	}
-	var created []string
-	for d := dir; d != s.root && len(d) > len(s.root); d = filepath.Dir(d) {
-		if _, err := os.Stat(d); err == nil {
-			break
-		}
-		created = append(created, d)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := atomicfile.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("dir: %w", err)
-	}
-	for _, d := range created {
-		if err := syncDir(filepath.Dir(d)); err != nil {
-			return fmt.Errorf("dir: %w", err)
-		}
 	}
 	s.mu.Lock()
 	s.known[dir] = true
 	s.mu.Unlock()
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Close implements sinks.Sink; it holds no resources.

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/atomicfile"
 	"github.com/logship/logship/sinks"
 )
 
@@ -64,7 +65,7 @@ func (s *Sink) ResumeUpload(ctx context.Context, key string, h *archive.Header, 
 	case err == nil && string(b) != key:
 		return nil, nil, sinks.Permanent(fmt.Errorf("dir: upload folder %s belongs to key %q, not %q", dir, b, key))
 	case errors.Is(err, fs.ErrNotExist):
-		if err := writeAtomic(dir, kp, []byte(key)); err != nil {
+		if err := atomicfile.WriteFile(context.Background(), kp, []byte(key), objectPerm, partTemp); err != nil {
 			return nil, nil, fmt.Errorf("dir: %s: %w", key, err)
 		}
 	case err != nil:
@@ -196,7 +197,7 @@ func (u *upload) PutPart(ctx context.Context, n int, body []byte) (sinks.Part, e
 	if err != nil {
 		return sinks.Part{}, err
 	}
-	if err := writeAtomicCtx(ctx, u.dir, filepath.Join(u.dir, name), body); err != nil {
+	if err := atomicfile.WriteFile(ctx, filepath.Join(u.dir, name), body, objectPerm, partTemp); err != nil {
 		return sinks.Part{}, fmt.Errorf("dir: %s: part %d: %w", u.key, n, err)
 	}
 	for _, p := range old {
@@ -247,41 +248,26 @@ func (u *upload) Complete(ctx context.Context, parts []sinks.Part) error {
 	if err := u.s.mkdirs(objDir); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(objDir, ".tmp-*")
+	f, err := atomicfile.Create(u.obj, objectPerm, objectTemp)
 	if err != nil {
 		return fmt.Errorf("dir: %w", err)
 	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("dir: %s: %w", u.key, err)
-	}
+	defer f.Abort()
 	for _, name := range files {
 		if err := ctx.Err(); err != nil {
-			return fail(err)
+			return fmt.Errorf("dir: %s: %w", u.key, err)
 		}
 		if err := appendFile(f, name); err != nil {
-			return fail(err)
+			return fmt.Errorf("dir: %s: %w", u.key, err)
 		}
 	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, u.obj); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("dir: %s: %w", u.key, err)
-	}
-	if err := syncDir(objDir); err != nil {
+	if err := f.Commit(ctx); err != nil {
 		return fmt.Errorf("dir: %s: %w", u.key, err)
 	}
 	return u.remove()
 }
 
-func appendFile(dst *os.File, name string) error {
+func appendFile(dst io.Writer, name string) error {
 	src, err := os.Open(name)
 	if err != nil {
 		return err
@@ -301,43 +287,10 @@ func (u *upload) remove() error {
 	if err := os.RemoveAll(u.dir); err != nil {
 		return fmt.Errorf("dir: %s: %w", u.key, err)
 	}
-	return syncDir(filepath.Dir(u.dir))
+	return atomicfile.SyncDir(filepath.Dir(u.dir))
 }
 
-func writeAtomic(dir, name string, data []byte) error {
-	return writeAtomicCtx(context.Background(), dir, name, data)
-}
-
-// writeAtomicCtx writes data to name (in dir) through a temp file, fsync,
-// rename and a fsync of dir.
-func writeAtomicCtx(ctx context.Context, dir, name string, data []byte) error {
-	f, err := os.CreateTemp(dir, writePrefix+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
-}
+// partTemp names the temporary file of a part or key file being written.
+var partTemp = &atomicfile.Options{TempPattern: writePrefix + "*"}
 
 var _ sinks.Multipart = (*Sink)(nil)
