@@ -69,7 +69,7 @@ func closest(s string, candidates []string) string {
 	best, bestD := "", 1<<30
 	ls := strings.ToLower(s)
 	for _, c := range candidates {
-		d := distance(ls, strings.ToLower(c))
+		d := EditDistance(ls, strings.ToLower(c))
 		if d < bestD {
 			best, bestD = c, d
 		}
@@ -86,9 +86,11 @@ func closest(s string, candidates []string) string {
 	return ""
 }
 
-// distance is the Levenshtein distance between a and b, with an adjacent
-// transposition counted as one edit.
-func distance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b (bytes, case
+// counts), with an adjacent transposition counted as one edit. Beyond 256
+// bytes it returns the longer length instead of doing quadratic work: no
+// suggestion should be made for such input.
+func EditDistance(a, b string) int {
 	if len(a) > 256 || len(b) > 256 {
 		return max(len(a), len(b)) // no quadratic work on absurd input
 	}

@@ -453,11 +453,13 @@ func knownRegion(r string) bool {
 	return false
 }
 
-// regionSuggestion proposes the closest known region.
+// regionSuggestion proposes the closest known region, at most three edits
+// away. Not config's did-you-mean rule: that one is tuned for keys and
+// would not offer cn-hangzhou for "hangzhou".
 func regionSuggestion(r string) string {
 	best, bestD := "", 4
 	for _, x := range regions {
-		if d := editDistance(r, x); d < bestD {
+		if d := config.EditDistance(r, x); d < bestD {
 			best, bestD = x, d
 		}
 	}
@@ -465,24 +467,4 @@ func regionSuggestion(r string) string {
 		return ""
 	}
 	return " (did you mean " + best + "?)"
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
