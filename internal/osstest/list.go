@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +22,29 @@ const (
 // listing asks for encoding-type=url: every byte but unreserved characters
 // and '/' as %XX (spaces as %20, '+' as %2B).
 func ossEscape(s string) string { return escapePath(s) }
+
+// urlEncoding is whether a request asks for encoding-type=url: then the
+// keys and prefixes of the response go through ossEscape and its
+// EncodingType says "url".
+type urlEncoding bool
+
+func encodingOf(q url.Values) urlEncoding { return q.Get("encoding-type") == "url" }
+
+// name returns s as the response carries it.
+func (e urlEncoding) name(s string) string {
+	if e {
+		return ossEscape(s)
+	}
+	return s
+}
+
+// String is the EncodingType element of the response ("" leaves it out).
+func (e urlEncoding) String() string {
+	if e {
+		return "url"
+	}
+	return ""
+}
 
 type owner struct {
 	ID          string `xml:"ID"`
@@ -105,13 +129,10 @@ func parseMaxKeys(q map[string][]string, name string, def int) (int, *ossError) 
 	return n, nil
 }
 
-func objectContents(o *object, withOwner bool, encode bool) contents {
+func objectContents(o *object, withOwner bool, enc urlEncoding) contents {
 	c := contents{
-		Key: o.key, LastModified: o.modified.Format("2006-01-02T15:04:05.000Z"), ETag: o.etag,
+		Key: enc.name(o.key), LastModified: o.modified.Format("2006-01-02T15:04:05.000Z"), ETag: o.etag,
 		Type: o.typ, Size: o.size, StorageClass: o.header.Get("x-oss-storage-class"),
-	}
-	if encode {
-		c.Key = ossEscape(c.Key)
 	}
 	if withOwner {
 		c.Owner = &owner{ID: ownerID, DisplayName: ownerID}
@@ -140,29 +161,21 @@ func (s *Server) listObjectsV1(w http.ResponseWriter, r *http.Request, req *requ
 		return oerr
 	}
 	prefix, marker, delim := q.Get("prefix"), q.Get("marker"), q.Get("delimiter")
-	encode := q.Get("encoding-type") == "url"
-	enc := func(s string) string {
-		if encode {
-			return ossEscape(s)
-		}
-		return s
-	}
-	res := listBucketResult{Name: req.bucket, Prefix: enc(prefix), Marker: enc(marker), MaxKeys: maxKeys, Delimiter: enc(delim)}
-	if encode {
-		res.EncodingType = "url"
-	}
+	enc := encodingOf(q)
+	res := listBucketResult{Name: req.bucket, Prefix: enc.name(prefix), Marker: enc.name(marker), MaxKeys: maxKeys,
+		Delimiter: enc.name(delim), EncodingType: enc.String()}
 	s.mu.Lock()
 	l := s.buckets[req.bucket].list(prefix, marker, delim, maxKeys)
 	for _, o := range l.contents {
-		res.Contents = append(res.Contents, objectContents(o, true, encode))
+		res.Contents = append(res.Contents, objectContents(o, true, enc))
 	}
 	s.mu.Unlock()
 	for _, p := range l.prefixes {
-		res.CommonPrefixes = append(res.CommonPrefixes, commonPrefix{enc(p)})
+		res.CommonPrefixes = append(res.CommonPrefixes, commonPrefix{enc.name(p)})
 	}
 	res.IsTruncated = l.truncated
 	if l.truncated {
-		res.NextMarker = enc(l.next)
+		res.NextMarker = enc.name(l.next)
 	}
 	writeXML(w, res)
 	return nil
@@ -200,13 +213,7 @@ func (s *Server) listObjectsV2(w http.ResponseWriter, r *http.Request, req *requ
 		return oerr
 	}
 	prefix, startAfter, delim, token := q.Get("prefix"), q.Get("start-after"), q.Get("delimiter"), q.Get("continuation-token")
-	encode := q.Get("encoding-type") == "url"
-	enc := func(s string) string {
-		if encode {
-			return ossEscape(s)
-		}
-		return s
-	}
+	enc := encodingOf(q)
 	marker := startAfter
 	if q.Has("continuation-token") {
 		m, ok := decodeToken(token)
@@ -216,19 +223,16 @@ func (s *Server) listObjectsV2(w http.ResponseWriter, r *http.Request, req *requ
 		marker = m
 	}
 	fetchOwner := q.Get("fetch-owner") == "true"
-	res := listBucketV2Result{Name: req.bucket, Prefix: enc(prefix), StartAfter: enc(startAfter), MaxKeys: maxKeys,
-		Delimiter: enc(delim), ContinuationToken: token}
-	if encode {
-		res.EncodingType = "url"
-	}
+	res := listBucketV2Result{Name: req.bucket, Prefix: enc.name(prefix), StartAfter: enc.name(startAfter), MaxKeys: maxKeys,
+		Delimiter: enc.name(delim), ContinuationToken: token, EncodingType: enc.String()}
 	s.mu.Lock()
 	l := s.buckets[req.bucket].list(prefix, marker, delim, maxKeys)
 	for _, o := range l.contents {
-		res.Contents = append(res.Contents, objectContents(o, fetchOwner, encode))
+		res.Contents = append(res.Contents, objectContents(o, fetchOwner, enc))
 	}
 	s.mu.Unlock()
 	for _, p := range l.prefixes {
-		res.CommonPrefixes = append(res.CommonPrefixes, commonPrefix{enc(p)})
+		res.CommonPrefixes = append(res.CommonPrefixes, commonPrefix{enc.name(p)})
 	}
 	res.KeyCount = len(res.Contents) + len(res.CommonPrefixes)
 	res.IsTruncated = l.truncated

@@ -64,11 +64,8 @@ func (s *Server) initiateMultipartUpload(w http.ResponseWriter, r *http.Request,
 	u.initiated = s.nowLocked()
 	b.uploads[u.id] = u
 	s.mu.Unlock()
-	res := initiateResult{Bucket: req.bucket, Key: req.key, UploadID: u.id}
-	if r.URL.Query().Get("encoding-type") == "url" {
-		res.EncodingType = "url"
-		res.Key = ossEscape(req.key)
-	}
+	enc := encodingOf(r.URL.Query())
+	res := initiateResult{Bucket: req.bucket, Key: enc.name(req.key), UploadID: u.id, EncodingType: enc.String()}
 	writeXML(w, res)
 	return nil
 }
@@ -227,11 +224,9 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, r *http.Request,
 	delete(b.uploads, u.id)
 	s.storeLocked(b, o)
 
-	res := completeResult{Location: s.endpoint + "/" + req.bucket + "/" + escapePath(req.key), Bucket: req.bucket, Key: req.key, ETag: o.etag}
-	if r.URL.Query().Get("encoding-type") == "url" {
-		res.EncodingType = "url"
-		res.Key = ossEscape(req.key)
-	}
+	enc := encodingOf(r.URL.Query())
+	res := completeResult{Location: s.endpoint + "/" + req.bucket + "/" + escapePath(req.key), Bucket: req.bucket,
+		Key: enc.name(req.key), ETag: o.etag, EncodingType: enc.String()}
 	w.Header().Set("x-oss-hash-crc64ecma", strconv.FormatUint(o.crc, 10))
 	writeXML(w, res)
 	return nil
@@ -287,11 +282,9 @@ func (s *Server) listParts(w http.ResponseWriter, r *http.Request, req *request)
 			return errInvalidArgument("part-number-marker must be a non-negative integer.", "part-number-marker", v)
 		}
 	}
-	res := listPartsResult{Bucket: req.bucket, Key: req.key, UploadID: q.Get("uploadId"), PartNumberMarker: marker, MaxParts: maxParts}
-	if q.Get("encoding-type") == "url" {
-		res.EncodingType = "url"
-		res.Key = ossEscape(req.key)
-	}
+	enc := encodingOf(q)
+	res := listPartsResult{Bucket: req.bucket, Key: enc.name(req.key), UploadID: q.Get("uploadId"), PartNumberMarker: marker,
+		MaxParts: maxParts, EncodingType: enc.String()}
 	s.mu.Lock()
 	_, u, oerr := s.findUploadLocked(r, req)
 	if oerr != nil {
@@ -352,18 +345,9 @@ func (s *Server) listMultipartUploads(w http.ResponseWriter, r *http.Request, re
 		return oerr
 	}
 	prefix, delim, keyMarker, idMarker := q.Get("prefix"), q.Get("delimiter"), q.Get("key-marker"), q.Get("upload-id-marker")
-	encode := q.Get("encoding-type") == "url"
-	enc := func(s string) string {
-		if encode {
-			return ossEscape(s)
-		}
-		return s
-	}
-	res := listUploadsResult{Bucket: req.bucket, KeyMarker: enc(keyMarker), UploadIDMarker: idMarker,
-		Delimiter: enc(delim), Prefix: enc(prefix), MaxUploads: maxUploads}
-	if encode {
-		res.EncodingType = "url"
-	}
+	enc := encodingOf(q)
+	res := listUploadsResult{Bucket: req.bucket, KeyMarker: enc.name(keyMarker), UploadIDMarker: idMarker,
+		Delimiter: enc.name(delim), Prefix: enc.name(prefix), MaxUploads: maxUploads, EncodingType: enc.String()}
 	s.mu.Lock()
 	var ups []*upload
 	for _, u := range s.buckets[req.bucket].uploads {
@@ -399,13 +383,13 @@ func (s *Server) listMultipartUploads(w http.ResponseWriter, r *http.Request, re
 		}
 		count++
 		if cp != "" {
-			res.CommonPrefixes = append(res.CommonPrefixes, commonPrefix{enc(cp)})
+			res.CommonPrefixes = append(res.CommonPrefixes, commonPrefix{enc.name(cp)})
 			lastPrefix = cp
-			res.NextKeyMarker, res.NextUploadIDMarker = enc(cp), ""
+			res.NextKeyMarker, res.NextUploadIDMarker = enc.name(cp), ""
 			continue
 		}
-		res.Uploads = append(res.Uploads, uploadXML{Key: enc(u.key), UploadID: u.id, Initiated: u.initiated.Format("2006-01-02T15:04:05.000Z")})
-		res.NextKeyMarker, res.NextUploadIDMarker = enc(u.key), u.id
+		res.Uploads = append(res.Uploads, uploadXML{Key: enc.name(u.key), UploadID: u.id, Initiated: u.initiated.Format("2006-01-02T15:04:05.000Z")})
+		res.NextKeyMarker, res.NextUploadIDMarker = enc.name(u.key), u.id
 	}
 	s.mu.Unlock()
 	writeXML(w, res)
