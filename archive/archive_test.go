@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -246,6 +247,10 @@ func FuzzReader(f *testing.F) {
 		if err == nil {
 			if h.Verify(back) != nil || h.Validate() != nil {
 				t.Fatal("accepted an object that does not verify")
+			}
+			// A header-only read agrees.
+			if hh, err := ReadHeader(bytes.NewReader(obj)); err != nil || !reflect.DeepEqual(hh, h) {
+				t.Fatalf("ReadHeader: %+v, %v; NewReader read %+v", hh, err, h)
 			}
 		}
 	})

@@ -6,9 +6,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,19 +81,47 @@ func benchArchive(b *testing.B, mib int) (string, int64) {
 //
 //	LOGSHIP_BENCH_MIB=1024 go test -run '^$' -bench BenchmarkPull -benchtime 3x ./pull/
 func BenchmarkPull(b *testing.B) {
-	mib := 256
+	root, raw := benchArchive(b, benchMiB())
+	benchPull(b, openDir(b, root), raw)
+}
+
+// BenchmarkPullOSS is BenchmarkPull from osstest over loopback HTTP,
+// through the OSS reader (pull.Open of oss://, the SDK, CRC64 checks).
+// osstest runs in the same process and holds the stored objects in
+// memory: pull-live-MiB is the largest live heap a GC found above what
+// was live before the pull began (what the pull itself holds), while
+// peak-heap-MiB and peak-RSS-MiB count the server's objects, and the
+// garbage a heap that large lets the GC leave.
+//
+//	LOGSHIP_BENCH_MIB=1024 go test -run '^$' -bench BenchmarkPullOSS -benchtime 3x -count 3 ./pull/
+func BenchmarkPullOSS(b *testing.B) {
+	root, raw := benchArchive(b, benchMiB())
+	s := newOSSStore(b)
+	s.upload(b, root)
+	benchPull(b, s.open(b), raw)
+}
+
+func benchMiB() int {
 	if v, err := strconv.Atoi(os.Getenv("LOGSHIP_BENCH_MIB")); err == nil && v > 0 {
-		mib = v
+		return v
 	}
-	root, raw := benchArchive(b, mib)
-	a := openDir(b, root)
+	return 256
+}
+
+// benchPull pulls the whole archive b.N times and reports the peak heap,
+// the peak live heap above the one before the first pull, and the peak
+// RSS.
+func benchPull(b *testing.B, a Archive, raw int64) {
 	outRoot := b.TempDir()
-	var peak uint64
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	before := s[1].Value.Uint64()
+	var peak, live uint64
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 		t := time.NewTicker(5 * time.Millisecond)
 		defer t.Stop()
 		for {
@@ -101,6 +131,7 @@ func BenchmarkPull(b *testing.B) {
 			case <-t.C:
 				metrics.Read(s)
 				peak = max(peak, s[0].Value.Uint64())
+				live = max(live, s[1].Value.Uint64())
 			}
 		}
 	}()
@@ -120,6 +151,11 @@ func BenchmarkPull(b *testing.B) {
 	close(stop)
 	<-done
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(max(live, before)-before)/(1<<20), "pull-live-MiB")
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MiB") // Maxrss is in KiB on Linux
+	}
 }
 
 func TestMain(m *testing.M) {

@@ -179,21 +179,21 @@ func (f *fetcher) fetch(ctx context.Context, ft *fetched) {
 }
 
 // open gets a chunk object and reads its header, checked against the key.
-func (f *fetcher) open(ctx context.Context, c *Chunk) (*chunkReader, func(), error) {
+func (f *fetcher) open(ctx context.Context, c *Chunk) (*archive.Reader, func(), error) {
 	rc, _, err := f.a.Get(ctx, c.Key)
 	if err != nil {
 		return nil, nil, err
 	}
 	cr := &countReader{r: rc, n: &f.stats.Bytes}
-	var plain *archive.Header
-	if c.Codec == archive.CodecNone {
-		if c.Header == nil {
-			rc.Close()
-			return nil, nil, fmt.Errorf("%w: stored without compression and without metadata, so without a header to verify it", archive.ErrHeader)
-		}
-		plain = c.Header
+	var r *archive.Reader
+	switch {
+	case c.Codec != archive.CodecNone:
+		r, err = archive.NewReader(cr, f.lim)
+	case c.Header == nil:
+		err = fmt.Errorf("%w: stored without compression and without metadata, so without a header to verify it", archive.ErrHeader)
+	default:
+		r, err = archive.NewPlainReader(cr, c.Header, f.lim)
 	}
-	r, err := newChunkReader(cr, plain, f.lim)
 	if err == nil {
 		if err = c.checkHeader(r.Header); err != nil {
 			r.Close()

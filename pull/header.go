@@ -1,75 +1,13 @@
 package pull
 
 import (
-	"bufio"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/logship/logship/archive"
 )
-
-// errNotChunk is returned by readHeader for content that is neither
-// format: not an object logship wrote.
-var errNotChunk = errors.New("not a logship chunk (neither zstd with a header frame nor gzip)")
-
-// zstd skippable frame magic carrying the header (archive/codec.go).
-const skippableMagic = 0x184D2A5C
-
-// readHeader reads only the in-band header at the start of a chunk object
-// (the zstd skippable frame, or the gzip FEXTRA subfield "LS"), without
-// setting up a decompressor. It reads at most a few bytes past the header.
-func readHeader(r io.Reader) (*archive.Header, error) {
-	br := bufio.NewReaderSize(r, 4096)
-	magic, err := br.Peek(4)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", archive.ErrCorrupt, err)
-	}
-	switch {
-	case binary.LittleEndian.Uint32(magic) == skippableMagic:
-		var fh [8]byte
-		if _, err := io.ReadFull(br, fh[:]); err != nil {
-			return nil, fmt.Errorf("%w: %v", archive.ErrCorrupt, err)
-		}
-		n := binary.LittleEndian.Uint32(fh[4:])
-		if n > archive.MaxHeaderBytes {
-			return nil, fmt.Errorf("%w: header frame of %d bytes", archive.ErrHeader, n)
-		}
-		hb := make([]byte, n)
-		if _, err := io.ReadFull(br, hb); err != nil {
-			return nil, fmt.Errorf("%w: %v", archive.ErrCorrupt, err)
-		}
-		return archive.UnmarshalHeader(hb)
-	case magic[0] == 0x1f && magic[1] == 0x8b:
-		var gh [12]byte // ID1 ID2 CM FLG MTIME(4) XFL OS XLEN(2)
-		if _, err := io.ReadFull(br, gh[:]); err != nil {
-			return nil, fmt.Errorf("%w: %v", archive.ErrCorrupt, err)
-		}
-		if gh[2] != 8 || gh[3]&0x04 == 0 {
-			return nil, fmt.Errorf("%w: gzip object without a logship header", archive.ErrHeader)
-		}
-		extra := make([]byte, binary.LittleEndian.Uint16(gh[10:]))
-		if _, err := io.ReadFull(br, extra); err != nil {
-			return nil, fmt.Errorf("%w: %v", archive.ErrCorrupt, err)
-		}
-		for len(extra) >= 4 {
-			n := int(binary.LittleEndian.Uint16(extra[2:]))
-			if 4+n > len(extra) {
-				break
-			}
-			if extra[0] == 'L' && extra[1] == 'S' {
-				return archive.UnmarshalHeader(extra[4 : 4+n])
-			}
-			extra = extra[4+n:]
-		}
-		return nil, fmt.Errorf("%w: gzip object without a logship header", archive.ErrHeader)
-	}
-	return nil, errNotChunk
-}
 
 // headerFromMeta rebuilds a header from object metadata (x-oss-meta-*
 // without the prefix, see archive.Header.Meta). It returns nil, nil when

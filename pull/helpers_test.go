@@ -338,7 +338,7 @@ func (c *countingArchive) reset() {
 
 func openDir(t testing.TB, root string) Archive {
 	t.Helper()
-	a, err := Open(root)
+	a, err := Open(context.Background(), root, OSSOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,6 +118,15 @@ func (k *keyArchive) Get(ctx context.Context, key string) (io.ReadCloser, sinks.
 // symbolic link in it is followed, and the good data next to them comes
 // back byte for byte.
 func TestPullHostile(t *testing.T) {
+	testPullHostile(t, func(t *testing.T, root string, extra map[string][]byte) (Archive, []string) {
+		return &keyArchive{Archive: openDir(t, root), extra: extra}, nil
+	})
+}
+
+// testPullHostile runs the hostile archive through an archive that open
+// makes of the folder root and the objects under hostile keys; open may
+// add objects of its own and the problems they must cause.
+func testPullHostile(t *testing.T, open func(t *testing.T, root string, extra map[string][]byte) (Archive, []string)) {
 	parent := t.TempDir()
 	arch := filepath.Join(t.TempDir(), "archive")
 	fx := buildFixture(t, arch)
@@ -129,13 +138,14 @@ func TestPullHostile(t *testing.T) {
 	s := spec{app: "order-service", host: "host-4", source: "file", path: "/x.log", stream: "x", lines: 5, start: base, every: time.Minute}
 	key := good.chunk(s, s.content(), s.ranges(s.content(), 1)[0], "")
 	body, _ := os.ReadFile(filepath.Join(good.root, key))
-	a := &keyArchive{Archive: openDir(t, arch), extra: map[string][]byte{
+	a, more := open(t, arch, map[string][]byte{
 		"app=order-service/dt=2026-11-26/hour=09/host=host-4/source=file/../../../../../escape/0-1.log.zst": body,
 		"/abs/0000000000000000-0000000000000001.log.zst":                                                    body,
 		"a\x00b.log.zst": body,
 		`a\..\b.log.zst`: body,
-	}}
+	})
 	wantProblems = append(wantProblems, `".." segment`, "absolute key", "NUL", "backslash")
+	wantProblems = append(wantProblems, more...)
 
 	out := filepath.Join(parent, "out")
 	outside := filepath.Join(parent, "outside")

@@ -272,12 +272,12 @@ func (hr *headerReader) read(ctx context.Context, cs []*Chunk) error {
 			if ctx.Err() != nil {
 				return
 			}
-			if !c.Placed && !c.chunkLike && errors.Is(err, errNotChunk) {
+			if !c.Placed && !c.chunkLike && errors.Is(err, archive.ErrNotChunk) {
 				c.ignored = true
 				return
 			}
 			c.bad = true
-			if c.Codec == archive.CodecNone && errors.Is(err, errNotChunk) {
+			if c.Codec == archive.CodecNone && errors.Is(err, archive.ErrNotChunk) {
 				err = fmt.Errorf("%w: stored without compression, and a folder keeps no metadata: no header to read or verify it with (use compression zstd or gzip with a dir sink)", archive.ErrHeader)
 			}
 			hr.ps.add(Problem{Kind: classify(err), Key: c.Key, Msg: "reading header: " + err.Error()})
@@ -294,7 +294,7 @@ func (hr *headerReader) get(ctx context.Context, c *Chunk) (*archive.Header, err
 		return nil, err
 	}
 	defer rc.Close()
-	return readHeader(rc)
+	return archive.ReadHeader(rc)
 }
 
 // forEach calls fn(i) for i in [0, n) on up to par goroutines and waits.

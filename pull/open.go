@@ -14,12 +14,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"time"
 
+	"github.com/logship/logship/config"
 	"github.com/logship/logship/sinks"
 	"github.com/logship/logship/sinks/dir"
+	"github.com/logship/logship/sinks/oss"
 )
 
 // Archive is a read-only view of an archive: a folder or an OSS prefix.
@@ -35,10 +40,6 @@ type Archive interface {
 	sinks.Lister
 	sinks.Getter
 }
-
-// ErrOSSUnavailable is returned by Open for oss:// locations until the OSS
-// reader is plugged in (see openOSS).
-var ErrOSSUnavailable = errors.New("pull: oss:// archives are not available yet")
 
 // Location is a parsed --from value.
 type Location struct {
@@ -73,16 +74,33 @@ func ParseLocation(from string) (Location, error) {
 	return Location{}, fmt.Errorf("pull: %q: unknown scheme %q: use a folder or oss://BUCKET/PREFIX", from, scheme)
 }
 
+// OSSOptions say how to reach an oss:// location; a folder ignores them.
+// Flags win over Sink, the sink section of an agent config (-c), which
+// gives what they leave unset: region, endpoint and access keys.
+type OSSOptions struct {
+	Sink       config.Sink // from the agent config; its bucket and prefix are not used (the location says)
+	ConfigFile string      // where Sink came from: a secret in it that others can read is warned about
+	Region     string      // e.g. cn-hangzhou; derived from an Aliyun endpoint when empty
+	Endpoint   string      // host name or URL, instead of the one Region and Internal make
+	Internal   bool        // the VPC endpoint oss-REGION-internal.aliyuncs.com, from inside Aliyun
+	Parallel   int         // requests at once (connections kept open)
+	Log        *slog.Logger
+	Options    []oss.Option // tests: another metadata service, ~/.ossutilconfig, environment
+}
+
 // Open opens the archive at from: a folder written by the dir sink (or
-// filled by `ossutil cp -r`, or by hand), or oss://BUCKET/PREFIX.
-func Open(from string) (Archive, error) {
+// filled by `ossutil cp -r`, or by hand), or oss://BUCKET/PREFIX. Its
+// errors are all about the location and the options (no region, a bad
+// endpoint, no credentials): nothing is listed yet. The result implements
+// io.Closer when it holds connections.
+func Open(ctx context.Context, from string, o OSSOptions) (Archive, error) {
 	loc, err := ParseLocation(from)
 	if err != nil {
 		return nil, err
 	}
 	switch loc.Scheme {
 	case "oss":
-		return openOSS(loc)
+		return openOSS(ctx, loc, o)
 	default:
 		fi, err := os.Stat(loc.Dir)
 		if err != nil {
@@ -99,14 +117,54 @@ func Open(from string) (Archive, error) {
 	}
 }
 
-// openOSS is the one place where the OSS reader plugs in: build the
-// bucket reader from sinks/oss (region, endpoint and credentials from
-// flags, LOGSHIP_* environment, the config file or ~/.ossutilconfig; the
-// public endpoint by default), then return Sub(bucketReader, loc.Prefix)
-// so that keys are relative to the prefix like those of a folder.
-func openOSS(loc Location) (Archive, error) {
-	return nil, fmt.Errorf("%w (oss://%s/%s): copy the objects first with `ossutil cp -r oss://%s/%s/ DIR` and use --from DIR",
-		ErrOSSUnavailable, loc.Bucket, loc.Prefix, loc.Bucket, loc.Prefix)
+// ecsWait bounds the ECS RAM role probe of a reader (see
+// oss.WithLocalCredentialsFirst): on an instance the metadata service
+// answers in milliseconds.
+const ecsWait = time.Second
+
+// openOSS is the one place where the OSS reader plugs in: the bucket
+// reader of sinks/oss (credentials from its chain: OSS_ACCESS_KEY_ID and
+// OSS_ACCESS_KEY_SECRET, the config's keys, ~/.ossutilconfig, then the ECS
+// RAM role; the public endpoint unless Internal), under the prefix, so
+// that keys are relative to it like those of a folder.
+func openOSS(ctx context.Context, loc Location, o OSSOptions) (Archive, error) {
+	c := o.Sink
+	c.Type, c.Bucket, c.Prefix = config.SinkOSS, loc.Bucket, loc.Prefix
+	if o.Region != "" {
+		c.Region = o.Region
+	}
+	if o.Endpoint != "" {
+		c.Endpoint = o.Endpoint
+	} else if !o.Internal {
+		// An agent config names the VPC endpoint, which a laptop cannot reach.
+		c.Endpoint = publicEndpoint(c.Endpoint)
+	}
+	c.Internal = &o.Internal
+	if c.Endpoint == "" && c.Region == "" {
+		return nil, fmt.Errorf("pull: oss://%s: --region is required (e.g. cn-hangzhou), or --endpoint", loc.Bucket)
+	}
+	c.Concurrency = max(o.Parallel, DefaultParallel)
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := []oss.Option{oss.WithLocalCredentialsFirst(ecsWait)}
+	if o.ConfigFile != "" {
+		opts = append(opts, oss.WithConfigFile(o.ConfigFile))
+	}
+	s, err := oss.New(ctx, c, log, append(opts, o.Options...)...)
+	if err != nil {
+		return nil, fmt.Errorf("pull: oss://%s: %w", loc.Bucket, err)
+	}
+	return Sub(s, loc.Prefix), nil
+}
+
+var internalEndpoint = regexp.MustCompile(`^((?:https?://)?(?:[a-z0-9-]+\.)?oss-[a-z0-9-]+?)-internal(\.aliyuncs\.com(?::\d+)?/?)$`)
+
+// publicEndpoint turns oss-REGION-internal.aliyuncs.com into
+// oss-REGION.aliyuncs.com; other endpoints are returned as they are.
+func publicEndpoint(ep string) string {
+	return internalEndpoint.ReplaceAllString(ep, "$1$2")
 }
 
 // Sub returns the part of a under prefix, with keys relative to it (like
@@ -126,6 +184,14 @@ func Sub(a Archive, prefix string) Archive {
 type sub struct {
 	a Archive
 	p string
+}
+
+// Close closes the archive under the prefix when it holds connections.
+func (s *sub) Close() error {
+	if c, ok := s.a.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 func (s *sub) List(ctx context.Context, prefix string, fn func(sinks.ObjectInfo) error) error {

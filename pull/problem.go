@@ -42,7 +42,7 @@ func (p Problem) String() string {
 func classify(err error) string {
 	switch {
 	case errors.Is(err, archive.ErrChecksum), errors.Is(err, archive.ErrCorrupt), errors.Is(err, archive.ErrTooLarge),
-		errors.Is(err, archive.ErrHeader), errors.Is(err, errNotChunk):
+		errors.Is(err, archive.ErrHeader):
 		return KindCorrupt
 	case errors.Is(err, sinks.ErrNotFound), errors.Is(err, fs.ErrNotExist):
 		return KindFetch

@@ -76,12 +76,19 @@ func TestPullResumeAfterFailures(t *testing.T) {
 // An interrupted pull leaves no half-written file under its final name; the
 // re-run fetches only what was not yet applied.
 func TestPullResumeAfterInterrupt(t *testing.T) {
+	testResumeAfterInterrupt(t, func(t testing.TB, root string) Archive { return openDir(t, root) })
+}
+
+// testResumeAfterInterrupt runs the interrupted pull on the archive open
+// makes of a folder archive.
+func testResumeAfterInterrupt(t *testing.T, open func(t testing.TB, root string) Archive) {
 	dir := t.TempDir()
 	fx := buildPlain(t, filepath.Join(dir, "archive"))
+	a := open(t, fx.root)
 	out := filepath.Join(dir, "out")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ca := newCounting(openDir(t, fx.root))
+	ca := newCounting(a)
 	ca.after, ca.cancel = int64(len(fx.keys)/2), cancel
 	_, err := Pull(ctx, ca, Options{Out: out, Parallel: 3})
 	if !errors.Is(err, context.Canceled) {
@@ -120,7 +127,7 @@ func TestPullResumeAfterInterrupt(t *testing.T) {
 	}
 	t.Logf("interrupted with %d objects applied, %d partial files", applied, partials)
 
-	ca = newCounting(openDir(t, fx.root))
+	ca = newCounting(a)
 	sum, err := Pull(context.Background(), ca, Options{Out: out, Parallel: 3})
 	if err != nil || len(sum.Problems) > 0 {
 		t.Fatalf("%v\n%s", err, problemsText(sum.Problems))

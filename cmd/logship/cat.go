@@ -38,12 +38,13 @@ could not be fetched, or a stream has a gap; 2 usage; 1 failure.`,
 					return usageErr(fmt.Errorf("--grep: %w", err))
 				}
 			}
-			a, flt, err := sf.resolve()
+			ctx, stop := signalContext()
+			defer stop()
+			a, flt, err := sf.resolve(ctx, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			ctx, stop := signalContext()
-			defer stop()
+			defer closeArchive(a)
 			errw := cmd.ErrOrStderr()
 			sum, err := pull.Cat(ctx, a, cmd.OutOrStdout(), pull.CatOptions{Filter: flt, Parallel: sf.parallel, Grep: re, WithName: withName,
 				OnProblem: func(p pull.Problem) { fmt.Fprintln(errw, "logship:", p.String()) }})

@@ -36,12 +36,13 @@ Exit codes: 0 listed; 3 listed, but some objects were corrupt, unsafe or
 unreadable; 2 usage; 1 failure.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, flt, err := sf.resolve()
+			ctx, stop := signalContext()
+			defer stop()
+			a, flt, err := sf.resolve(ctx, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			ctx, stop := signalContext()
-			defer stop()
+			defer closeArchive(a)
 			l, err := pull.List(ctx, a, flt, sf.parallel)
 			if err != nil {
 				return err

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,11 +26,27 @@ type selectFlags struct {
 	app, host, source, path string
 	since, until            string
 	parallel                int
+	// oss:// locations
+	config           string
+	region, endpoint string
+	internal         bool
 }
 
 const selectHelp = `Where from: --from DIR (a folder written by the dir sink, copied with
 ossutil cp -r, or downloaded object by object: the headers inside the
-chunks are enough) or --from oss://BUCKET/PREFIX; default $LOGSHIP_FROM.
+chunks are enough) or --from oss://BUCKET/PREFIX; default $LOGSHIP_FROM,
+else the oss sink of the agent config given with -c.
+
+OSS: --region (cn-hangzhou), or --endpoint (a host name or URL); the
+public endpoint oss-REGION.aliyuncs.com unless --internal (the VPC endpoint,
+from inside Aliyun). -c AGENT.yaml takes bucket, prefix, region, endpoint
+and access keys from the agent's sink (its VPC endpoint is turned into the
+public one unless --internal); flags win. Credentials, the first found:
+OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET (and OSS_SESSION_TOKEN), the
+config's access_key_id and access_key_secret, ~/.ossutilconfig, the ECS
+instance's RAM role (asked last, for at most a second). Secrets are never
+printed. Reading needs oss:ListObjects on the bucket and oss:GetObject on
+the prefix.
 
 What: --app, --host and --source take names or patterns (web-*); --path a
 glob over the original path (*.log matches the base name; with a "/" the
@@ -49,11 +66,15 @@ func (f *selectFlags) add(c *cobra.Command) {
 	fl.StringVar(&f.since, "since", "", "from this time: a duration before now (2h) or a timestamp")
 	fl.StringVar(&f.until, "until", "", "up to this time: a duration before now (30m) or a timestamp")
 	fl.IntVarP(&f.parallel, "parallel", "j", pull.DefaultParallel, "objects fetched at once")
+	fl.StringVarP(&f.config, "config", "c", "", "agent config: its oss sink gives bucket, prefix, region, endpoint and access keys")
+	fl.StringVar(&f.region, "region", "", "OSS region, e.g. cn-hangzhou")
+	fl.StringVar(&f.endpoint, "endpoint", "", "OSS endpoint, a host name or URL, instead of the one --region and --internal make")
+	fl.BoolVar(&f.internal, "internal", false, "use the VPC endpoint oss-REGION-internal.aliyuncs.com (inside Aliyun)")
 }
 
 // resolve opens the archive and builds the filter; bad values are usage
-// errors.
-func (f *selectFlags) resolve() (pull.Archive, pull.Filter, error) {
+// errors. Close the archive when done (closeArchive).
+func (f *selectFlags) resolve(ctx context.Context, stderr io.Writer) (pull.Archive, pull.Filter, error) {
 	var flt pull.Filter
 	var errs []error
 	now := time.Now()
@@ -71,24 +92,41 @@ func (f *selectFlags) resolve() (pull.Archive, pull.Filter, error) {
 	if f.parallel < 1 || f.parallel > 256 {
 		errs = append(errs, fmt.Errorf("--parallel %d: use 1..256", f.parallel))
 	}
+	oo := pull.OSSOptions{Region: f.region, Endpoint: f.endpoint, Internal: f.internal, Parallel: f.parallel,
+		Log: newLogger(stderr, "warn", "text")}
 	from := f.from
 	if from == "" {
 		from = os.Getenv("LOGSHIP_FROM")
 	}
+	if f.config != "" {
+		cfg, err := config.Load(f.config)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("-c: %w", err))
+		} else {
+			oo.Sink, oo.ConfigFile = cfg.Sink, f.config
+			if from == "" && cfg.Sink.Type == config.SinkOSS && cfg.Sink.Bucket != "" {
+				from = "oss://" + cfg.Sink.Bucket + "/" + strings.Trim(cfg.Sink.Prefix, "/")
+			}
+		}
+	}
 	if from == "" {
-		errs = append(errs, errors.New("--from is required: a folder or oss://BUCKET/PREFIX (or set LOGSHIP_FROM)"))
+		errs = append(errs, errors.New("--from is required: a folder or oss://BUCKET/PREFIX (or set LOGSHIP_FROM, or give an agent config with an oss sink with -c)"))
 	}
 	if len(errs) > 0 {
 		return nil, flt, usageErr(errors.Join(errs...))
 	}
-	a, err := pull.Open(from)
+	a, err := pull.Open(ctx, from, oo)
 	if err != nil {
-		if errors.Is(err, pull.ErrOSSUnavailable) {
-			return nil, flt, err
-		}
 		return nil, flt, usageErr(err)
 	}
 	return a, flt, nil
+}
+
+// closeArchive releases the connections an archive holds.
+func closeArchive(a pull.Archive) {
+	if c, ok := a.(io.Closer); ok {
+		c.Close()
+	}
 }
 
 func signalContext() (context.Context, context.CancelFunc) {
@@ -144,12 +182,13 @@ could not be fetched or written, or a stream has a gap; 2 usage; 1 failure.`,
 			default:
 				return usageErr(fmt.Errorf("--progress %q: use auto, bar, plain or none", progress))
 			}
-			a, flt, err := sf.resolve()
+			ctx, stop := signalContext()
+			defer stop()
+			a, flt, err := sf.resolve(ctx, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			ctx, stop := signalContext()
-			defer stop()
+			defer closeArchive(a)
 			stats := &pull.Stats{}
 			pr := startProgress(ctx, cmd.ErrOrStderr(), progress, "pull", stats)
 			sum, err := pull.Pull(ctx, a, pull.Options{Filter: flt, Out: out, Parallel: sf.parallel, Memory: mem.Int64(),

@@ -27,6 +27,13 @@ func pullArchive(t *testing.T, root string) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return writePullArchive(t, d, "")
+}
+
+// writePullArchive writes pullArchive's objects through a sink, under a
+// key prefix.
+func writePullArchive(t *testing.T, d sinks.Sink, prefix string) map[string][]byte {
+	t.Helper()
 	enc, err := archive.NewEncoder()
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +50,7 @@ func pullArchive(t *testing.T, root string) map[string][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := d.Put(context.Background(), &sinks.Object{Key: archive.Key("", h), Body: body, Header: h}); err != nil {
+		if err := d.Put(context.Background(), &sinks.Object{Key: archive.Key(prefix, h), Body: body, Header: h}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -325,7 +332,9 @@ func TestPullCLIUsage(t *testing.T) {
 		{[]string{"ls", "--from", arch, "--since", "1h", "--until", "2h"}, exitUsage, "before --since"},
 		{[]string{"cat", "--from", arch, "--grep", "("}, exitUsage, "--grep"},
 		{[]string{"ls", "--from", filepath.Join(arch, "nope")}, exitUsage, "no such file"},
-		{[]string{"ls", "--from", "oss://bucket/logs"}, exitFailure, "not available yet"},
+		{[]string{"ls", "--from", "oss://bucket/logs"}, exitUsage, "--region is required"},
+		{[]string{"ls", "--from", "oss://bucket/logs", "--endpoint", "ftp://x"}, exitUsage, "scheme must be http or https"},
+		{[]string{"pull", "--out", t.TempDir(), "-c", filepath.Join(arch, "none.yaml")}, exitUsage, "none.yaml"},
 		{[]string{"ls", "--from", "s3://bucket/logs"}, exitUsage, "unknown scheme"},
 	} {
 		_, stderr, code := runLogship(t, nil, tc.args...)

@@ -34,6 +34,10 @@ import (
 //  4. ossutilconfig: ~/.ossutilconfig as `ossutil config` writes it
 //     ([Credentials] accessKeyID, accessKeySecret, stsToken; ossutil 2's
 //     [default] section is read too).
+//
+// A reader on a laptop (WithLocalCredentialsFirst) tries 4 before 3, so
+// that the metadata service, which is not there, is asked only when
+// nothing else has keys, and for a shorter time.
 
 var osGetenv = os.Getenv
 
@@ -121,37 +125,61 @@ func chooseCredentials(ctx context.Context, c config.Sink, o *options, log *slog
 	}
 	tried = append(tried, "config")
 
+	steps := []func() (*chosenCreds, string){
+		func() (*chosenCreds, string) { return fromECS(ctx, o, log) },
+		func() (*chosenCreds, string) { return fromOssutil(o, log) },
+	}
+	if o.localFirst {
+		steps[0], steps[1] = steps[1], steps[0]
+	}
+	for _, step := range steps {
+		ch, why := step()
+		if ch != nil {
+			return ch, nil
+		}
+		if why != "" {
+			tried = append(tried, why)
+		}
+	}
+	return nil, fmt.Errorf("oss: %w; tried %s", errNoCredentials, strings.Join(tried, ", "))
+}
+
+// fromECS asks the metadata service for the RAM role's credentials, for
+// at most o.ecsWait; it returns nil and what was tried when there are none.
+func fromECS(ctx context.Context, o *options, log *slog.Logger) (*chosenCreds, string) {
 	ecs := newECSProvider(o.metadataURL, o.now, log)
-	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, o.ecsWait)
 	cr, err := ecs.GetCredentials(pctx)
 	cancel()
 	if err == nil {
-		return &chosenCreds{name: "ecs-ram-role", detail: ecs.roleName(), maskedID: maskID(cr.AccessKeyID), provider: ecs}, nil
+		return &chosenCreds{name: "ecs-ram-role", detail: ecs.roleName(), maskedID: maskID(cr.AccessKeyID), provider: ecs}, ""
 	}
 	log.Debug("no ECS RAM role credentials", "err", err)
-	tried = append(tried, "ecs-ram-role ("+err.Error()+")")
+	return nil, "ecs-ram-role (" + err.Error() + ")"
+}
 
+// fromOssutil reads ~/.ossutilconfig (or o.ossutilPath).
+func fromOssutil(o *options, log *slog.Logger) (*chosenCreds, string) {
 	p := o.ossutilPath
 	if p == "" {
 		if home, err := os.UserHomeDir(); err == nil {
 			p = filepath.Join(home, ".ossutilconfig")
 		}
 	}
-	if p != "" {
-		oc, err := readOssutilConfig(p)
-		switch {
-		case err == nil && oc.id != "" && oc.secret != "":
-			warnReadable(log, p, "the ossutil config file holds the access key secret and others can read it: chmod 600 it")
-			return static("ossutilconfig", p, oc.id, oc.secret, oc.token), nil
-		case err == nil:
-			tried = append(tried, p+" (no accessKeyID and accessKeySecret)")
-		case errors.Is(err, os.ErrNotExist):
-			tried = append(tried, p+" (none)")
-		default:
-			tried = append(tried, p+" ("+err.Error()+")")
-		}
+	if p == "" {
+		return nil, ""
 	}
-	return nil, fmt.Errorf("oss: %w; tried %s", errNoCredentials, strings.Join(tried, ", "))
+	oc, err := readOssutilConfig(p)
+	switch {
+	case err == nil && oc.id != "" && oc.secret != "":
+		warnReadable(log, p, "the ossutil config file holds the access key secret and others can read it: chmod 600 it")
+		return static("ossutilconfig", p, oc.id, oc.secret, oc.token), ""
+	case err == nil:
+		return nil, p + " (no accessKeyID and accessKeySecret)"
+	case errors.Is(err, os.ErrNotExist):
+		return nil, p + " (none)"
+	}
+	return nil, p + " (" + err.Error() + ")"
 }
 
 func static(name, detail, id, secret, token string) *chosenCreds {

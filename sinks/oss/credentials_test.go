@@ -123,6 +123,34 @@ func TestOSSCredentialsChainOrder(t *testing.T) {
 	})
 }
 
+// A reader (WithLocalCredentialsFirst) finds ~/.ossutilconfig without
+// asking the metadata service, and waits for that service no longer than
+// it was told when nothing else has keys.
+func TestOSSLocalCredentialsFirst(t *testing.T) {
+	var asked atomic.Int32
+	release := make(chan struct{})
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		select { // accepts and never answers, like a transparent proxy
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer stall.Close()
+	defer close(release)
+	ch, _, err := pick(t, config.Sink{}, env(nil), WithMetadataURL(stall.URL), WithOssutilConfig("testdata/ossutilconfig"),
+		WithLocalCredentialsFirst(time.Second))
+	if err != nil || ch.name != "ossutilconfig" || asked.Load() != 0 {
+		t.Fatalf("chose %v, %v; metadata asked %d times", ch, err, asked.Load())
+	}
+	_, _, err = pick(t, config.Sink{}, env(nil), WithMetadataURL(stall.URL), WithOssutilConfig(filepath.Join(t.TempDir(), "none")),
+		WithLocalCredentialsFirst(50*time.Millisecond))
+	if !errors.Is(err, errNoCredentials) || !strings.Contains(err.Error(), "deadline exceeded") || asked.Load() != 1 ||
+		strings.Index(err.Error(), "none)") > strings.Index(err.Error(), "ecs-ram-role") {
+		t.Fatalf("%v; metadata asked %d times", err, asked.Load())
+	}
+}
+
 func TestOSSConfigFileReadableByOthers(t *testing.T) {
 	dir := t.TempDir()
 	c := config.Sink{AccessKeyID: "LTAI5tFromConfig0002", AccessKeySecret: "config-secret"}

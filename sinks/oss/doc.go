@@ -64,7 +64,9 @@
 // file can be read by group or others: pass it with WithConfigFile); the
 // ECS instance's RAM role (metadata service in hardened mode, refreshed 15
 // minutes before expiry, never through a proxy); ~/.ossutilconfig as
-// `ossutil config` writes it.
+// `ossutil config` writes it. Readers (logship ls, pull, cat) ask for
+// ~/.ossutilconfig before the RAM role, and give the metadata service one
+// second (WithLocalCredentialsFirst).
 //
 // # RAM permissions
 //

@@ -67,6 +67,8 @@ type options struct {
 	configFile  string
 	ossutilPath string
 	metadataURL string
+	localFirst  bool          // ~/.ossutilconfig before the ECS RAM role
+	ecsWait     time.Duration // bound on the ECS RAM role probe
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 	resolve     func(ctx context.Context, host string) ([]string, error)
 }
@@ -99,6 +101,17 @@ func WithOssutilConfig(path string) Option { return func(o *options) { o.ossutil
 // (http://100.100.100.200).
 func WithMetadataURL(u string) Option { return func(o *options) { o.metadataURL = u } }
 
+// WithLocalCredentialsFirst is the credentials chain of a reader on a
+// laptop (logship ls, pull, cat): ~/.ossutilconfig before the ECS RAM role,
+// and the metadata service given at most wait (default 3s). Where no
+// metadata service answers, its probe costs the 1s dial timeout when the
+// address is black-holed, and up to the whole wait when something accepts
+// the connection and stalls (a transparent proxy); in this order it runs
+// only when env, config and ~/.ossutilconfig have no keys.
+func WithLocalCredentialsFirst(wait time.Duration) Option {
+	return func(o *options) { o.localFirst, o.ecsWait = true, wait }
+}
+
 // WithDialer replaces how TCP connections are made (tests of `logship
 // check` map real host names to a local server or simulate a black hole).
 // It is also used by the sink's own HTTP transport.
@@ -120,6 +133,9 @@ func (o *options) defaults() {
 	}
 	if o.metadataURL == "" {
 		o.metadataURL = defaultMetadataURL
+	}
+	if o.ecsWait <= 0 {
+		o.ecsWait = 3 * time.Second
 	}
 	if o.dial == nil {
 		d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
