@@ -277,32 +277,7 @@ shutdown_timeout: 20s
 	}
 	check := func() (bool, string) {
 		got, plans := reassemble(t, archiveDir)
-		for _, p := range plans {
-			if len(p.Gaps) > 0 {
-				return false, fmt.Sprintf("stream %s (%s) has gaps %+v", p.Stream, p.Path, p.Gaps)
-			}
-		}
-		byFirst := map[string]string{}
-		for id, b := range got {
-			first := string(b[:bytes.IndexByte(b, '\n')+1])
-			if other, dup := byFirst[first]; dup {
-				return false, fmt.Sprintf("generation %q shipped as two streams %s and %s", first, other, id)
-			}
-			byFirst[first] = id
-		}
-		for first, g := range want {
-			id, ok := byFirst[first]
-			if !ok {
-				return false, fmt.Sprintf("generation %q not archived", strings.TrimSpace(first))
-			}
-			if !bytes.Equal(got[id], g) {
-				return false, fmt.Sprintf("generation %q (stream %s): archived %d bytes, written %d; first difference at %d", strings.TrimSpace(first), id, len(got[id]), len(g), firstDiff(got[id], g))
-			}
-		}
-		if len(got) != len(want) {
-			return false, fmt.Sprintf("%d streams archived, %d generations written", len(got), len(want))
-		}
-		return true, ""
+		return compareGenerations(got, plans, want)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	var why string
