@@ -3,6 +3,7 @@ package pull
 import (
 	"errors"
 	"fmt"
+	"github.com/logship/logship/sources/glob"
 	"path"
 	"strconv"
 	"strings"
@@ -98,30 +99,7 @@ func (f Filter) matchPath(p string) bool {
 	if !strings.Contains(f.Path, "/") {
 		return match(f.Path, path.Base(p))
 	}
-	return globSegments(strings.Split(strings.Trim(f.Path, "/"), "/"), strings.Split(strings.Trim(p, "/"), "/"))
-}
-
-// globSegments matches path segments; a "**" segment matches any number
-// of segments.
-func globSegments(pat, name []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			for i := 0; i <= len(name); i++ {
-				if globSegments(pat[1:], name[i:]) {
-					return true
-				}
-			}
-			return false
-		}
-		if len(name) == 0 {
-			return false
-		}
-		if ok, _ := path.Match(pat[0], name[0]); !ok {
-			return false
-		}
-		pat, name = pat[1:], name[1:]
-	}
-	return len(name) == 0
+	return glob.MatchPath(f.Path, p)
 }
 
 // ParseTime parses a --since or --until value: a duration before now

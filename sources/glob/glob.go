@@ -80,6 +80,14 @@ func (p Pattern) Match(name string) bool {
 	return matchSegs(p.segs, strings.Split(rel, "/"))
 }
 
+// MatchPath reports whether the slash-separated path name matches the
+// slash-separated pattern, segment by segment (path.Match), a "**"
+// segment standing for any number of segments. Leading and trailing
+// slashes are ignored on both sides; nothing is made absolute.
+func MatchPath(pattern, name string) bool {
+	return matchSegs(strings.Split(strings.Trim(pattern, "/"), "/"), strings.Split(strings.Trim(name, "/"), "/"))
+}
+
 // matchSegs matches path segments against pattern segments, "**" standing
 // for any number of segments.
 func matchSegs(segs, parts []string) bool {

@@ -266,3 +266,22 @@ func writeFile(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+func TestMatchPath(t *testing.T) {
+	for _, tc := range []struct {
+		pat, name string
+		want      bool
+	}{
+		{"/var/log/*.log", "/var/log/a.log", true},
+		{"var/log/*.log", "/var/log/a.log", true},
+		{"/var/**/a.log", "/var/log/x/y/a.log", true},
+		{"/var/**/a.log", "/var/a.log", true},
+		{"/var/*/a.log", "/var/log/x/a.log", false},
+		{"/home/**", "/home/admin/logs/app.log", true},
+		{"/var/log/*.log", "/var/log/a.log.1", false},
+	} {
+		if got := MatchPath(tc.pat, tc.name); got != tc.want {
+			t.Errorf("MatchPath(%q, %q) = %v, want %v", tc.pat, tc.name, got, tc.want)
+		}
+	}
+}
