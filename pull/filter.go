@@ -3,11 +3,12 @@ package pull
 import (
 	"errors"
 	"fmt"
-	"github.com/logship/logship/sources/glob"
 	"path"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logship/logship/sources/glob"
 )
 
 // Filter selects what ls, pull and cat work on. Empty fields select
