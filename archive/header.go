@@ -130,7 +130,8 @@ func (h *Header) Validate() error {
 	return nil
 }
 
-// MarshalJSON is the default; Marshal bounds the size.
+// Marshal encodes the header as JSON, refusing one larger than
+// MaxHeaderBytes.
 func (h *Header) Marshal() ([]byte, error) {
 	b, err := json.Marshal(h)
 	if err != nil {

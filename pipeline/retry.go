@@ -49,8 +49,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Do calls op until it succeeds or ctx ends; it returns op's last error
-// joined with ctx's when it gives up. onErr sees every failure.
+// Do calls op until it succeeds or ctx ends, logging every failure with
+// what was being written (what) and when it is tried again. It returns nil
+// on success, else the error that ended it (op's last error, or ctx's).
 func (r Retry) Do(ctx context.Context, log *slog.Logger, what string, op func(context.Context) error) error {
 	r = r.withDefaults()
 	backoff := r.Initial
