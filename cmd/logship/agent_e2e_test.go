@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -139,67 +137,6 @@ func (w *rotWriter) run(stop <-chan struct{}) {
 	}
 }
 
-type agentProc struct {
-	cmd    *exec.Cmd
-	stderr *syncBuffer
-	exited chan struct{}
-	err    error
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writer goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// alive fails the test when the agent exited on its own.
-func (a *agentProc) alive(t *testing.T) {
-	t.Helper()
-	select {
-	case <-a.exited:
-		t.Fatalf("agent exited unexpectedly: %v\n%s", a.err, tail(a.stderr.String(), 4000))
-	default:
-	}
-}
-
-func (a *agentProc) kill(t *testing.T, sig syscall.Signal) error {
-	t.Helper()
-	if err := a.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	<-a.exited
-	return a.err
-}
-
-// startAgent starts `logship agent -c cfg`; its log goes to logbuf (shared
-// by the successive agents of a test), or a buffer of its own when nil.
-func startAgent(t *testing.T, cfg string, logbuf *syncBuffer) *agentProc {
-	t.Helper()
-	cmd := exec.Command(binary, "agent", "-c", cfg)
-	if logbuf == nil {
-		logbuf = &syncBuffer{}
-	}
-	a := &agentProc{cmd: cmd, stderr: logbuf, exited: make(chan struct{})}
-	cmd.Stderr = a.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { a.err = cmd.Wait(); close(a.exited) }()
-	return a
-}
-
 // The acceptance test of issue 2: writers append known lines to several
 // files while logback-style renames, JUL-style renaming chains and
 // copytruncate happen; the agent is killed with SIGKILL at random moments
@@ -231,50 +168,28 @@ shutdown_timeout: 20s
 
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
-	var writers []*rotWriter
-	for i, style := range []string{"logback", "jul", "copytruncate"} {
-		d := filepath.Join(logs, style)
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		writers = append(writers, &rotWriter{dir: d, style: style, rng: rand.New(rand.NewPCG(seed, uint64(i)))})
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, w := range writers {
-		wg.Add(1)
-		go func() { defer wg.Done(); w.run(stop) }()
-	}
+	writers, stopWriters := startRotWriters(t, logs, seed, (*rotWriter).run)
 
 	rng := rand.New(rand.NewPCG(seed, 99))
 	logbuf := &syncBuffer{}
 	defer func() {
-		if t.Failed() {
-			p := filepath.Join(os.TempDir(), "logship-e2e-agent.log")
-			os.WriteFile(p, []byte(logbuf.String()), 0o644)
+		if p := saveLogOnFailure(t, logbuf, "logship-e2e-agent.log"); p != "" {
 			t.Logf("agent logs of all runs: %s", p)
 		}
 	}()
-	a := startAgent(t, cfg, logbuf)
+	a := startAgent(t, cfg, agentOpts{log: logbuf})
 	for kill := 0; kill < 3; kill++ {
 		time.Sleep(time.Duration(400+rng.IntN(900)) * time.Millisecond) // a random moment
 		a.alive(t)
-		a.kill(t, syscall.SIGKILL)
+		a.signal(t, syscall.SIGKILL)
 		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond) // rotations go on while it is down
 		logbuf.Write([]byte("---- restart after SIGKILL ----\n"))
-		a = startAgent(t, cfg, logbuf)
+		a = startAgent(t, cfg, agentOpts{log: logbuf})
 	}
 	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	stopWriters()
 
-	want := map[string][]byte{} // first line -> generation bytes
-	for _, w := range writers {
-		for _, g := range w.gens {
-			first := string(g[:bytes.IndexByte(g, '\n')+1])
-			want[first] = g
-		}
-	}
+	want := writtenGenerations(writers) // first line -> generation bytes
 	check := func() (bool, string) {
 		got, plans := reassemble(t, archiveDir)
 		return compareGenerations(got, plans, want)
@@ -289,13 +204,13 @@ shutdown_timeout: 20s
 		why = w
 		a.alive(t)
 		if time.Now().After(deadline) {
-			a.kill(t, syscall.SIGTERM)
-			t.Fatalf("archive incomplete after 60s: %s\nagent log tail:\n%s", why, tail(a.stderr.String(), 4000))
+			a.signal(t, syscall.SIGTERM)
+			t.Fatalf("archive incomplete after 60s: %s\nagent log tail:\n%s", why, tail(a.log.String(), 4000))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if err := a.kill(t, syscall.SIGTERM); err != nil {
-		t.Fatalf("agent exit after SIGTERM: %v\n%s", err, tail(a.stderr.String(), 4000))
+	if err := a.signal(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("agent exit after SIGTERM: %v\n%s", err, tail(a.log.String(), 4000))
 	}
 	if ok, why := check(); !ok {
 		t.Fatalf("after SIGTERM: %s", why)
@@ -311,12 +226,3 @@ func firstDiff(a, b []byte) int {
 	}
 	return min(len(a), len(b))
 }
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
-var _ = io.Discard

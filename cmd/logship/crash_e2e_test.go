@@ -25,97 +25,6 @@ import (
 	"github.com/logship/logship/sinks/dir"
 )
 
-// crashAgent is `logship agent` running as a subprocess for the crash
-// source tests.
-type crashAgent struct {
-	cmd    *exec.Cmd
-	log    *syncBuffer
-	exited chan struct{}
-	err    error
-}
-
-func startCrashAgent(t *testing.T, cfg string, env ...string) *crashAgent {
-	t.Helper()
-	return startCrashAgentAs(t, nil, cfg, env...)
-}
-
-// startCrashAgentAs runs the agent with other credentials (nil: ours).
-func startCrashAgentAs(t *testing.T, cred *syscall.Credential, cfg string, env ...string) *crashAgent {
-	t.Helper()
-	a := &crashAgent{cmd: exec.Command(binary, "agent", "-c", cfg), log: &syncBuffer{}, exited: make(chan struct{})}
-	if cred != nil {
-		a.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LOGSHIP_E2E_") { // test switches, not config keys
-			a.cmd.Env = append(a.cmd.Env, kv)
-		}
-	}
-	a.cmd.Env = append(a.cmd.Env, env...)
-	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { a.err = a.cmd.Wait(); close(a.exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-a.exited:
-		default:
-			a.cmd.Process.Kill()
-			<-a.exited
-		}
-		if t.Failed() {
-			t.Logf("agent log:\n%s", tail(a.log.String(), 6000))
-		}
-	})
-	return a
-}
-
-// stop sends sig and waits for the agent to exit.
-func (a *crashAgent) stop(t *testing.T, sig syscall.Signal) {
-	t.Helper()
-	if err := a.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-a.exited:
-	case <-time.After(60 * time.Second):
-		t.Fatal("agent did not exit")
-	}
-}
-
-// waitFor polls cond until the deadline, failing early if the agent died.
-func (a *crashAgent) waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		select {
-		case <-a.exited:
-			t.Fatalf("agent exited while waiting for %s: %v", what, a.err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// peakRSS returns VmHWM, the peak resident set of a live process.
-func peakRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, err := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
-}
-
 // crashConfig is an agent config with one crash source and a dir sink.
 func crashConfig(t *testing.T, root string, paths []string, extra string) string {
 	t.Helper()
@@ -389,7 +298,7 @@ func TestCrashRealJVM(t *testing.T) {
 	}
 	java := javaTools(t, app)
 	cfg := crashConfig(t, root, []string{app + "/hs_err_pid*.log", app + "/java_pid*.hprof"}, "")
-	a := startCrashAgent(t, cfg)
+	a := startAgent(t, cfg, agentOpts{})
 
 	crash := exec.Command(java, "-XX:-CreateCoredumpOnCrash", "-XX:ErrorFile="+app+"/hs_err_pid%p.log", "-cp", app, "Crash")
 	crash.Dir = app
@@ -458,7 +367,7 @@ func TestCrashRealJVM(t *testing.T) {
 
 	// Restart, then crash another JVM: once its file is archived, the
 	// scans have passed the first two many times without archiving them.
-	a2 := startCrashAgent(t, cfg)
+	a2 := startAgent(t, cfg, agentOpts{})
 	crash2 := exec.Command(java, "-XX:-CreateCoredumpOnCrash", "-XX:ErrorFile="+app+"/hs_err_pid%p.log", "-cp", app, "Crash")
 	crash2.Run()
 	a2.waitFor(t, 60*time.Second, "the third crash object", func() bool { return len(crashKeys(t, archiveDir)) == 3 })
@@ -501,7 +410,7 @@ func TestCrashResumeAfterKill9(t *testing.T) {
 
 	// Slow enough (rate_limit) to be killed in the middle.
 	slow := crashConfig(t, root, []string{app + "/*.hprof"}, "    rate_limit: 60MiB\n")
-	a := startCrashAgent(t, slow)
+	a := startAgent(t, slow, agentOpts{})
 	uploads := filepath.Join(root, "archive", ".uploads")
 	stored := func() int {
 		m, _ := filepath.Glob(filepath.Join(uploads, "*", ".tmp-part-*"))
@@ -516,7 +425,7 @@ func TestCrashResumeAfterKill9(t *testing.T) {
 	t.Logf("killed with %d of %d parts stored", kept, parts)
 
 	fast := crashConfig(t, root, []string{app + "/*.hprof"}, "")
-	a2 := startCrashAgent(t, fast)
+	a2 := startAgent(t, fast, agentOpts{})
 	archiveDir := filepath.Join(root, "archive")
 	a2.waitFor(t, 120*time.Second, "the object", func() bool { return len(crashKeys(t, archiveDir)) == 1 })
 	a2.waitFor(t, 10*time.Second, "the shipped record", func() bool { return strings.Contains(a2.log.String(), `"msg":"artifact shipped"`) })
@@ -562,18 +471,18 @@ func TestCrashHeapDumpMemory(t *testing.T) {
 	sum := writeHeapLike(t, path, size, 2)
 	t.Logf("wrote %d MiB in %v", size>>20, time.Since(start).Round(time.Millisecond))
 
-	a := startCrashAgent(t, crashConfig(t, root, []string{app + "/*.hprof"}, ""))
+	a := startAgent(t, crashConfig(t, root, []string{app + "/*.hprof"}, ""), agentOpts{})
 	archiveDir := filepath.Join(root, "archive")
 	start = time.Now()
 	var peak int64
 	a.waitFor(t, 300*time.Second, "the heap dump object", func() bool {
-		if hwm, err := peakRSS(a.cmd.Process.Pid); err == nil {
+		if _, hwm, err := memory(a.cmd.Process.Pid); err == nil {
 			peak = max(peak, hwm)
 		}
 		return len(crashKeys(t, archiveDir)) == 1
 	})
 	took := time.Since(start)
-	if hwm, err := peakRSS(a.cmd.Process.Pid); err == nil {
+	if _, hwm, err := memory(a.cmd.Process.Pid); err == nil {
 		peak = max(peak, hwm)
 	}
 	a.stop(t, syscall.SIGTERM)
@@ -635,7 +544,7 @@ shutdown_timeout: 20s
 	env := []string{"OSS_ACCESS_KEY_ID=" + crashAK, "OSS_ACCESS_KEY_SECRET=" + crashSK}
 
 	slow := srv.Inject(osstest.Fault{Op: "UploadPart", Latency: 150 * time.Millisecond})
-	a := startCrashAgent(t, cfg, env...)
+	a := startAgent(t, cfg, agentOpts{env: env})
 	storedParts := func() int {
 		n := 0
 		for _, u := range srv.Uploads(crashBucket) {
@@ -653,7 +562,7 @@ shutdown_timeout: 20s
 	}
 	t.Logf("killed with %d of %d parts stored (%d UploadPart calls)", kept, parts, before)
 
-	a2 := startCrashAgent(t, cfg, env...)
+	a2 := startAgent(t, cfg, agentOpts{env: env})
 	var key string
 	a2.waitFor(t, 120*time.Second, "the object", func() bool {
 		for _, o := range srv.Objects(crashBucket) {
@@ -688,24 +597,11 @@ shutdown_timeout: 20s
 // as nobody) gives one clear error with a hint and is retried: once made
 // readable, it ships. Meanwhile a readable error report ships at once.
 func TestCrashUnreadableHeapDump(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root, to run the agent as another user")
-	}
 	root := t.TempDir()
 	// The agent runs as nobody: it needs to reach its binary, config,
 	// state and archive.
-	for _, d := range []string{filepath.Dir(binary), filepath.Dir(root), root} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
 	app := filepath.Join(root, "app")
-	for _, d := range []string{app, filepath.Join(root, "state"), filepath.Join(root, "archive")} {
-		if err := os.MkdirAll(d, 0o777); err != nil {
-			t.Fatal(err)
-		}
-		os.Chmod(d, 0o777)
-	}
+	prepareForUser(t, root, app, filepath.Join(root, "state"), filepath.Join(root, "archive"))
 	pid := deadPid(t)
 	dump := filepath.Join(app, fmt.Sprintf("java_pid%d.hprof", pid))
 	writeHeapLike(t, dump, 3<<20, 4)
@@ -722,7 +618,7 @@ func TestCrashUnreadableHeapDump(t *testing.T) {
 	}
 	cfg := crashConfig(t, root, []string{app + "/*.hprof", app + "/hs_err_pid*.log"}, "")
 	os.Chmod(cfg, 0o644)
-	a := startCrashAgentAs(t, &syscall.Credential{Uid: 65534, Gid: 65534}, cfg)
+	a := startAgent(t, cfg, agentOpts{cred: nobody})
 	archiveDir := filepath.Join(root, "archive")
 	a.waitFor(t, 30*time.Second, "the error report archived", func() bool { return len(crashKeys(t, archiveDir)) == 1 })
 	a.waitFor(t, 30*time.Second, "the unreadable file reported", func() bool {

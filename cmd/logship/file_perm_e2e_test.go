@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -17,22 +16,9 @@ import (
 // flowing; once readable, it is shipped whole. A file replaced by a folder
 // does not stop the agent either.
 func TestFileUnreadableAndReplacedByFolder(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root, to run the agent as another user")
-	}
 	root := t.TempDir()
-	for _, d := range []string{filepath.Dir(binary), filepath.Dir(root), root} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
 	logs := filepath.Join(root, "logs")
-	for _, d := range []string{logs, filepath.Join(root, "state"), filepath.Join(root, "archive")} {
-		if err := os.MkdirAll(d, 0o777); err != nil {
-			t.Fatal(err)
-		}
-		os.Chmod(d, 0o777)
-	}
+	prepareForUser(t, root, logs, filepath.Join(root, "state"), filepath.Join(root, "archive"))
 	secret := filepath.Join(logs, "secret.log")
 	secretData := []byte("root only line 1\nroot only line 2 \x00\xff\n")
 	if err := os.WriteFile(secret, secretData, 0o600); err != nil {
@@ -63,21 +49,7 @@ sink:
 `, logs, root, root))
 	os.Chmod(cfg, 0o644)
 
-	cmd := exec.Command(binary, "agent", "-c", cfg)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	a := &agentProc{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	cmd.Stderr = a.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { a.err = cmd.Wait(); close(a.exited) }()
-	defer func() {
-		select {
-		case <-a.exited:
-		default:
-			a.kill(t, syscall.SIGKILL)
-		}
-	}()
+	a := startAgent(t, cfg, agentOpts{cred: nobody})
 
 	archiveDir := filepath.Join(root, "archive")
 	byPath := func() map[string][]byte {
@@ -88,11 +60,10 @@ sink:
 		}
 		return out
 	}
-	waitUntil(t, 20*time.Second, "the readable files archived and the error logged", func() bool {
-		a.alive(t)
+	a.waitFor(t, 20*time.Second, "the readable files archived and the error logged", func() bool {
 		got := byPath()
 		return string(got["open.log"]) == "readable line 1\n" && len(got["doomed.log"]) > 0 &&
-			strings.Contains(a.stderr.String(), secret)
+			strings.Contains(a.log.String(), secret)
 	})
 	// The file becomes a folder; the others keep flowing.
 	if err := os.Remove(doomed); err != nil {
@@ -107,8 +78,7 @@ sink:
 	}
 	f.WriteString("readable line 2\n")
 	f.Close()
-	waitUntil(t, 20*time.Second, "more lines after the folder appeared", func() bool {
-		a.alive(t)
+	a.waitFor(t, 20*time.Second, "more lines after the folder appeared", func() bool {
 		return string(byPath()["open.log"]) == "readable line 1\nreadable line 2\n"
 	})
 	if got := byPath()["secret.log"]; len(got) != 0 {
@@ -118,14 +88,13 @@ sink:
 	if err := os.Chmod(secret, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 20*time.Second, "the file archived once readable", func() bool {
-		a.alive(t)
+	a.waitFor(t, 20*time.Second, "the file archived once readable", func() bool {
 		return bytes.Equal(byPath()["secret.log"], secretData)
 	})
-	if err := a.kill(t, syscall.SIGTERM); err != nil {
-		t.Fatalf("agent exit: %v\n%s", err, a.stderr.String())
+	if err := a.signal(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("agent exit: %v\n%s", err, a.log.String())
 	}
-	log := a.stderr.String()
+	log := a.log.String()
 	var errLines []string
 	for _, line := range strings.Split(log, "\n") {
 		if strings.Contains(line, secret) && strings.Contains(line, "level=ERROR") {

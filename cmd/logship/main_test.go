@@ -2,19 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/logship/logship/archive"
-	"github.com/logship/logship/sinks"
-	"github.com/logship/logship/sinks/dir"
 )
 
 // binary is the logship binary built once for the end-to-end tests.
@@ -58,53 +51,6 @@ func runLogship(t *testing.T, env []string, args ...string) (string, string, int
 	return stdout.String(), stderr.String(), code
 }
 
-// reassemble reads every chunk in a dir-sink folder and rebuilds each
-// stream; it returns the contents by stream id and the plans.
-func reassemble(t *testing.T, root string) (map[string][]byte, []archive.StreamPlan) {
-	t.Helper()
-	d, err := dir.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var refs []archive.ChunkRef
-	raws := map[string][]byte{}
-	err = d.List(context.Background(), "", func(oi sinks.ObjectInfo) error {
-		rc, _, err := d.Get(context.Background(), oi.Key)
-		if err != nil {
-			return err
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			return err
-		}
-		h, raw, err := archive.Decode(b, archive.Limits{})
-		if err != nil {
-			return fmt.Errorf("%s: %w", oi.Key, err)
-		}
-		raws[oi.Key] = raw
-		refs = append(refs, archive.ChunkRef{Header: h, Ref: oi.Key})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plans := archive.Plan(refs)
-	out := map[string][]byte{}
-	for _, p := range plans {
-		var b []byte
-		for _, st := range p.Steps {
-			part, err := st.Apply(raws[st.Chunk.Ref.(string)])
-			if err != nil {
-				t.Fatal(err)
-			}
-			b = append(b, part...)
-		}
-		out[p.Stream] = b
-	}
-	return out, plans
-}
-
 func writeConfig(t *testing.T, dir, body string) string {
 	t.Helper()
 	p := filepath.Join(dir, "logship.yaml")
@@ -112,17 +58,6 @@ func writeConfig(t *testing.T, dir, body string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func TestValidateMisspeltKey(t *testing.T) {

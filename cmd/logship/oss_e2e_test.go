@@ -4,13 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,69 +21,6 @@ const (
 	e2eSK     = "e2e-Secret-must-not-leak"
 	e2eBucket = "e2e-logs"
 )
-
-// ossAgent is `logship agent` running as a subprocess against osstest.
-type ossAgent struct {
-	cmd    *exec.Cmd
-	log    *syncBuffer
-	exited chan struct{}
-	err    error
-}
-
-func startOSSAgent(t *testing.T, cfg string, env []string, log *syncBuffer) *ossAgent {
-	t.Helper()
-	cmd := exec.Command(binary, "agent", "-c", cfg)
-	cmd.Env = append(os.Environ(), env...)
-	a := &ossAgent{cmd: cmd, log: log, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { a.err = cmd.Wait(); close(a.exited) }()
-	return a
-}
-
-func (a *ossAgent) alive(t *testing.T) {
-	t.Helper()
-	select {
-	case <-a.exited:
-		t.Fatalf("agent exited: %v\n%s", a.err, tail(a.log.String(), 4000))
-	default:
-	}
-}
-
-func (a *ossAgent) signal(t *testing.T, sig syscall.Signal) error {
-	t.Helper()
-	if err := a.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	<-a.exited
-	return a.err
-}
-
-// memory reads VmRSS and VmHWM (peak) of a process, in bytes.
-func memory(pid int) (rss, hwm int64, err error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseInt(fields[1], 10, 64)
-		switch fields[0] {
-		case "VmRSS:":
-			rss = kb << 10
-		case "VmHWM:":
-			hwm = kb << 10
-		}
-	}
-	return rss, hwm, sc.Err()
-}
 
 // ossArchive reassembles, from what osstest holds, every stream: decoded
 // chunks are cached by key and ETag, since the test asks many times.
@@ -106,7 +40,7 @@ func (a *ossArchive) reassemble(t *testing.T) (map[string][]byte, []archive.Stre
 	if a.cache == nil {
 		a.cache = map[string]cachedChunk{}
 	}
-	var refs []archive.ChunkRef
+	var chunks []rawChunk
 	for _, o := range a.srv.Objects(e2eBucket) {
 		c, ok := a.cache[o.Key]
 		if !ok || c.etag != o.ETag {
@@ -127,22 +61,9 @@ func (a *ossArchive) reassemble(t *testing.T) (map[string][]byte, []archive.Stre
 			c = cachedChunk{etag: o.ETag, h: h, raw: raw}
 			a.cache[o.Key] = c
 		}
-		refs = append(refs, archive.ChunkRef{Header: c.h, Ref: o.Key})
+		chunks = append(chunks, rawChunk{key: o.Key, h: c.h, raw: c.raw})
 	}
-	plans := archive.Plan(refs)
-	out := map[string][]byte{}
-	for _, p := range plans {
-		var b []byte
-		for _, st := range p.Steps {
-			part, err := st.Apply(a.cache[st.Chunk.Ref.(string)].raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b = append(b, part...)
-		}
-		out[p.Stream] = b
-	}
-	return out, plans
+	return assemble(t, chunks)
 }
 
 // compare checks that every written generation was archived exactly once
@@ -224,7 +145,7 @@ func TestAgentOSSFaultsAndOutage(t *testing.T) {
 		memBound = 512 << 20 // the race detector's shadow memory; the bound is for real builds
 	}
 	srv := osstest.New(osstest.Options{AccessKeyID: e2eAK, AccessKeySecret: e2eSK, Buckets: []string{e2eBucket}})
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the agent is killed
 	root := t.TempDir()
 	logs := filepath.Join(root, "logs")
 	cfg := writeConfig(t, root, fmt.Sprintf(`app: e2e
@@ -256,49 +177,25 @@ shutdown_timeout: 20s
 
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
-	var writers []*rotWriter
-	for i, style := range []string{"logback", "jul", "copytruncate"} {
-		d := filepath.Join(logs, style)
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		writers = append(writers, &rotWriter{dir: d, style: style, rng: rand.New(rand.NewPCG(seed, uint64(i)))})
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, w := range writers {
-		wg.Add(1)
-		go func() { defer wg.Done(); runWriters(w, stop) }()
-	}
-	stopWriters := sync.OnceFunc(func() { close(stop); wg.Wait() })
-	defer stopWriters()
+	writers, stopWriters := startRotWriters(t, logs, seed, runWriters)
 
 	logbuf := &syncBuffer{}
 	defer func() {
-		if t.Failed() {
-			p := filepath.Join(os.TempDir(), "logship-oss-e2e-agent.log")
-			os.WriteFile(p, []byte(logbuf.String()), 0o644)
+		if p := saveLogOnFailure(t, logbuf, "logship-oss-e2e-agent.log"); p != "" {
 			t.Logf("agent logs: %s\ncounts: %v", p, srv.Counts())
 		}
 	}()
 	start := time.Now()
-	a := startOSSAgent(t, cfg, env, logbuf)
-	defer func() {
-		select {
-		case <-a.exited:
-		default:
-			a.signal(t, syscall.SIGKILL)
-		}
-	}()
+	a := startAgent(t, cfg, agentOpts{env: env, log: logbuf})
 	puts := func() int { return srv.Count("PutObject") }
 	// waitPuts waits until n more PutObject requests arrived (the faults
 	// injected before were met).
 	waitPuts := func(what string, n int) {
 		t.Helper()
 		from := puts()
-		waitUntil(t, 20*time.Second, what, func() bool { a.alive(t); return puts() >= from+n })
+		a.waitFor(t, 20*time.Second, what, func() bool { return puts() >= from+n })
 	}
-	waitUntil(t, 10*time.Second, "first chunks", func() bool { a.alive(t); return len(srv.Objects(e2eBucket)) >= 3 })
+	a.waitFor(t, 10*time.Second, "first chunks", func() bool { return len(srv.Objects(e2eBucket)) >= 3 })
 
 	// Bursts of 500 and 503 SlowDown.
 	srv.Inject(osstest.Fault{Op: "PutObject", Times: 6, Status: 500})
@@ -313,8 +210,7 @@ shutdown_timeout: 20s
 	// An AccessDenied period, then lifted: the agent reports it with the
 	// permission to grant and keeps the data.
 	denied := srv.Inject(osstest.Fault{Op: osstest.WriteOp, Status: 403, Code: "AccessDenied", Message: "You have no right to access this object."})
-	waitUntil(t, 20*time.Second, "the AccessDenied report", func() bool {
-		a.alive(t)
+	a.waitFor(t, 20*time.Second, "the AccessDenied report", func() bool {
 		return strings.Contains(logbuf.String(), "AccessDenied: the RAM policy of this key lacks oss:PutObject on acs:oss:*:*:"+e2eBucket+"/logs/*")
 	})
 	srv.Remove(denied)
@@ -324,7 +220,7 @@ shutdown_timeout: 20s
 	// SIGKILL and restart.
 	a.signal(t, syscall.SIGKILL)
 	logbuf.Write([]byte("---- restart after SIGKILL ----\n"))
-	a = startOSSAgent(t, cfg, env, logbuf)
+	a = startAgent(t, cfg, agentOpts{env: env, log: logbuf})
 	t.Logf("%v: AccessDenied reported and lifted; SIGKILL and restart", time.Since(start).Round(time.Millisecond))
 	waitPuts("uploads after the restart", 3)
 
@@ -351,17 +247,12 @@ shutdown_timeout: 20s
 	if hwm > memBound {
 		t.Fatalf("agent VmHWM %d MiB, bound %d MiB", hwm>>20, memBound>>20)
 	}
-	waitUntil(t, 40*time.Second, "uploads after the outage", func() bool { a.alive(t); return len(srv.Objects(e2eBucket)) > before })
+	a.waitFor(t, 40*time.Second, "uploads after the outage", func() bool { return len(srv.Objects(e2eBucket)) > before })
 	t.Logf("%v: uploads again", time.Since(start).Round(time.Millisecond))
 	time.Sleep(time.Second) // writers go on a little after the outage
 	stopWriters()
 
-	want := map[string][]byte{} // first line → generation bytes
-	for _, w := range writers {
-		for _, g := range w.gens {
-			want[string(g[:bytes.IndexByte(g, '\n')+1])] = g
-		}
-	}
+	want := writtenGenerations(writers) // first line → generation bytes
 	arch := &ossArchive{srv: srv}
 	deadline := time.Now().Add(45 * time.Second)
 	for {
@@ -395,7 +286,7 @@ shutdown_timeout: 20s
 func TestOSSWrongSecretBinary(t *testing.T) {
 	const wrong = "wrong-Secret-value-0123"
 	srv := osstest.New(osstest.Options{AccessKeyID: e2eAK, AccessKeySecret: e2eSK, Buckets: []string{e2eBucket}})
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the agent is killed
 	root := t.TempDir()
 	logs := filepath.Join(root, "logs")
 	os.MkdirAll(logs, 0o755)
@@ -421,9 +312,8 @@ shutdown_timeout: 1s
 	env := []string{"OSS_ACCESS_KEY_ID=" + e2eAK, "OSS_ACCESS_KEY_SECRET=" + wrong, "OSS_SDK_LOG_LEVEL=debug"}
 
 	logbuf := &syncBuffer{}
-	a := startOSSAgent(t, cfg, env, logbuf)
-	waitUntil(t, 20*time.Second, "the SignatureDoesNotMatch report", func() bool {
-		a.alive(t)
+	a := startAgent(t, cfg, agentOpts{env: env, log: logbuf})
+	a.waitFor(t, 20*time.Second, "the SignatureDoesNotMatch report", func() bool {
 		return strings.Contains(logbuf.String(), "SignatureDoesNotMatch: the access key secret is wrong")
 	})
 	a.signal(t, syscall.SIGTERM)
@@ -552,16 +442,9 @@ sink:
   endpoint: %s
   prefix: logs/
 `, logFile, root, e2eBucket, srv.Endpoint())), 0o600)
-		cmd := exec.Command(binary, "agent", "-c", cfg)
-		cmd.Env = append(os.Environ(), "OSS_ACCESS_KEY_ID="+e2eAK, "OSS_ACCESS_KEY_SECRET="+e2eSK)
 		var logbuf syncBuffer
-		cmd.Stderr = &logbuf
 		start := time.Now()
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		a := startAgent(b, cfg, agentOpts{env: []string{"OSS_ACCESS_KEY_ID=" + e2eAK, "OSS_ACCESS_KEY_SECRET=" + e2eSK}, log: &logbuf})
 		stored := func() (raw int64) {
 			for _, o := range srv.Objects(e2eBucket) {
 				n, _ := strconv.ParseInt(o.Meta["logship-raw-size"], 10, 64)
@@ -571,23 +454,20 @@ sink:
 		}
 		deadline := time.Now().Add(5 * time.Minute)
 		for stored() < size {
-			select {
-			case err := <-exited:
-				b.Fatalf("agent exited: %v\n%s", err, tail(logbuf.String(), 3000))
-			default:
+			if !a.running() {
+				b.Fatalf("agent exited: %v\n%s", a.err, tail(logbuf.String(), 3000))
 			}
 			if time.Now().After(deadline) {
-				cmd.Process.Kill()
+				a.cmd.Process.Kill()
 				b.Fatalf("only %d of %d bytes stored after 5 minutes\n%s", stored(), size, tail(logbuf.String(), 3000))
 			}
 			time.Sleep(20 * time.Millisecond) // poll
 		}
 		elapsed := time.Since(start)
-		cmd.Process.Signal(syscall.SIGTERM)
-		if err := <-exited; err != nil {
+		if err := a.signal(b, syscall.SIGTERM); err != nil {
 			b.Fatalf("agent: %v\n%s", err, tail(logbuf.String(), 3000))
 		}
-		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		ru := a.cmd.ProcessState.SysUsage().(*syscall.Rusage)
 		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		gib := float64(size) / (1 << 30)
 		b.ReportMetric(float64(size)/1e6/elapsed.Seconds(), "MB/s")

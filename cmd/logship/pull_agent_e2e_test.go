@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -101,16 +100,7 @@ func testAgentRoundTrip(t *testing.T, st *roundTripStore) {
 	logsDir := map[string]string{}
 	crashDir := filepath.Join(root, "crash-web-2")
 	hsErrPath := filepath.Join(crashDir, fmt.Sprintf("hs_err_pid%d.log", deadPid(t)))
-	var agents []*ossAgent
-	defer func() {
-		for _, a := range agents {
-			select {
-			case <-a.exited:
-			default:
-				a.signal(t, syscall.SIGKILL)
-			}
-		}
-	}()
+	var agents []*agentProc
 	for _, host := range []string{"web-1", "web-2"} {
 		logs := filepath.Join(root, "logs-"+host)
 		logsDir[host] = logs
@@ -140,7 +130,7 @@ sources:
   max_age: 200ms
   state_dir: %s/state
 %s`, host, logs, crash, logs, st.sink))
-		agents = append(agents, startOSSAgent(t, cfg, st.env, &agentLog))
+		agents = append(agents, startAgent(t, cfg, agentOpts{env: st.env, log: &agentLog}))
 	}
 	archived := func(want ...[]byte) func() bool {
 		return func() bool {
@@ -224,36 +214,6 @@ func hasAll(got map[string][]byte, want ...[]byte) bool {
 		}
 	}
 	return n == len(want)
-}
-
-// rawChunk is a decoded chunk object.
-type rawChunk struct {
-	h   *archive.Header
-	raw []byte
-}
-
-// dirChunks decodes every chunk of a dir-sink archive.
-func dirChunks(t *testing.T, d *dir.Sink) []rawChunk {
-	t.Helper()
-	var out []rawChunk
-	err := d.List(context.Background(), "", func(oi sinks.ObjectInfo) error {
-		rc, _, err := d.Get(context.Background(), oi.Key)
-		if err != nil {
-			return err
-		}
-		b, _ := io.ReadAll(rc)
-		rc.Close()
-		h, raw, err := archive.Decode(b, archive.Limits{})
-		if err != nil {
-			return err
-		}
-		out = append(out, rawChunk{h, raw})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // injectDuplicates stores with put, for every stream of the file source,

@@ -52,7 +52,7 @@ func ossPullArchive(t *testing.T) (*osstest.Server, map[string][]byte) {
 // through the OSS reader.
 func TestPullOSSAgentRoundTrip(t *testing.T) {
 	srv := osstest.New(osstest.Options{AccessKeyID: e2eAK, AccessKeySecret: e2eSK, Buckets: []string{e2eBucket}})
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the agents are killed
 	oa := &ossArchive{srv: srv}
 	testAgentRoundTrip(t, &roundTripStore{
 		sink: fmt.Sprintf("sink:\n  type: oss\n  bucket: %s\n  region: cn-hangzhou\n  endpoint: %s\n  prefix: logs/\n", e2eBucket, srv.Endpoint()),
@@ -65,7 +65,7 @@ func TestPullOSSAgentRoundTrip(t *testing.T) {
 		chunks: func(t *testing.T) []rawChunk {
 			var out []rawChunk
 			for _, c := range oa.cache {
-				out = append(out, rawChunk{c.h, c.raw})
+				out = append(out, rawChunk{h: c.h, raw: c.raw})
 			}
 			return out
 		},
