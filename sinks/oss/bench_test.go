@@ -20,9 +20,6 @@ import (
 func loghub(tb testing.TB, n int) []byte {
 	tb.Helper()
 	files, _ := filepath.Glob("../../../shared/testdata/loghub/*.log")
-	if len(files) == 0 {
-		files, _ = filepath.Glob("/work/shared/testdata/loghub/*.log")
-	}
 	var lines [][]byte
 	for _, f := range files {
 		b, err := os.ReadFile(f)
