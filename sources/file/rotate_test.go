@@ -146,11 +146,7 @@ func TestJULRotation(t *testing.T) {
 	h := start(t, testConfig(t, filepath.Join(dir, "app.*.log")))
 	var want [][]byte
 	for r := 0; r <= rotations; r++ {
-		w := openWriter(t, name(0))
-		want = append(want, w.write(w.f, fmt.Sprintf("jul%03d", r), 200))
-		if err := w.f.Close(); err != nil {
-			t.Fatal(err)
-		}
+		want = append(want, writeGeneration(t, name(0), fmt.Sprintf("jul%03d", r), 200))
 		if r == rotations {
 			break
 		}
@@ -453,6 +449,18 @@ func TestRotatedBounds(t *testing.T) {
 	}
 }
 
+// writeGeneration creates path, writes n known lines tagged tag to it and
+// closes it, returning what was written (one JUL generation).
+func writeGeneration(t *testing.T, path, tag string, n int) []byte {
+	t.Helper()
+	w := openWriter(t, path)
+	b := w.write(w.f, tag, n)
+	if err := w.f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func rename(t *testing.T, from, to string) {
 	t.Helper()
 	if err := os.Rename(from, to); err != nil {
@@ -469,11 +477,7 @@ func TestJULRotationFast(t *testing.T) {
 	h := start(t, testConfig(t, filepath.Join(dir, "app.*.log")))
 	var want [][]byte
 	for r := 0; r <= rotations; r++ {
-		w := openWriter(t, name(0))
-		want = append(want, w.write(w.f, fmt.Sprintf("jul%03d", r), 50))
-		if err := w.f.Close(); err != nil {
-			t.Fatal(err)
-		}
+		want = append(want, writeGeneration(t, name(0), fmt.Sprintf("jul%03d", r), 50))
 		if r == rotations {
 			break
 		}
