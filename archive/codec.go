@@ -40,12 +40,19 @@ type Encoder struct {
 // the history shifts a smaller window costs (measured: 10% less CPU and a
 // 30% better ratio than 1 MiB, for about 6 MiB more memory per encoder).
 // Readers accept windows up to 64 MiB.
+//
+// The zstd frame carries no content checksum: the header's CRC-32C of the
+// raw bytes, computed as the bytes arrive and checked by every reader after
+// decompression, is the integrity check of record, and OSS's CRC-64 guards
+// the transfer. A second hash of every raw byte (xxhash64) cost about 3% of
+// the agent's CPU and caught nothing the CRC-32C does not. Stock `zstd -d`
+// still rejects structurally damaged frames; `logship cat`/`pull` verify.
 func NewEncoder() (*Encoder, error) {
 	z, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithWindowSize(4<<20),
 		zstd.WithEncoderConcurrency(1),
-		zstd.WithEncoderCRC(true),
+		zstd.WithEncoderCRC(false),
 		zstd.WithZeroFrames(true))
 	if err != nil {
 		return nil, err

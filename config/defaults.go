@@ -77,6 +77,10 @@ func (c *Config) SetDefaults() {
 			t := true
 			k.Internal = &t
 		}
+		if k.ContentMD5 == nil {
+			f := false
+			k.ContentMD5 = &f
+		}
 		def(&k.Concurrency, 4)
 		def(&k.PartSize, 8<<20)
 		def(&k.Timeout, Duration(60e9))

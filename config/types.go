@@ -93,4 +93,5 @@ type Sink struct {
 	Concurrency     int      `yaml:"concurrency" for:"oss"`       // parallel uploads; default 4
 	PartSize        Size     `yaml:"part_size" for:"oss"`         // multipart part size; default 8MiB
 	Timeout         Duration `yaml:"timeout" for:"oss"`           // per request; default 60s
+	ContentMD5      *bool    `yaml:"content_md5" for:"oss"`       // also send Content-MD5; default false (CRC-64 is always checked)
 }

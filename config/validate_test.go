@@ -80,6 +80,7 @@ func TestValidate(t *testing.T) {
 			"sink.concurrency:",
 			"sink.part_size:",
 			"sink.timeout:",
+			"sink.content_md5:",
 		}},
 		{"metrics addr", func(c *Config) { c.MetricsAddr = "9108" }, []string{`metrics_addr: "9108" is not host:port`}},
 		{"log level", func(c *Config) { c.LogLevel = "warning" }, []string{`log_level: "warning" is not one of debug, info, warn, error; did you mean warn?`}},

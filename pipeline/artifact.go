@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"log/slog"
 	"sort"
@@ -283,7 +282,7 @@ func checksumArtifact(ctx context.Context, f io.ReaderAt, size int64) (string, i
 			return "", 0, err
 		}
 		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
-		crc = crc32.Update(crc, castagnoli, buf[:n])
+		crc = archive.UpdateChecksum(crc, buf[:n])
 		lines += int64(countNL(buf[:n]))
 		off += int64(n)
 		if err == io.EOF && off < size {
@@ -293,10 +292,8 @@ func checksumArtifact(ctx context.Context, f io.ReaderAt, size int64) (string, i
 			return "", 0, fmt.Errorf("pipeline: reading artifact: %w", err)
 		}
 	}
-	return fmt.Sprintf("crc32c:%08x", crc), lines, nil
+	return archive.FormatChecksum(crc), lines, nil
 }
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func countNL(b []byte) int { return bytes.Count(b, []byte{'\n'}) }
 
@@ -366,7 +363,7 @@ func (pr *partReader) Read(b []byte) (int, error) {
 	}
 	n, err := pr.r.Read(b)
 	if pr.crc != nil {
-		*pr.crc = crc32.Update(*pr.crc, castagnoli, b[:n])
+		*pr.crc = archive.UpdateChecksum(*pr.crc, b[:n])
 	}
 	if pr.lim != nil && n > 0 {
 		if werr := pr.lim.WaitN(pr.ctx, n); werr != nil {
@@ -477,7 +474,7 @@ func (r *artifactRun) multipart(ctx context.Context, mp sinks.Multipart) error {
 		return err
 	}
 	if checkCRC {
-		if got := fmt.Sprintf("crc32c:%08x", crc); got != r.h.Checksum {
+		if got := archive.FormatChecksum(crc); got != r.h.Checksum {
 			r.abort(ctx, up)
 			return fmt.Errorf("%w: %s: checksum %s while uploading, %s before", ErrArtifactChanged, r.a.Info.Path, got, r.h.Checksum)
 		}

@@ -119,6 +119,7 @@ type chunk struct {
 	info       StreamInfo
 	start, end int64
 	raw        *[]byte
+	crc        uint32 // CRC-32C of *raw
 	lines      int64
 	first      time.Time
 	last       time.Time

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"sync"
 	"time"
+
+	"github.com/logship/logship/archive"
 )
 
 // stream is the pipeline's side of one stream: the open batch and the
@@ -21,6 +23,7 @@ type stream struct {
 	bStart   int64
 	bEnd     int64
 	bLines   int64
+	bCRC     uint32 // running CRC-32C of *buf
 	bFirst   time.Time
 	bLast    time.Time
 	bEvent   string
@@ -70,12 +73,15 @@ func (s *stream) Write(ctx context.Context, pc Piece) error {
 		}
 		*bp = (*bp)[:0]
 		s.buf = bp
-		s.bStart, s.bEnd, s.bLines, s.bEvent = pc.Start, pc.Start, 0, ""
+		s.bStart, s.bEnd, s.bLines, s.bCRC, s.bEvent = pc.Start, pc.Start, 0, 0, ""
 		s.bFirst = pc.Time
 		s.openedAt = time.Now()
 		s.p.setOpen(s, true)
 	}
 	*s.buf = append(*s.buf, pc.Data...)
+	// Checksummed here, while the bytes the source just read are in the
+	// cache: a pass over the sealed chunk would read it from memory again.
+	s.bCRC = archive.UpdateChecksum(s.bCRC, pc.Data)
 	s.bEnd = pc.End
 	s.bLines += pc.Lines
 	s.bLast = pc.Time
@@ -96,7 +102,7 @@ func (s *stream) sealLocked() {
 	if s.buf == nil {
 		return
 	}
-	c := &chunk{s: s, info: s.info, start: s.bStart, end: s.bEnd, raw: s.buf, lines: s.bLines, first: s.bFirst, last: s.bLast, event: s.bEvent}
+	c := &chunk{s: s, info: s.info, start: s.bStart, end: s.bEnd, raw: s.buf, crc: s.bCRC, lines: s.bLines, first: s.bFirst, last: s.bLast, event: s.bEvent}
 	s.buf = nil
 	s.p.setOpen(s, false)
 	s.p.sendMu.RLock()

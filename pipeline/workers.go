@@ -30,7 +30,7 @@ func (p *Pipeline) compressor() {
 			V: archive.Version, App: p.o.App, Host: p.o.Host,
 			Source: c.info.Kind, Path: c.info.Path, Stream: c.info.ID,
 			Start: c.start, End: c.end, Unit: c.info.Unit,
-			Lines: c.lines, RawSize: int64(len(raw)), Checksum: archive.Checksum(raw),
+			Lines: c.lines, RawSize: int64(len(raw)), Checksum: archive.FormatChecksum(c.crc),
 			First: c.first.UTC(), Last: c.last.UTC(), Codec: p.o.Codec, Event: c.event,
 		}
 		bp := getBuf(p.bodyFree, 64<<10)

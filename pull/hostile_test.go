@@ -3,6 +3,7 @@ package pull
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -83,7 +84,11 @@ func plantHostile(t testing.TB, b *builder) (wantProblems []string, absName, vic
 			victim = append(victim, raw...)
 		}
 	}
-	wantProblems = append(wantProblems, "unexpected EOF", "CRC check failed", "checksum mismatch", "header says order-service/host-3/file/dotdot", "no logship header")
+	// The flipped bit is caught by the header's CRC-32C after decompression
+	// or, when it breaks the zstd block structure, by the decoder: either
+	// way the range is reported and left out.
+	flipped := fmt.Sprintf("bytes [%d, %d) of stream victim left out", rs[3].from, rs[3].to)
+	wantProblems = append(wantProblems, "unexpected EOF", flipped, "checksum mismatch", "header says order-service/host-3/file/dotdot", "no logship header")
 	return wantProblems, outName(abs), outName(v), victim
 }
 

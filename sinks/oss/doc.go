@@ -5,9 +5,12 @@
 //
 //   - Put returns nil only when OSS has the object and the CRC64-ECMA it
 //     reports equals the CRC64 of the bytes sent (a response without it is
-//     a permanent error: the upload could not be verified); the body also
-//     travels with Content-MD5, so OSS refuses a body damaged on the way
-//     instead of storing it. Bodies are seekable byte readers with a known
+//     a permanent error: the upload could not be verified); a mismatch is
+//     retried, and the retry overwrites the same key. With
+//     sink.content_md5 the body also travels with Content-MD5, so OSS
+//     refuses a body damaged on the way instead of storing it (off by
+//     default, as in the OSS SDKs and ossutil: it costs an MD5 of every
+//     byte). Bodies are seekable byte readers with a known
 //     length. A key is a pure function of the chunk, so a retry overwrites
 //     the same object. Bodies larger than twice sink.part_size (and at
 //     least 32 MiB) go up as a multipart upload, sink.concurrency parts at

@@ -2,8 +2,6 @@ package oss
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"hash/crc64"
@@ -167,8 +165,8 @@ func isCode(err error, code string) bool {
 	return errors.As(err, &se) && se.Code == code
 }
 
-// PutPart implements sinks.Upload: UploadPart with Content-MD5, checked
-// against the CRC64 OSS reports.
+// PutPart implements sinks.Upload: UploadPart (with Content-MD5 when
+// sink.content_md5 is on), checked against the CRC64 OSS reports.
 func (u *upload) PutPart(ctx context.Context, n int, body []byte) (sinks.Part, error) {
 	if err := ctx.Err(); err != nil {
 		return sinks.Part{}, err
@@ -178,14 +176,13 @@ func (u *upload) PutPart(ctx context.Context, n int, body []byte) (sinks.Part, e
 	}
 	s := u.s
 	crc := crc64.Checksum(body, crcTable)
-	sum := md5.Sum(body)
 	cctx, kick, done := watchdog(ctx, s.timeout)
 	defer done()
 	res, err := s.client.UploadPart(cctx, &sdk.UploadPartRequest{
 		Bucket: &s.bucket, Key: &u.key, UploadId: &u.id, PartNumber: int32(n),
 		Body:          newKickReader(body, kick),
 		ContentLength: sdk.Ptr(int64(len(body))),
-		ContentMD5:    sdk.Ptr(base64.StdEncoding.EncodeToString(sum[:])),
+		ContentMD5:    s.contentMD5(body),
 	})
 	if err != nil {
 		return sinks.Part{}, s.classify(withCause(cctx, err), u.key)

@@ -11,6 +11,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -308,26 +309,61 @@ func TestOSSPutVerifiesCRC64(t *testing.T) {
 	}
 }
 
-// Content-MD5 travels with every upload, so OSS refuses a damaged body
-// (InvalidDigest, retryable) instead of storing it.
-func TestOSSPutSendsContentMD5(t *testing.T) {
-	srv := newServer(t)
-	rw := rewriter{rt: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		if r.Method == http.MethodPut {
-			b, _ := io.ReadAll(r.Body)
-			b[0] ^= 1 // damaged on the way
-			r.Body = io.NopCloser(bytes.NewReader(b))
-		}
-		return srv.HTTPClient().Transport.RoundTrip(r)
-	}), fn: func(*http.Request, *http.Response) {}}
-	s := newSinkWith(t, srv, nil, staticCreds(testAK, testSK), WithHTTPClient(&http.Client{Transport: rw}))
-	err := s.Put(context.Background(), sinktest.Object(t, "a-1", 0, []byte("x\n")))
-	var e *Error
-	if !errors.As(err, &e) || e.Code != "InvalidDigest" || sinks.IsPermanent(err) {
-		t.Fatalf("damaged body: %v, want retryable InvalidDigest", err)
-	}
-	if len(srv.Objects(testBucket)) != 0 {
-		t.Fatal("a damaged body was stored")
+// A body damaged on the way never counts as shipped. By default OSS
+// stores it, the CRC-64 it reports differs, Put fails retryably and the
+// retry overwrites the same key with the right bytes. With
+// sink.content_md5 OSS refuses the body (InvalidDigest, retryable) and
+// stores nothing.
+func TestOSSPutDamagedBody(t *testing.T) {
+	for _, withMD5 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("content_md5=%v", withMD5), func(t *testing.T) {
+			srv := newServer(t)
+			var damage atomic.Bool
+			damage.Store(true)
+			var sawMD5 atomic.Bool
+			rw := rewriter{rt: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				if r.Method == http.MethodPut {
+					if r.Header.Get("Content-MD5") != "" {
+						sawMD5.Store(true)
+					}
+					b, _ := io.ReadAll(r.Body)
+					if damage.Load() {
+						b[0] ^= 1 // damaged on the way
+					}
+					r.Body = io.NopCloser(bytes.NewReader(b))
+				}
+				return srv.HTTPClient().Transport.RoundTrip(r)
+			}), fn: func(*http.Request, *http.Response) {}}
+			mod := []func(*config.Sink){func(c *config.Sink) { c.ContentMD5 = &withMD5 }}
+			s := newSinkWith(t, srv, mod, staticCreds(testAK, testSK), WithHTTPClient(&http.Client{Transport: rw}))
+			obj := sinktest.Object(t, "a-1", 0, []byte("x\n"))
+			err := s.Put(context.Background(), obj)
+			if err == nil || sinks.IsPermanent(err) {
+				t.Fatalf("damaged body: %v, want a retryable error", err)
+			}
+			if sawMD5.Load() != withMD5 {
+				t.Fatalf("Content-MD5 sent: %v, want %v", sawMD5.Load(), withMD5)
+			}
+			var e *Error
+			if withMD5 {
+				if !errors.As(err, &e) || e.Code != "InvalidDigest" {
+					t.Fatalf("damaged body: %v, want InvalidDigest", err)
+				}
+				if len(srv.Objects(testBucket)) != 0 {
+					t.Fatal("a damaged body was stored")
+				}
+			} else if !strings.Contains(err.Error(), "CRC") {
+				t.Fatalf("damaged body: %v, want a CRC-64 mismatch", err)
+			}
+			damage.Store(false) // the retry
+			if err := s.Put(context.Background(), obj); err != nil {
+				t.Fatal(err)
+			}
+			got, _, ok := srv.Get(testBucket, obj.Key)
+			if !ok || !bytes.Equal(got, obj.Body) {
+				t.Fatal("the retry did not store the right bytes")
+			}
+		})
 	}
 }
 
