@@ -118,8 +118,9 @@ type chunk struct {
 	s          *stream
 	info       StreamInfo
 	start, end int64
-	raw        *[]byte
-	crc        uint32 // CRC-32C of *raw
+	raw        *[]byte // until compressed; then nil
+	rawSize    int64   // len(*raw), kept once raw is released
+	crc        uint32  // CRC-32C of *raw
 	lines      int64
 	first      time.Time
 	last       time.Time
@@ -440,6 +441,9 @@ func getBuf(free chan *[]byte, n int) *[]byte {
 		return b
 	default:
 		b := make([]byte, 0, n)
+		if n >= 1<<20 {
+			_ = prefault(b) // an optimisation: refused on old kernels
+		}
 		return &b
 	}
 }

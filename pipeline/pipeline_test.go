@@ -241,6 +241,35 @@ func TestBackpressureAndCheckpointOnlyOnAck(t *testing.T) {
 	}
 }
 
+// A chunk that waits on the sink holds its compressed body only: the raw
+// buffer goes back to the free list once the chunk is compressed, so an
+// outage costs max_in_flight compressed chunks of memory, not raw ones.
+func TestStuckChunksReleaseRawBuffers(t *testing.T) {
+	fs := newFlaky(t)
+	fs.gate = make(chan struct{})
+	p := newTestPipeline(t, fs, func(o *Options) { o.MaxInFlight = 3; o.MaxBytes = 16 << 10 })
+	p.Start()
+	s := p.Emitter("files").Open(StreamInfo{ID: "a-1", Kind: archive.KindFile, Unit: archive.UnitBytes}, 0)
+	data := lines(5000, "raw")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		writeAll(t, s, 0, data, 4096)
+	}()
+	waitFor(t, "three chunks waiting on the sink", func() bool { return fs.inPut.Load() == 3 })
+	if n := len(p.rawFree); n != 3 {
+		t.Fatalf("%d raw buffers back on the free list while 3 compressed chunks wait on the sink, want 3", n)
+	}
+	close(fs.gate)
+	<-done
+	if err := p.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBack(t, fs.Sink)["a-1"]; !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes, want the %d written", len(got), len(data))
+	}
+}
+
 // A sink that is down at shutdown: Drain gives up at its deadline and the
 // checkpoint stays where the durable data ends.
 func TestDrainDeadlineKeepsCheckpoint(t *testing.T) {

@@ -44,6 +44,12 @@ func (p *Pipeline) compressor() {
 		}
 		*bp = body
 		c.body = bp
+		// The raw bytes are not needed after this: a retry sends the body.
+		// Giving the buffer back now means a chunk waiting on a slow or
+		// unreachable sink holds its compressed size, not max_bytes.
+		c.rawSize = int64(len(raw))
+		putBuf(p.rawFree, c.raw)
+		c.raw = nil
 		c.obj = &sinks.Object{Key: archive.Key(p.o.Prefix, h), Body: body, Header: h, ContentType: contentType(p.o.Codec)}
 		p.uploadQ <- c
 	}
@@ -88,9 +94,8 @@ func (p *Pipeline) uploader() {
 // stream's checkpoint.
 func (p *Pipeline) finish(c *chunk, acked bool) {
 	if acked {
-		raw := int64(len(*c.raw))
 		mChunks.Inc()
-		mRawBytes.AddInt64(raw)
+		mRawBytes.AddInt64(c.rawSize)
 		mStoredBytes.Add(len(c.obj.Body))
 		mLines.AddInt64(c.lines)
 		c.s.ack(c.start, c.end)

@@ -1,0 +1,41 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"runtime"
+	"syscall"
+	"testing"
+)
+
+// prefault keeps a buffer's bytes and maps its pages up front, so the
+// first writes into a new chunk buffer take no page faults.
+func TestPrefault(t *testing.T) {
+	for _, n := range []int{0, 1, 4095, 4096, 3*4096 + 7} {
+		b := bytes.Repeat([]byte{0xa5}, n)
+		if err := prefault(b); err != nil && !errors.Is(err, syscall.EINVAL) {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		if !bytes.Equal(b, bytes.Repeat([]byte{0xa5}, n)) {
+			t.Fatalf("%d bytes: contents changed", n)
+		}
+	}
+	const size = 8 << 20
+	b := make([]byte, 0, size)
+	if err := prefault(b[1:1]); errors.Is(err, syscall.EINVAL) {
+		t.Skip("kernel before 5.14: MADV_POPULATE_WRITE refused")
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	runtime.LockOSThread() // RUSAGE_THREAD counts this thread only
+	defer runtime.UnlockOSThread()
+	var before, after syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_THREAD, &before)
+	for i := 0; i < size; i += 4096 {
+		b = append(b, make([]byte, 4096)...)
+	}
+	syscall.Getrusage(syscall.RUSAGE_THREAD, &after)
+	if faults := after.Minflt - before.Minflt; faults > size/4096/4 {
+		t.Fatalf("%d page faults writing %d prefaulted pages", faults, size/4096)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package pipeline
+
+func prefault([]byte) error { return nil }
