@@ -201,14 +201,21 @@ func TestDeliversExactBytes(t *testing.T) {
 	}
 }
 
-// The checkpoint never covers data that is not durable, and a stuck sink
-// stops the writers (backpressure) with bounded chunks in flight.
-func TestBackpressureAndCheckpointOnlyOnAck(t *testing.T) {
+// gatedPipeline is a started pipeline of 3 chunks of 16 KiB in flight whose
+// sink blocks every Put until fs.gate is closed, and stream a-1 opened at
+// start.
+func gatedPipeline(t *testing.T, start int64) (*flakySink, *Pipeline, Stream) {
 	fs := newFlaky(t)
 	fs.gate = make(chan struct{})
 	p := newTestPipeline(t, fs, func(o *Options) { o.MaxInFlight = 3; o.MaxBytes = 16 << 10 })
 	p.Start()
-	s := p.Emitter("files").Open(StreamInfo{ID: "a-1", Kind: archive.KindFile, Unit: archive.UnitBytes}, 100)
+	return fs, p, p.Emitter("files").Open(StreamInfo{ID: "a-1", Kind: archive.KindFile, Unit: archive.UnitBytes}, start)
+}
+
+// The checkpoint never covers data that is not durable, and a stuck sink
+// stops the writers (backpressure) with bounded chunks in flight.
+func TestBackpressureAndCheckpointOnlyOnAck(t *testing.T) {
+	fs, p, s := gatedPipeline(t, 100)
 	data := lines(5000, "bp")
 	done := make(chan struct{})
 	var written atomic.Int64
@@ -245,11 +252,7 @@ func TestBackpressureAndCheckpointOnlyOnAck(t *testing.T) {
 // buffer goes back to the free list once the chunk is compressed, so an
 // outage costs max_in_flight compressed chunks of memory, not raw ones.
 func TestStuckChunksReleaseRawBuffers(t *testing.T) {
-	fs := newFlaky(t)
-	fs.gate = make(chan struct{})
-	p := newTestPipeline(t, fs, func(o *Options) { o.MaxInFlight = 3; o.MaxBytes = 16 << 10 })
-	p.Start()
-	s := p.Emitter("files").Open(StreamInfo{ID: "a-1", Kind: archive.KindFile, Unit: archive.UnitBytes}, 0)
+	fs, p, s := gatedPipeline(t, 0)
 	data := lines(5000, "raw")
 	done := make(chan struct{})
 	go func() {
