@@ -441,7 +441,7 @@ func getBuf(free chan *[]byte, n int) *[]byte {
 		return b
 	default:
 		b := make([]byte, 0, n)
-		if n >= 1<<20 {
+		if n >= 256<<10 {
 			_ = prefault(b) // an optimisation: refused on old kernels
 		}
 		return &b
