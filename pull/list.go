@@ -287,8 +287,26 @@ func (hr *headerReader) read(ctx context.Context, cs []*Chunk) error {
 	})
 }
 
+// get reads a chunk's header: from its metadata when the archive can
+// describe an object without its body (OSS HeadObject: no body sent, the
+// connection is reused), else from the object's first bytes. Metadata that
+// is missing or unreadable (an object copied without it) falls back to the
+// in-band header; pull checks the in-band header against the key again
+// when it fetches the chunk.
 func (hr *headerReader) get(ctx context.Context, c *Chunk) (*archive.Header, error) {
 	hr.reads.Add(1)
+	if st, ok := hr.a.(sinks.Stater); ok {
+		oi, err := st.Stat(ctx, c.Key)
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+		case err != nil:
+			return nil, err
+		default:
+			if h, err := headerFromMeta(oi.Meta); err == nil && h != nil && c.checkHeader(h) == nil {
+				return h, nil
+			}
+		}
+	}
 	rc, _, err := hr.a.Get(ctx, c.Key)
 	if err != nil {
 		return nil, err

@@ -210,6 +210,18 @@ func (s *sub) Get(ctx context.Context, key string) (io.ReadCloser, sinks.ObjectI
 	return rc, oi, err
 }
 
+// Stat implements sinks.Stater when the archive under the prefix does;
+// otherwise it returns errors.ErrUnsupported.
+func (s *sub) Stat(ctx context.Context, key string) (sinks.ObjectInfo, error) {
+	st, ok := s.a.(sinks.Stater)
+	if !ok {
+		return sinks.ObjectInfo{}, errors.ErrUnsupported
+	}
+	oi, err := st.Stat(ctx, s.p+key)
+	oi.Key = strings.TrimPrefix(oi.Key, s.p)
+	return oi, err
+}
+
 type subPrefix struct {
 	*sub
 	pl sinks.PrefixLister

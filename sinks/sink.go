@@ -63,6 +63,14 @@ type Getter interface {
 	Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error)
 }
 
+// Stater is implemented by sinks that can describe one object without
+// reading its body: size, time and user metadata, where the chunk header is
+// mirrored (OSS HeadObject). Readers use it to learn a chunk's header
+// without a GET. A missing object is an error matching ErrNotFound.
+type Stater interface {
+	Stat(ctx context.Context, key string) (ObjectInfo, error)
+}
+
 // Multipart is implemented by sinks that can store a large object in parts
 // and resume an interrupted upload (crash artifacts: heap dumps of GBs,
 // streamed through the compressor without a local compressed copy).

@@ -2,10 +2,12 @@ package oss
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash"
 	"hash/crc64"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -99,6 +101,27 @@ func (s *Sink) Get(ctx context.Context, key string) (io.ReadCloser, sinks.Object
 		}
 	}
 	return r, oi, nil
+}
+
+// Stat implements sinks.Stater with HeadObject: the object's size, time
+// and x-oss-meta-* (the mirrored chunk header), without its body.
+func (s *Sink) Stat(ctx context.Context, key string) (sinks.ObjectInfo, error) {
+	ctx, _, done := watchdog(ctx, s.timeout)
+	defer done()
+	res, err := s.client.HeadObject(ctx, &sdk.HeadObjectRequest{Bucket: &s.bucket, Key: &key})
+	if err != nil {
+		var se *sdk.ServiceError
+		if errors.As(err, &se) && se.StatusCode == http.StatusNotFound && (se.Code == "" || se.Code == "NoSuchKey") {
+			// A HEAD answer has no error document to name the code.
+			return sinks.ObjectInfo{}, fmt.Errorf("%w: %s", sinks.ErrNotFound, key)
+		}
+		return sinks.ObjectInfo{}, s.classify(withCause(ctx, err), key)
+	}
+	oi := sinks.ObjectInfo{Key: key, Size: res.ContentLength, Meta: res.Metadata}
+	if res.LastModified != nil {
+		oi.Modified = *res.LastModified
+	}
+	return oi, nil
 }
 
 // crcReader streams an object body and checks it at EOF.

@@ -169,4 +169,25 @@ func checkStored(t *testing.T, s sinks.Sink, want []*sinks.Object) {
 	if _, _, err := g.Get(context.Background(), "logs/no/such/key"); !errors.Is(err, sinks.ErrNotFound) {
 		t.Fatalf("Get of a missing key: %v, want ErrNotFound", err)
 	}
+	st, ok := s.(sinks.Stater)
+	if !ok {
+		return
+	}
+	for _, o := range want {
+		oi, err := st.Stat(context.Background(), o.Key)
+		if err != nil {
+			t.Fatalf("Stat %s: %v", o.Key, err)
+		}
+		if oi.Size != int64(len(o.Body)) {
+			t.Fatalf("Stat %s: size %d, want %d", o.Key, oi.Size, len(o.Body))
+		}
+		for k, v := range o.Header.Meta() {
+			if oi.Meta[k] != v {
+				t.Fatalf("Stat %s: meta %s = %q, want %q", o.Key, k, oi.Meta[k], v)
+			}
+		}
+	}
+	if _, err := st.Stat(context.Background(), "logs/no/such/key"); !errors.Is(err, sinks.ErrNotFound) {
+		t.Fatalf("Stat of a missing key: %v, want ErrNotFound", err)
+	}
 }
