@@ -120,7 +120,7 @@ func TestCheckPasses(t *testing.T) {
 			t.Fatalf("exit %d: %v", r.code, r.err)
 		}
 		for step, want := range map[string]string{"config": "ok", "credentials": "ok", "dns": "skip", "tcp": "ok", "tls": "skip",
-			"auth": "ok", "bucket": "ok", "clock": "ok", "write": "ok", "read": "ok", "delete": "ok"} {
+			"auth": "ok", "bucket": "ok", "clock": "ok", "write": "ok", "read": "ok", "delete": "ok", "uploads": "ok"} {
 			if got := verdict(r.out, step); got != want {
 				t.Errorf("%s: %q, want %q", step, got, want)
 			}
@@ -140,6 +140,26 @@ func TestCheckPasses(t *testing.T) {
 			t.Fatalf("exit %d: %v", r.code, r.err)
 		}
 	})
+	t.Run("stale uploads", func(t *testing.T) {
+		// A heap dump's upload left behind two days ago is billed until
+		// aborted: a warning, with the lifecycle rule that fixes it. One
+		// started an hour ago may be in progress: not reported.
+		srv.StartUpload(checkBucket, "logs/app=demo/source=crash/old.hprof.zst", time.Now().Add(-48*time.Hour))
+		srv.StartUpload(checkBucket, "logs/app=demo/source=crash/new.hprof.zst", time.Now().Add(-time.Hour))
+		srv.StartUpload(checkBucket, "elsewhere/old.zst", time.Now().Add(-72*time.Hour)) // not under the prefix
+		r := runCheckTest(t, ossConfig("  region: cn-hangzhou\n  endpoint: "+srv.Endpoint()+"\n"), creds(checkAK, checkSK))
+		if r.code != exitOK || verdict(r.out, "uploads") != "warn" {
+			t.Fatalf("exit %d, uploads %q, want 0 and warn", r.code, verdict(r.out, "uploads"))
+		}
+		for _, w := range []string{"1 of 2 unfinished multipart uploads started over a day ago", "old.hprof.zst", "lifecycle rule"} {
+			if !strings.Contains(r.out, w) {
+				t.Errorf("output lacks %q", w)
+			}
+		}
+		if len(srv.Uploads(checkBucket)) != 3 {
+			t.Errorf("check aborted uploads: %v (it only reports them)", srv.Uploads(checkBucket))
+		}
+	})
 	t.Run("least privilege", func(t *testing.T) {
 		// A key that may only PutObject ships fine: the rest are warnings.
 		id := srv.Inject(osstest.Fault{Op: osstest.ReadOp, Status: 403, Code: "AccessDenied"})
@@ -150,12 +170,12 @@ func TestCheckPasses(t *testing.T) {
 		if r.code != exitOK {
 			t.Fatalf("exit %d: %v", r.code, r.err)
 		}
-		for _, s := range []string{"bucket", "read", "delete"} {
+		for _, s := range []string{"bucket", "read", "delete", "uploads"} {
 			if verdict(r.out, s) != "warn" {
 				t.Errorf("%s: %q, want warn", s, verdict(r.out, s))
 			}
 		}
-		for _, w := range []string{"oss:GetBucketInfo", "oss:GetObject", "stays in the bucket"} {
+		for _, w := range []string{"oss:GetBucketInfo", "oss:GetObject", "stays in the bucket", "oss:ListMultipartUploads"} {
 			if !strings.Contains(r.out, w) {
 				t.Errorf("output lacks %q", w)
 			}

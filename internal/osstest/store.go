@@ -284,6 +284,16 @@ func (s *Server) Put(bucketName, key string, body []byte, meta map[string]string
 	s.storeLocked(b, o)
 }
 
+// StartUpload starts a multipart upload of key directly, as if initiated
+// at the given time (an upload a process left behind), and returns its id.
+func (s *Server) StartUpload(bucketName, key string, initiated time.Time) string {
+	u := &upload{id: newID(16), key: key, header: entityHeaders(http.Header{}), parts: map[int]*part{}, initiated: initiated}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.createBucketLocked(bucketName).uploads[u.id] = u
+	return u.id
+}
+
 // Delete removes an object directly; it reports whether it existed.
 func (s *Server) Delete(bucketName, key string) bool {
 	s.mu.Lock()

@@ -36,7 +36,7 @@ const (
 
 // Step is one step of Check.
 type Step struct {
-	Name      string // credentials, dns, tcp, tls, auth, bucket, clock, write, read, delete
+	Name      string // credentials, dns, tcp, tls, auth, bucket, clock, write, read, delete, uploads
 	Verdict   Verdict
 	Took      time.Duration
 	Detail    string // what was seen
@@ -49,7 +49,9 @@ type Step struct {
 // handshake (https only); authentication and the bucket (GetBucketInfo:
 // it exists and is in the configured region); the clock against OSS's;
 // then a probe object under PREFIX.logship-check/ is written exactly as
-// chunks are (Put), read back and compared, and deleted. A failure comes
+// chunks are (Put), read back and compared, and deleted; last, multipart
+// uploads left unfinished under the prefix for over a day are reported
+// (their parts are billed until aborted). A failure comes
 // with its diagnosis (the usual ones: a public endpoint from a VPC without
 // NAT, the internal endpoint from outside the region's VPC, a wrong
 // region, clock skew, a missing RAM permission, a bucket in another
@@ -102,7 +104,7 @@ func (k *checker) skipRest(names ...string) {
 }
 
 func (k *checker) run() {
-	all := []string{"credentials", "dns", "tcp", "tls", "auth", "bucket", "clock", "write", "read", "delete"}
+	all := []string{"credentials", "dns", "tcp", "tls", "auth", "bucket", "clock", "write", "read", "delete", "uploads"}
 	var err error
 	k.ep, err = resolveEndpoint(k.c)
 	if err != nil || k.c.Bucket == "" {
@@ -142,10 +144,12 @@ func (k *checker) run() {
 		return
 	}
 	if !k.bucket() {
-		k.skipRest("write", "read", "delete")
+		k.skipRest("write", "read", "delete", "uploads")
 		return
 	}
-	k.probe()
+	if k.probe() {
+		k.uploads()
+	}
 }
 
 // network runs dns, tcp and tls; it reports whether to go on.
@@ -160,7 +164,7 @@ func (k *checker) network() bool {
 		}
 	}
 	if !k.step("dns", k.dns) {
-		k.skipRest("tcp", "tls", "auth", "bucket", "clock", "write", "read", "delete")
+		k.skipRest("tcp", "tls", "auth", "bucket", "clock", "write", "read", "delete", "uploads")
 		return false
 	}
 	var conn net.Conn
@@ -169,13 +173,13 @@ func (k *checker) network() bool {
 		conn, st = k.tcp()
 		return st
 	}) {
-		k.skipRest("tls", "auth", "bucket", "clock", "write", "read", "delete")
+		k.skipRest("tls", "auth", "bucket", "clock", "write", "read", "delete", "uploads")
 		return false
 	}
 	ok := k.step("tls", func() Step { return k.tls(conn) })
 	conn.Close()
 	if !ok {
-		k.skipRest("auth", "bucket", "clock", "write", "read", "delete")
+		k.skipRest("auth", "bucket", "clock", "write", "read", "delete", "uploads")
 	}
 	return ok
 }
@@ -374,8 +378,9 @@ func (k *checker) clock(date string) {
 	})
 }
 
-// probe writes, reads back and deletes a probe object.
-func (k *checker) probe() {
+// probe writes, reads back and deletes a probe object; it reports whether
+// the write worked.
+func (k *checker) probe() bool {
 	host, _ := os.Hostname()
 	now := k.s.now().UTC()
 	key := fmt.Sprintf("%s.logship-check/%s-%s.txt", k.c.Prefix, safeName(host), now.Format("20060102T150405.000000000Z"))
@@ -387,8 +392,8 @@ func (k *checker) probe() {
 		}
 		return Step{Verdict: OK, Detail: fmt.Sprintf("%s (%d bytes, CRC64 verified)", key, len(body))}
 	}) {
-		k.skipRest("read", "delete")
-		return
+		k.skipRest("read", "delete", "uploads")
+		return false
 	}
 	k.step("read", func() Step {
 		rc, _, err := k.s.Get(k.ctx, key)
@@ -418,6 +423,43 @@ func (k *checker) probe() {
 				Diagnosis: fmt.Sprintf("the probe %s stays in the bucket (delete it by hand); the agent does not need oss:DeleteObject: %s", key, diagnosis(err))}
 		}
 		return Step{Verdict: OK, Detail: "probe removed"}
+	})
+	return true
+}
+
+// staleUpload is the age past which an unfinished multipart upload is
+// reported: a heap dump goes up in minutes, even rate limited in hours.
+const staleUpload = 24 * time.Hour
+
+// uploads looks for multipart uploads under the prefix left unfinished for
+// more than a day (a crash file deleted, or the container gone, before its
+// upload completed): their parts stay stored, and billed, until aborted.
+// The agent does not abort them itself: it cannot tell them from another
+// container's upload in progress, and a lifecycle rule does it for good.
+func (k *checker) uploads() {
+	k.step("uploads", func() Step {
+		cutoff := k.s.now().Add(-staleUpload)
+		var n, stale int
+		var oldestKey string
+		var oldest time.Time
+		err := k.s.unfinishedUploads(k.ctx, k.c.Prefix, func(key, _ string, t time.Time) {
+			n++
+			if !t.IsZero() && t.Before(cutoff) {
+				stale++
+				if oldestKey == "" || t.Before(oldest) {
+					oldestKey, oldest = key, t
+				}
+			}
+		})
+		switch {
+		case err != nil:
+			return Step{Verdict: Warn, Detail: errCode(err),
+				Diagnosis: "unfinished multipart uploads not checked (the agent itself does not need to list them): " + diagnosis(err)}
+		case stale > 0:
+			return Step{Verdict: Warn, Detail: fmt.Sprintf("%d of %d unfinished multipart uploads started over a day ago; oldest %s, started %s", stale, n, oldestKey, oldest.UTC().Format(time.RFC3339)),
+				Diagnosis: "their parts are stored and billed until aborted: add a lifecycle rule to the bucket that deletes incomplete multipart uploads after 1 day (or remove them with ossutil rm -r -m oss://" + k.c.Bucket + "/" + k.c.Prefix + ")"}
+		}
+		return Step{Verdict: OK, Detail: fmt.Sprintf("%d unfinished multipart uploads, none started over a day ago", n)}
 	})
 }
 

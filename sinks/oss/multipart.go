@@ -90,9 +90,20 @@ var errNoSuchUpload = errors.New("oss: the multipart upload no longer exists (co
 
 // findUpload returns the id of the newest unfinished upload of key, or "".
 func (s *Sink) findUpload(ctx context.Context, key string) (string, error) {
-	p := s.client.NewListMultipartUploadsPaginator(&sdk.ListMultipartUploadsRequest{Bucket: &s.bucket, Prefix: &key})
 	var id string
 	var newest time.Time
+	err := s.unfinishedUploads(ctx, key, func(k, upID string, t time.Time) {
+		if k == key && (id == "" || t.After(newest)) {
+			id, newest = upID, t
+		}
+	})
+	return id, err
+}
+
+// unfinishedUploads calls fn for every multipart upload in progress whose
+// key starts with prefix (ListMultipartUploads, all pages).
+func (s *Sink) unfinishedUploads(ctx context.Context, prefix string, fn func(key, id string, initiated time.Time)) error {
+	p := s.client.NewListMultipartUploadsPaginator(&sdk.ListMultipartUploadsRequest{Bucket: &s.bucket, Prefix: &prefix})
 	for p.HasNext() {
 		cctx, _, done := watchdog(ctx, s.timeout)
 		page, err := p.NextPage(cctx)
@@ -101,22 +112,17 @@ func (s *Sink) findUpload(ctx context.Context, key string) (string, error) {
 		}
 		done()
 		if err != nil {
-			return "", s.classify(err, key)
+			return s.classify(err, prefix)
 		}
 		for _, up := range page.Uploads {
-			if sdk.ToString(up.Key) != key {
-				continue
-			}
 			var t time.Time
 			if up.Initiated != nil {
 				t = *up.Initiated
 			}
-			if id == "" || t.After(newest) {
-				id, newest = sdk.ToString(up.UploadId), t
-			}
+			fn(sdk.ToString(up.Key), sdk.ToString(up.UploadId), t)
 		}
 	}
-	return id, nil
+	return nil
 }
 
 // upload is one multipart upload; safe for concurrent PutPart calls.
