@@ -17,6 +17,27 @@ func ackAll(em *pipelinetest.Emitter) {
 	}
 }
 
+// The sources' shared at-least-once suite, on one growing file.
+func TestAtLeastOnceSuite(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, filepath.Join(dir, "*.log"))
+	path := filepath.Join(dir, "app.log")
+	var size int64
+	pipelinetest.RunAtLeastOnce(t, pipelinetest.AtLeastOnce{
+		Start: func(t *testing.T, em *pipelinetest.Emitter) func() error {
+			src, logs := newSource(t, cfg)
+			h := run(t, src, logs, em)
+			return func() error { h.stop(); return nil }
+		},
+		Feed: func(t *testing.T, part int) int64 {
+			b := lines("app", part*30, 30)
+			appendFile(t, path, b)
+			size += int64(len(b))
+			return size
+		},
+	})
+}
+
 // TestRestartAtLeastOnce: nack some, restart, get exactly those again.
 func TestRestartAtLeastOnce(t *testing.T) {
 	dir := t.TempDir()
