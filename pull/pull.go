@@ -56,7 +56,7 @@ type Summary struct {
 	Bytes        int64     `json:"bytes"`         // size of those files
 	Fetched      int64     `json:"fetched"`       // objects downloaded
 	FetchedBytes int64     `json:"fetched_bytes"` // stored bytes downloaded
-	HeaderReads  int64     `json:"header_reads"`  // objects opened only for their header
+	HeaderReads  int64     `json:"header_reads"`  // objects whose header was read on its own (HeadObject metadata, or the object's first bytes)
 	Reused       int64     `json:"reused_bytes"`  // bytes copied from the previous run's files instead of fetched
 	Duplicates   int       `json:"duplicates"`    // objects dropped as duplicates
 	Overlap      int64     `json:"overlap"`       // positions trimmed from overlapping objects
