@@ -216,9 +216,9 @@ func (k *fakeKlog) klogctl(typ int, buf []byte) (int, error) {
 		return 0, k.err
 	}
 	switch typ {
-	case unix.SYSLOG_ACTION_SIZE_BUFFER:
+	case syslogActionSizeBuffer:
 		return len(k.text), nil
-	case unix.SYSLOG_ACTION_READ_ALL:
+	case syslogActionReadAll:
 		// Like the kernel: the newest text that fits.
 		t := k.text
 		if len(t) > len(buf) {

@@ -315,7 +315,7 @@ func TestRealKlogctlAndCgroup(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
 			h := newHarness(t, config.Source{Mode: tt.mode})
-			h.src.Klogctl = unix.Klogctl
+			h.src.Klogctl = klogctl
 			h.src.BootIDPath = DefaultBootIDPath
 			h.src.SelfCgroupPath = DefaultSelfCgroup
 			if _, err := h.src.choose(); err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/logship/logship/archive"
 	"github.com/logship/logship/pipeline"
-	"golang.org/x/sys/unix"
 )
 
 // klogState fingerprints the last shipped line of the syslog(2) text: its
@@ -96,9 +95,15 @@ func resume(lines []klogLine, st klogState) (start int, found bool) {
 	return len(lines), false
 }
 
+// syslog(2) actions (linux/include/linux/syslog.h).
+const (
+	syslogActionReadAll    = 3
+	syslogActionSizeBuffer = 10
+)
+
 // readKlog reads the whole kernel log buffer as syslog(2) text into *buf.
 func (s *Source) readKlog(buf *[]byte) ([]byte, error) {
-	n, err := s.Klogctl(unix.SYSLOG_ACTION_SIZE_BUFFER, nil)
+	n, err := s.Klogctl(syslogActionSizeBuffer, nil)
 	if err != nil {
 		return nil, os.NewSyscallError("syslog(SYSLOG_ACTION_SIZE_BUFFER)", err)
 	}
@@ -107,7 +112,7 @@ func (s *Source) readKlog(buf *[]byte) ([]byte, error) {
 	if want := 2*n + 4096; len(*buf) < want {
 		*buf = make([]byte, want)
 	}
-	n, err = s.Klogctl(unix.SYSLOG_ACTION_READ_ALL, *buf)
+	n, err = s.Klogctl(syslogActionReadAll, *buf)
 	if err != nil {
 		return nil, os.NewSyscallError("syslog(SYSLOG_ACTION_READ_ALL)", err)
 	}

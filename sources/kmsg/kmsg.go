@@ -85,7 +85,7 @@ type Source struct {
 
 	// OpenDevice opens the kmsg device (default OpenDevice).
 	OpenDevice func(path string) (Device, error)
-	// Klogctl is syslog(2) (default unix.Klogctl).
+	// Klogctl is syslog(2) (default unix.Klogctl; ENOSYS off Linux).
 	Klogctl func(typ int, buf []byte) (int, error)
 	// BootIDPath names the file holding the boot id, which names streams.
 	BootIDPath string
@@ -129,7 +129,7 @@ func New(cfg config.Source, log *slog.Logger) (*Source, error) {
 		log:            log.With("source", name),
 		m:              newMetrics(name),
 		OpenDevice:     OpenDevice,
-		Klogctl:        unix.Klogctl,
+		Klogctl:        klogctl,
 		BootIDPath:     DefaultBootIDPath,
 		SelfCgroupPath: DefaultSelfCgroup,
 		Now:            time.Now,
