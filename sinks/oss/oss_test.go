@@ -452,3 +452,28 @@ func TestOSSPutLargeInParts(t *testing.T) {
 		t.Fatalf("uploads left behind: %+v", ups)
 	}
 }
+
+// Stat (HeadObject) reports refusals like every other call: a HEAD has
+// no error document, the code comes from the x-oss-err header.
+func TestOSSStatErrors(t *testing.T) {
+	srv := newServer(t)
+	s := newTestSink(t, srv)
+	srv.Put(testBucket, "k", []byte("body"), map[string]string{"logship-v": "1"})
+	oi, err := s.Stat(context.Background(), "k")
+	if err != nil || oi.Size != 4 || oi.Meta["logship-v"] != "1" {
+		t.Fatalf("Stat: %+v, %v", oi, err)
+	}
+	if _, err := s.Stat(context.Background(), "missing"); !errors.Is(err, sinks.ErrNotFound) {
+		t.Fatalf("missing: %v, want ErrNotFound", err)
+	}
+	srv.Inject(osstest.Fault{Op: "HeadObject", Times: 1, Status: 403, Code: "AccessDenied"})
+	_, err = s.Stat(context.Background(), "k")
+	var e *Error
+	if !errors.As(err, &e) || e.Code != "AccessDenied" || !sinks.IsPermanent(err) || !strings.Contains(err.Error(), "oss:GetObject") {
+		t.Fatalf("denied: %v, want a permanent AccessDenied naming oss:GetObject", err)
+	}
+	srv.Inject(osstest.Fault{Op: "HeadObject", Times: 1, Status: 503, Code: "ServiceUnavailable"})
+	if _, err = s.Stat(context.Background(), "k"); err == nil || sinks.IsPermanent(err) {
+		t.Fatalf("503: %v, want a retryable error", err)
+	}
+}
