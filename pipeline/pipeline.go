@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logship/logship/internal/prefault"
+
 	"github.com/logship/logship/archive"
 	"github.com/logship/logship/sinks"
 )
@@ -442,7 +444,7 @@ func getBuf(free chan *[]byte, n int) *[]byte {
 	default:
 		b := make([]byte, 0, n)
 		if n >= 256<<10 {
-			_ = prefault(b) // an optimisation: refused on old kernels
+			_ = prefault.Buffer(b) // an optimisation: refused on old kernels
 		}
 		return &b
 	}

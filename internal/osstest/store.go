@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/logship/logship/internal/prefault"
 )
 
 var crcTable = crc64.MakeTable(crc64.ECMA)
@@ -91,6 +93,11 @@ func (s *Server) receive(body io.Reader, length int64) (*blob, digest, error) {
 		var err error
 		if length >= 0 {
 			data = make([]byte, length)
+			// Stored bodies are fresh memory: map them in one call rather
+			// than a page fault per 4 KiB (13 µs each on sandboxed VMs,
+			// where it made this server compete with the agent under
+			// test for CPU).
+			_ = prefault.Buffer(data)
 			_, err = io.ReadFull(tee, data)
 		} else {
 			data, err = io.ReadAll(tee)

@@ -1,4 +1,4 @@
-package pipeline
+package prefault
 
 import (
 	"bytes"
@@ -10,12 +10,12 @@ import (
 	"unsafe"
 )
 
-// prefault keeps a buffer's bytes and maps its pages up front, so the
+// Buffer keeps a buffer's bytes and maps its pages up front, so the
 // first writes into a new chunk buffer take no page faults.
-func TestPrefault(t *testing.T) {
+func TestBuffer(t *testing.T) {
 	for _, n := range []int{0, 1, 4095, 4096, 3*4096 + 7} {
 		b := bytes.Repeat([]byte{0xa5}, n)
-		if err := prefault(b); err != nil && !errors.Is(err, syscall.EINVAL) {
+		if err := Buffer(b); err != nil && !errors.Is(err, syscall.EINVAL) {
 			t.Fatalf("%d bytes: %v", n, err)
 		}
 		if !bytes.Equal(b, bytes.Repeat([]byte{0xa5}, n)) {
@@ -24,7 +24,7 @@ func TestPrefault(t *testing.T) {
 	}
 	const size = 8 << 20
 	b := make([]byte, size)[:0]
-	if err := prefault(b[1:1]); errors.Is(err, syscall.EINVAL) {
+	if err := Buffer(b[1:1]); errors.Is(err, syscall.EINVAL) {
 		t.Skip("kernel before 5.14: MADV_POPULATE_WRITE refused")
 	} else if err != nil {
 		t.Fatal(err)
