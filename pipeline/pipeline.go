@@ -9,9 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/logship/logship/internal/prefault"
-
 	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/prefault"
 	"github.com/logship/logship/sinks"
 )
 
@@ -120,8 +119,7 @@ type chunk struct {
 	s          *stream
 	info       StreamInfo
 	start, end int64
-	raw        *[]byte // until compressed; then nil
-	rawSize    int64   // len(*raw), kept once raw is released
+	raw        *[]byte // until compressed; then nil (obj.Header.RawSize keeps its length)
 	crc        uint32  // CRC-32C of *raw
 	lines      int64
 	first      time.Time

@@ -49,7 +49,6 @@ func (p *Pipeline) compressor() {
 		// The raw bytes are not needed after this: a retry sends the body.
 		// Giving the buffer back now means a chunk waiting on a slow or
 		// unreachable sink holds its compressed size, not max_bytes.
-		c.rawSize = int64(len(raw))
 		putBuf(p.rawFree, c.raw)
 		c.raw = nil
 		c.obj = &sinks.Object{Key: archive.Key(p.o.Prefix, h), Body: body, Header: h, ContentType: contentType(p.o.Codec)}
@@ -97,7 +96,7 @@ func (p *Pipeline) uploader() {
 func (p *Pipeline) finish(c *chunk, acked bool) {
 	if acked {
 		mChunks.Inc()
-		mRawBytes.AddInt64(c.rawSize)
+		mRawBytes.AddInt64(c.obj.Header.RawSize)
 		mStoredBytes.Add(len(c.obj.Body))
 		mLines.AddInt64(c.lines)
 		c.s.ack(c.start, c.end)
