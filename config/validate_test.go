@@ -174,7 +174,8 @@ func TestSetDefaults(t *testing.T) {
 	o := &Config{Sink: Sink{Type: SinkOSS}}
 	o.SetDefaults()
 	if o.Sink.Internal == nil || !*o.Sink.Internal || o.Sink.Concurrency != 4 || o.Sink.PartSize != 8<<20 ||
-		o.Sink.Timeout != Duration(60e9) || o.Sink.StorageClass != "Standard" || o.Sink.Path != "" {
+		o.Sink.Timeout != Duration(60e9) || o.Sink.StorageClass != "Standard" || o.Sink.Path != "" ||
+		o.Sink.ContentMD5 == nil || *o.Sink.ContentMD5 {
 		t.Errorf("oss defaults: %+v", o.Sink)
 	}
 	again := *o
