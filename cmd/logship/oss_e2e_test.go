@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -317,7 +319,12 @@ shutdown_timeout: 1s
 	a.waitFor(t, 20*time.Second, "the SignatureDoesNotMatch report", func() bool {
 		return strings.Contains(logbuf.String(), "SignatureDoesNotMatch: the access key secret is wrong")
 	})
-	a.signal(t, syscall.SIGTERM)
+	// The data never became durable before shutdown_timeout: exit 1, as
+	// the README's exit codes say.
+	var ee *exec.ExitError
+	if err := a.signal(t, syscall.SIGTERM); !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Errorf("agent stopped with %v, want exit %d (drain deadline passed)", err, exitFailure)
+	}
 	agentOut := logbuf.String()
 	for _, w := range []string{"LTAI****0007", "OSS_ACCESS_KEY_SECRET", "keeping the data"} {
 		if !strings.Contains(agentOut, w) {
