@@ -19,7 +19,6 @@ type Stats struct {
 	BytesTotal   atomic.Int64 // stored bytes to fetch
 	Bytes        atomic.Int64 // stored bytes read so far
 	Written      atomic.Int64 // reassembled bytes delivered (written or printed)
-	HeaderReads  atomic.Int64 // objects opened only for their header
 }
 
 // fetched is one step on its way from the archive to the consumer.

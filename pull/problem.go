@@ -3,11 +3,9 @@ package pull
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"sync"
 
 	"github.com/logship/logship/archive"
-	"github.com/logship/logship/sinks"
 )
 
 // Kinds of problems. Every one makes the command exit 3.
@@ -44,10 +42,8 @@ func classify(err error) string {
 	case errors.Is(err, archive.ErrChecksum), errors.Is(err, archive.ErrCorrupt), errors.Is(err, archive.ErrTooLarge),
 		errors.Is(err, archive.ErrHeader):
 		return KindCorrupt
-	case errors.Is(err, sinks.ErrNotFound), errors.Is(err, fs.ErrNotExist):
-		return KindFetch
 	}
-	return KindFetch
+	return KindFetch // missing objects, network and permission errors
 }
 
 // problems collects problems from several goroutines.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -251,11 +252,7 @@ func planOutputs(root *os.Root, sel *selection, st *state, split bool, ps *probl
 }
 
 func sortStreams(ss []*Stream) {
-	for i := 1; i < len(ss); i++ {
-		for j := i; j > 0 && ss[j].First.Before(ss[j-1].First); j-- {
-			ss[j], ss[j-1] = ss[j-1], ss[j]
-		}
-	}
+	slices.SortStableFunc(ss, func(a, b *Stream) int { return a.First.Compare(b.First) })
 }
 
 // fileIs reports whether name is a regular file of the given size (or

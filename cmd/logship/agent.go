@@ -7,12 +7,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
 
 	"github.com/logship/logship/config"
-	"syscall"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/logship/logship/internal/agent"
@@ -33,8 +31,8 @@ flushes every open batch, drains uploads within shutdown_timeout, saves the
 checkpoint and exits 0 (1 if data was still not durable at the deadline; it
 is read again at the next start).
 
-Without -c it runs the embedded default (configs/default.yaml): ./logs/**/*.log
-into the folder ./archive.`,
+Without -c it runs the embedded default (configs/default.yaml): ./demo/logs/**/*.log
+into the folder ./demo/archive.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := cf.load()
@@ -54,7 +52,7 @@ into the folder ./archive.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signalContext()
 			defer stop()
 			if cfg.MetricsAddr != "" {
 				ln, err := net.Listen("tcp", cfg.MetricsAddr)

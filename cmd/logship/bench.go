@@ -40,8 +40,11 @@ GiB and peak RSS. The file is written before the clock starts. max_age is
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			n, err := config.ParseSize(size)
-			if err != nil || n <= 0 {
-				return usageErr(fmt.Errorf("--size: %v", err))
+			if err == nil && n <= 0 {
+				err = fmt.Errorf("%q: use a size above 0", size)
+			}
+			if err != nil {
+				return usageErr(fmt.Errorf("--size: %w", err))
 			}
 			dir := workdir
 			if dir == "" {

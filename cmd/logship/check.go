@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/logship/logship/config"
@@ -38,7 +36,7 @@ read back or delete, do not count); 3 when a step failed; 2 when the config
 is invalid.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signalContext()
 			defer stop()
 			return runCheck(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), &cf)
 		},

@@ -22,9 +22,9 @@ import (
 func NewSink(ctx context.Context, cfg *config.Config, log *slog.Logger) (sinks.Sink, error) {
 	c := cfg.Sink
 	switch c.Type {
-	case "dir":
+	case config.SinkDir:
 		return dir.New(c.Path)
-	case "oss":
+	case config.SinkOSS:
 		s, err := osssink.New(ctx, c, log, osssink.WithConfigFile(cfg.File()))
 		if err != nil {
 			return nil, err
@@ -44,11 +44,11 @@ func NewSources(cfg *config.Config, log *slog.Logger) ([]pipeline.Source, error)
 			err error
 		)
 		switch sc.Type {
-		case "file":
+		case config.SourceFile:
 			s, err = file.New(sc, l)
-		case "kmsg":
+		case config.SourceKmsg:
 			s, err = kmsg.New(sc, l)
-		case "crash":
+		case config.SourceCrash:
 			s, err = crash.New(sc, l)
 		default:
 			err = fmt.Errorf("source type %q is not available in this build", sc.Type)
@@ -79,7 +79,7 @@ func Options(cfg *config.Config, sink sinks.Sink, log *slog.Logger) pipeline.Opt
 }
 
 func uploaders(cfg *config.Config) int {
-	if cfg.Sink.Type == "dir" {
+	if cfg.Sink.Type == config.SinkDir {
 		return 2
 	}
 	return cfg.Sink.Concurrency
