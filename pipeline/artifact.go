@@ -298,11 +298,15 @@ func countNL(b []byte) int { return bytes.Count(b, []byte{'\n'}) }
 // one part).
 func (r *artifactRun) put(ctx context.Context) error {
 	body := make([]byte, 0, len(r.hb)+int(min(r.a.Size, r.part)/4)+1024)
+	var crc uint32
 	for i := 1; i <= r.n; i++ {
 		var err error
-		if body, err = r.encodePart(ctx, i, body, nil); err != nil {
+		if body, err = r.encodePart(ctx, i, body, &crc); err != nil {
 			return err
 		}
+	}
+	if err := r.checkRead(crc); err != nil {
+		return err // nothing stored
 	}
 	obj := &sinks.Object{Key: r.key, Body: body, Header: r.h, ContentType: "application/zstd"}
 	if err := r.p.o.Retry.Do(ctx, r.log, r.key, func(ctx context.Context) error { return r.p.o.Sink.Put(ctx, obj) }); err != nil {
@@ -311,6 +315,16 @@ func (r *artifactRun) put(ctx context.Context) error {
 	r.sent, r.stored = 1, int64(len(body))
 	mArtifactParts.Inc()
 	mArtifactUploadedBytes.Add(len(body))
+	return nil
+}
+
+// checkRead compares the checksum of the bytes compressed with the one the
+// header (read first) carries: a file that changed between the two reads
+// would be stored with a header that does not describe it.
+func (r *artifactRun) checkRead(crc uint32) error {
+	if got := archive.FormatChecksum(crc); got != r.h.Checksum {
+		return fmt.Errorf("%w: %s: checksum %s while compressing, %s before", ErrArtifactChanged, r.a.Info.Path, got, r.h.Checksum)
+	}
 	return nil
 }
 

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/logship/logship/archive"
 	"github.com/logship/logship/sinks"
 )
 
@@ -117,9 +116,9 @@ func (r *artifactRun) multipart(ctx context.Context, mp sinks.Multipart) error {
 		return err
 	}
 	if checkCRC {
-		if got := archive.FormatChecksum(crc); got != r.h.Checksum {
+		if err := r.checkRead(crc); err != nil {
 			r.abort(ctx, up)
-			return fmt.Errorf("%w: %s: checksum %s while uploading, %s before", ErrArtifactChanged, r.a.Info.Path, got, r.h.Checksum)
+			return err
 		}
 	}
 	for _, p := range parts {

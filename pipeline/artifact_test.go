@@ -431,20 +431,26 @@ func TestArtifactChanged(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
-	t.Run("bytes changed between the reads", func(t *testing.T) {
-		ps := newPartSink(t, t.TempDir())
-		p := newTestPipeline(t, ps, nil)
-		data := heapLike(500<<10, 8)
-		err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(&changingFile{data: data, reads: map[int64]int{}}, int64(len(data)), mod, 128<<10))
-		if !errors.Is(err, ErrArtifactChanged) {
-			t.Fatalf("got %v", err)
-		}
-		var keys []string
-		ps.List(context.Background(), "", func(oi sinks.ObjectInfo) error { keys = append(keys, oi.Key); return nil })
-		if len(keys) != 0 {
-			t.Fatalf("object stored: %v", keys)
-		}
-	})
+	// In parts (multipart upload) and in one Put (a small hs_err file).
+	for _, tc := range []struct {
+		name       string
+		size, part int64
+	}{{"bytes changed between the reads, in parts", 500 << 10, 128 << 10}, {"bytes changed between the reads, one put", 100 << 10, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := newPartSink(t, t.TempDir())
+			p := newTestPipeline(t, ps, nil)
+			data := heapLike(int(tc.size), 8)
+			err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(&changingFile{data: data, reads: map[int64]int{}}, int64(len(data)), mod, tc.part))
+			if !errors.Is(err, ErrArtifactChanged) {
+				t.Fatalf("got %v", err)
+			}
+			var keys []string
+			ps.List(context.Background(), "", func(oi sinks.ObjectInfo) error { keys = append(keys, oi.Key); return nil })
+			if len(keys) != 0 {
+				t.Fatalf("object stored: %v", keys)
+			}
+		})
+	}
 	t.Run("refused", func(t *testing.T) {
 		p := newTestPipeline(t, newPartSink(t, t.TempDir()), nil)
 		a := testArtifact(nil, 1, mod, 0)
