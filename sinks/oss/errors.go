@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
@@ -172,6 +173,11 @@ func (s *Sink) classify(err error, key string) error {
 func (s *Sink) classifyService(e *Error, se *sdk.ServiceError) error {
 	e.Status, e.Code, e.Message, e.RequestID, e.EC = se.StatusCode, se.Code, se.Message, se.RequestID, se.EC
 	if e.Code == "BadErrorResponse" { // not an OSS error document: a proxy, a load balancer
+		if se.StatusCode == http.StatusNotFound && e.Op == "HeadObject" {
+			// A HEAD answer has no body: without x-oss-err to name the
+			// code, a 404 can only say the object is missing.
+			return fmt.Errorf("%w: %s", sinks.ErrNotFound, e.Key)
+		}
 		e.Code = ""
 		e.Err = fmt.Errorf("HTTP %d without an OSS error document (a proxy in the way?)", se.StatusCode)
 		e.Message = ""

@@ -239,6 +239,9 @@ func (u *upload) Complete(ctx context.Context, parts []sinks.Part) error {
 		}
 		// Completed before (a lost answer) or aborted: look at the object.
 		got, ok, serr := s.stat(ctx, u.key)
+		if serr != nil && !errors.Is(serr, sinks.ErrNotFound) {
+			return serr // could not look (a 503, the network): classified, retried
+		}
 		if serr != nil || !ok || !known || got != want {
 			return sinks.Permanent(&Error{Op: "CompleteMultipartUpload", Key: u.key, Code: "NoSuchUpload",
 				Fix: "the upload was aborted or replaced, and the object does not hold these parts: start the upload again"})

@@ -107,6 +107,11 @@ func TestOSSMultipartCompleteLostAnswer(t *testing.T) {
 	if err == nil || sinks.IsPermanent(err) {
 		t.Fatalf("lost answer: %v, want a retryable error", err)
 	}
+	// The retry cannot look at the object for a moment: still retryable.
+	srv.Inject(osstest.Fault{Op: "HeadObject", Times: 1, Status: 503, Code: "ServiceUnavailable"})
+	if err := up.Complete(ctx, parts); err == nil || sinks.IsPermanent(err) {
+		t.Fatalf("lost answer, HEAD refused: %v, want a retryable error", err)
+	}
 	if err := up.Complete(ctx, parts); err != nil {
 		t.Fatalf("retry after a lost answer: %v", err)
 	}

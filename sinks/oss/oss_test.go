@@ -466,6 +466,18 @@ func TestOSSStatErrors(t *testing.T) {
 	if _, err := s.Stat(context.Background(), "missing"); !errors.Is(err, sinks.ErrNotFound) {
 		t.Fatalf("missing: %v, want ErrNotFound", err)
 	}
+	// Something in the way that drops x-oss-err: a bare 404 still means
+	// the object is missing.
+	bare := rewriter{rt: srv.HTTPClient().Transport, fn: func(r *http.Request, res *http.Response) {
+		if r.Method == http.MethodHead {
+			res.Header.Del("x-oss-err")
+			res.Header.Del("x-oss-ec")
+		}
+	}}
+	sb := newSinkWith(t, srv, nil, staticCreds(testAK, testSK), WithHTTPClient(&http.Client{Transport: bare}))
+	if _, err := sb.Stat(context.Background(), "missing"); !errors.Is(err, sinks.ErrNotFound) {
+		t.Fatalf("missing, no x-oss-err: %v, want ErrNotFound", err)
+	}
 	srv.Inject(osstest.Fault{Op: "HeadObject", Times: 1, Status: 403, Code: "AccessDenied"})
 	_, err = s.Stat(context.Background(), "k")
 	var e *Error

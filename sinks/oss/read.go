@@ -2,12 +2,10 @@ package oss
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash"
 	"hash/crc64"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -110,13 +108,6 @@ func (s *Sink) Stat(ctx context.Context, key string) (sinks.ObjectInfo, error) {
 	defer done()
 	res, err := s.client.HeadObject(ctx, &sdk.HeadObjectRequest{Bucket: &s.bucket, Key: &key})
 	if err != nil {
-		var se *sdk.ServiceError
-		if errors.As(err, &se) && se.StatusCode == http.StatusNotFound && se.Code == "" {
-			// A HEAD answer has no error document; OSS names the code in
-			// x-oss-err (NoSuchKey: classify says ErrNotFound), a bare 404
-			// from something else in the way can only mean the same.
-			return sinks.ObjectInfo{}, fmt.Errorf("%w: %s", sinks.ErrNotFound, key)
-		}
 		return sinks.ObjectInfo{}, s.classify(withCause(ctx, err), key)
 	}
 	oi := sinks.ObjectInfo{Key: key, Size: res.ContentLength, Meta: res.Metadata}
