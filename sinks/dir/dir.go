@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/logship/logship/internal/atomicfile"
 	"github.com/logship/logship/sinks"
@@ -25,9 +24,6 @@ import (
 // complete and durable.
 type Sink struct {
 	root string
-
-	mu    sync.Mutex
-	known map[string]bool // folders known to exist durably
 }
 
 // New returns a sink writing under root, creating it if needed.
@@ -42,7 +38,7 @@ func New(root string) (*Sink, error) {
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("dir: %w", err)
 	}
-	return &Sink{root: abs, known: map[string]bool{abs: true}}, nil
+	return &Sink{root: abs}, nil
 }
 
 // Root returns the folder.
@@ -86,20 +82,13 @@ const objectPerm = 0o600
 // no key may use and List skips.
 var objectTemp = &atomicfile.Options{TempPattern: ".tmp-*"}
 
-// mkdirs creates dir and fsyncs the parent of every folder it created.
+// mkdirs creates dir and fsyncs the parent of every folder it created; for
+// a folder that exists it is one stat. (No cache of folders seen: one
+// removed while the agent runs, say by a clean-up, is simply made again.)
 func (s *Sink) mkdirs(dir string) error {
-	s.mu.Lock()
-	ok := s.known[dir]
-	s.mu.Unlock()
-	if ok {
-		return nil
-	}
 	if err := atomicfile.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("dir: %w", err)
 	}
-	s.mu.Lock()
-	s.known[dir] = true
-	s.mu.Unlock()
 	return nil
 }
 
@@ -111,11 +100,12 @@ func (s *Sink) Close() error { return nil }
 // Symbolic links are never followed.
 func (s *Sink) List(ctx context.Context, prefix string, fn func(sinks.ObjectInfo) error) error {
 	start := s.root
-	if i := strings.LastIndex(prefix, "/"); i >= 0 {
-		start = filepath.Join(s.root, filepath.FromSlash(path.Clean(prefix[:i])))
-		if !strings.HasPrefix(start, s.root) {
+	if i := strings.LastIndex(prefix, "/"); i > 0 {
+		p, err := s.path(prefix[:i]) // the same rules as keys: nothing outside the root
+		if err != nil {
 			return fmt.Errorf("dir: unsafe prefix %q", prefix)
 		}
+		start = p
 	}
 	var infos []sinks.ObjectInfo
 	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {

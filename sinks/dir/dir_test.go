@@ -74,3 +74,35 @@ func TestListPrefixes(t *testing.T) {
 		t.Fatal("escaping prefix accepted")
 	}
 }
+
+// A folder removed while the sink runs (a clean-up of the archive) is made
+// again by the next write, and List refuses a prefix outside the root.
+func TestFolderRemovedAndListPrefixOutside(t *testing.T) {
+	parent := t.TempDir()
+	s, err := New(filepath.Join(parent, "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	obj := sinktest.Object(t, "a-1", 0, []byte("one\n"))
+	if err := s.Put(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(s.Root()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, obj); err != nil {
+		t.Fatalf("Put after the folders were removed: %v", err)
+	}
+	if err := os.MkdirAll(filepath.Join(parent, "rootx", "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(parent, "rootx", "d", "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	err = s.List(ctx, "../rootx/", func(oi sinks.ObjectInfo) error { seen = append(seen, oi.Key); return nil })
+	if err == nil || len(seen) > 0 {
+		t.Fatalf("List of ../rootx/: %v, %v; want a refusal", seen, err)
+	}
+}

@@ -281,9 +281,6 @@ func appendFile(dst io.Writer, name string) error {
 func (u *upload) Abort(ctx context.Context) error { return u.remove() }
 
 func (u *upload) remove() error {
-	u.s.mu.Lock()
-	delete(u.s.known, u.dir)
-	u.s.mu.Unlock()
 	if err := os.RemoveAll(u.dir); err != nil {
 		return fmt.Errorf("dir: %s: %w", u.key, err)
 	}
