@@ -220,12 +220,14 @@ func (e *emitter) Open(info StreamInfo, start int64) Stream {
 	if s, ok := p.streams[k]; ok {
 		s.mu.Lock()
 		closed := s.closed
+		s.opened = s.opened || !closed
 		s.mu.Unlock()
 		if !closed {
 			return s
 		}
 	}
 	s := newStream(p, e.source, info, start)
+	s.opened = true
 	p.streams[k] = s
 	p.dirty = true
 	return s
@@ -238,7 +240,9 @@ func (e *emitter) Forget(id string) {
 	k := streamKey(e.source, id)
 	if s, ok := p.streams[k]; ok {
 		s.mu.Lock()
-		done := s.closed && len(s.sealed) == 0
+		// Finished, or loaded from the checkpoint and not opened in this
+		// run (a file gone, an earlier boot), and nothing in flight.
+		done := (s.closed || !s.opened) && len(s.sealed) == 0
 		s.mu.Unlock()
 		if done {
 			delete(p.streams, k)

@@ -424,3 +424,42 @@ func TestNoDeadlockUnderCheckpointing(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Forget drops an entry loaded from the checkpoint and not opened in this
+// run (a file gone, a kernel log of an earlier boot), and keeps a stream a
+// source has open.
+func TestForgetRetention(t *testing.T) {
+	fs := newFlaky(t)
+	p := newTestPipeline(t, fs, nil)
+	p.Start()
+	em := p.Emitter("kmsg")
+	for _, id := range []string{"old-boot", "this-boot"} {
+		writeAll(t, em.Open(StreamInfo{ID: id, Kind: archive.KindKmsg, Unit: archive.UnitBytes}, 0), 0, lines(10, id), 1000)
+	}
+	if err := p.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+
+	p2 := newTestPipeline(t, fs, func(o *Options) { o.StateDir = p.o.StateDir })
+	p2.Start()
+	em2 := p2.Emitter("kmsg")
+	open := em2.Open(StreamInfo{ID: "this-boot", Kind: archive.KindKmsg, Unit: archive.UnitBytes}, 0)
+	em2.Forget("old-boot")  // loaded, never opened: dropped
+	em2.Forget("this-boot") // open: kept
+	writeAll(t, open, open.Committed(), lines(5, "more"), 1000)
+	if err := p2.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p2.Close()
+
+	p3 := newTestPipeline(t, fs, func(o *Options) { o.StateDir = p.o.StateDir })
+	cps, _ := p3.Emitter("kmsg").Checkpoints()
+	var ids []string
+	for _, cp := range cps {
+		ids = append(ids, cp.Info.ID)
+	}
+	if len(ids) != 1 || ids[0] != "this-boot" {
+		t.Fatalf("checkpoint entries %v, want only this-boot", ids)
+	}
+}

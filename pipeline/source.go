@@ -81,7 +81,9 @@ type Emitter interface {
 	// durable or deliberately skipped. Opening an id that is open returns
 	// the same handle.
 	Open(info StreamInfo, start int64) Stream
-	// Forget drops a finished stream's checkpoint entry (retention).
+	// Forget drops the checkpoint entry of a finished stream, or of one
+	// loaded from the checkpoint and not opened in this run (retention).
+	// A stream open in this run, or with chunks in flight, is kept.
 	Forget(id string)
 }
 

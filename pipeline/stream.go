@@ -36,6 +36,7 @@ type stream struct {
 	sealed    []*sealedRange
 	committed int64
 	closed    bool
+	opened    bool // a source opened it in this run (not only loaded)
 	finished  bool
 	updated   time.Time
 }

@@ -95,6 +95,9 @@ func (e *Emitter) Open(info pipeline.StreamInfo, start int64) pipeline.Stream {
 func (e *Emitter) Forget(id string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if s, ok := e.streams[id]; ok && !s.closed {
+		return // open in this run: kept, as by the pipeline
+	}
 	e.forgotten[id] = true
 	delete(e.saved, id)
 }

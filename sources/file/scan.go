@@ -366,12 +366,7 @@ func (t *tailer) expire(now time.Time) {
 	drop := 0
 	for drop < len(t.orphans) && (now.Sub(t.orphans[drop].since) > t.cfg.forgetAfter || len(t.orphans)-drop > t.cfg.maxGone) {
 		o := t.orphans[drop]
-		if !o.cp.Finished && o.s == nil {
-			// Saved unfinished and never found again: close it, so
-			// that the pipeline lets it be forgotten.
-			t.out.Open(o.cp.Info, o.cp.Committed).Close()
-		}
-		t.out.Forget(o.cp.Info.ID)
+		t.out.Forget(o.cp.Info.ID) // never opened in this run: the pipeline drops it
 		delete(t.ids, o.cp.Info.ID)
 		t.log.Debug("checkpoint forgotten", "stream", o.cp.Info.ID, "path", o.cp.Info.Path)
 		drop++
