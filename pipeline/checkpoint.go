@@ -54,7 +54,7 @@ var ErrCheckpoint = errors.New("pipeline: bad checkpoint file")
 // OpenStore creates the folder if needed and removes temporary files left
 // by a crash during a save.
 func OpenStore(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := atomicfile.MkdirAll(dir, 0o750); err != nil { // durable: a lost state dir would look like a first start
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	tmps, _ := filepath.Glob(filepath.Join(dir, checkpointFile+".tmp*"))

@@ -56,6 +56,9 @@ func (o *Options) setDefaults() {
 	if o.Compressors <= 0 {
 		o.Compressors = runtime.GOMAXPROCS(0)
 	}
+	// More workers than chunks can ever exist would only hold encoders
+	// (about 8 MiB each once used).
+	o.Compressors = min(o.Compressors, o.MaxInFlight)
 	if o.Uploaders <= 0 {
 		o.Uploaders = 4
 	}

@@ -7,15 +7,6 @@ import (
 	"github.com/logship/logship/sinks"
 )
 
-func (p *Pipeline) isStopped() bool {
-	select {
-	case <-p.uploadCtx.Done():
-		return true
-	default:
-		return false
-	}
-}
-
 // compressor turns sealed batches into objects.
 func (p *Pipeline) compressor() {
 	defer p.workers.Done()

@@ -57,7 +57,7 @@ func (e *Emitter) Restart() *Emitter {
 		if e.forgotten[id] {
 			continue
 		}
-		n.saved[id] = pipeline.Checkpoint{Info: s.info, Committed: s.committed, Finished: s.closed, Updated: time.Now()}
+		n.saved[id] = pipeline.Checkpoint{Info: s.info, Committed: s.committed, Finished: s.closed && s.committed == s.next, Updated: time.Now()}
 	}
 	return n
 }

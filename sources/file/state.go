@@ -84,7 +84,6 @@ type tailer struct {
 	open       int
 	wantScan   bool
 	watch      *watcher
-	dirs       map[string]bool
 
 	buf  []byte // read buffer (bufBytes)
 	big  []byte // for lines longer than buf (maxLine), allocated on demand
@@ -113,7 +112,7 @@ func newTailer(s *Source, out pipeline.Emitter) *tailer {
 	return &tailer{
 		src: s, cfg: &s.cfg, log: s.log, m: s.m, out: out,
 		files: map[fileKey]*file{}, ids: map[string]bool{},
-		dirs: map[string]bool{}, errLogged: map[string]string{}, dirLogged: map[string]bool{},
+		errLogged: map[string]string{}, dirLogged: map[string]bool{},
 		buf: make([]byte, s.cfg.bufBytes), hbuf: make([]byte, s.cfg.fpBytes),
 	}
 }
