@@ -281,3 +281,40 @@ func FuzzHeader(f *testing.F) {
 		}
 	})
 }
+
+// HeaderFromMeta reads back what Header.Meta writes, and refuses what it
+// cannot (x-oss-meta values are outside input).
+func TestHeaderFromMetaRoundTrip(t *testing.T) {
+	h := testHeader(CodecZstd, 7, []byte("one\ntwo\n"))
+	h.Path, h.Event = "/home/admin/logs/日志.log", EventOOMKill
+	got, err := HeaderFromMeta(h.Meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *h
+	want.Extra = nil // not mirrored
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("round trip:\n%+v\nwant\n%+v", *got, want)
+	}
+	if got, err := HeaderFromMeta(map[string]string{"other": "x"}); got != nil || err != nil {
+		t.Fatalf("no header: %v, %v", got, err)
+	}
+	bad := h.Meta()
+	bad["logship-start"] = "x"
+	if _, err := HeaderFromMeta(bad); !errors.Is(err, ErrHeader) {
+		t.Fatalf("bad start: %v", err)
+	}
+}
+
+func FuzzHeaderFromMeta(f *testing.F) {
+	m := testHeader(CodecZstd, 0, []byte("x\n")).Meta()
+	f.Add(m["logship-path"], m["logship-start"], m["logship-end"], m["logship-first"], m["logship-stream"])
+	f.Fuzz(func(t *testing.T, path, start, end, first, stream string) {
+		m := testHeader(CodecZstd, 0, []byte("x\n")).Meta()
+		m["logship-path"], m["logship-start"], m["logship-end"], m["logship-first"], m["logship-stream"] = path, start, end, first, stream
+		h, err := HeaderFromMeta(m)
+		if err == nil && (h == nil || h.Validate() != nil) {
+			t.Fatal("accepted an invalid header")
+		}
+	})
+}

@@ -2,59 +2,10 @@ package pull
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/logship/logship/archive"
 )
-
-// headerFromMeta rebuilds a header from object metadata (x-oss-meta-*
-// without the prefix, see archive.Header.Meta). It returns nil, nil when
-// the metadata holds no header.
-func headerFromMeta(m map[string]string) (*archive.Header, error) {
-	if m == nil || m["logship-v"] == "" {
-		return nil, nil
-	}
-	var errs []string
-	num := func(k string) int64 {
-		v, err := strconv.ParseInt(m[k], 10, 64)
-		if err != nil {
-			errs = append(errs, k)
-		}
-		return v
-	}
-	tm := func(k string) time.Time {
-		v, err := time.Parse(time.RFC3339Nano, m[k])
-		if err != nil {
-			errs = append(errs, k)
-		}
-		return v
-	}
-	h := &archive.Header{
-		V: int(num("logship-v")), App: m["logship-app"], Host: m["logship-host"], Source: m["logship-source"],
-		Stream: m["logship-stream"], Start: num("logship-start"), End: num("logship-end"), Unit: m["logship-unit"],
-		Lines: num("logship-lines"), RawSize: num("logship-raw-size"), Checksum: m["logship-checksum"],
-		First: tm("logship-first"), Last: tm("logship-last"), Codec: m["logship-codec"], Event: m["logship-event"],
-	}
-	if p := m["logship-path"]; p != "" {
-		if strings.HasPrefix(p, `"`) {
-			u, err := strconv.Unquote(p)
-			if err != nil {
-				errs = append(errs, "logship-path")
-			}
-			p = u
-		}
-		h.Path = p
-	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("%w: metadata: bad %s", archive.ErrHeader, strings.Join(errs, ", "))
-	}
-	if err := h.Validate(); err != nil {
-		return nil, err
-	}
-	return h, nil
-}
 
 // checkHeader reports whether a header agrees with what the key of its
 // object says: a header that claims another stream or range than its key

@@ -210,7 +210,7 @@ func (l *lister) classify(oi sinks.ObjectInfo) *Chunk {
 		return nil
 	}
 	c := &Chunk{Key: oi.Key, Size: oi.Size}
-	meta, err := headerFromMeta(oi.Meta)
+	meta, err := archive.HeaderFromMeta(oi.Meta)
 	if err != nil {
 		l.ps.add(Problem{Kind: KindCorrupt, Key: oi.Key, Msg: err.Error()})
 		return nil
@@ -302,7 +302,7 @@ func (hr *headerReader) get(ctx context.Context, c *Chunk) (*archive.Header, err
 		case err != nil:
 			return nil, err
 		default:
-			if h, err := headerFromMeta(oi.Meta); err == nil && h != nil && c.checkHeader(h) == nil {
+			if h, err := archive.HeaderFromMeta(oi.Meta); err == nil && h != nil && c.checkHeader(h) == nil {
 				return h, nil
 			}
 		}
