@@ -63,6 +63,22 @@ func TestOSSClassify(t *testing.T) {
 		{name: "bad argument", setup: func(s *osstest.Server) {
 			s.Inject(osstest.Fault{Op: "PutObject", Status: 400, Code: "InvalidArgument"})
 		}, permanent: true, code: "InvalidArgument"},
+		{name: "request timeout (a 400 that is retried)", setup: func(s *osstest.Server) {
+			s.Inject(osstest.Fault{Op: "PutObject", Status: 400, Code: "RequestTimeout"})
+		}, code: "RequestTimeout"},
+		{name: "408", setup: func(s *osstest.Server) { s.Inject(osstest.Fault{Op: "PutObject", Status: 408, Code: "Timeout"}) }, code: "Timeout"},
+		{name: "429", setup: func(s *osstest.Server) {
+			s.Inject(osstest.Fault{Op: "PutObject", Status: 429, Code: "TooManyRequests"})
+		}, code: "TooManyRequests"},
+		{name: "409 conflict", setup: func(s *osstest.Server) {
+			s.Inject(osstest.Fault{Op: "PutObject", Status: 409, Code: "OperationConflict"})
+		}, code: "OperationConflict"},
+		{name: "expired STS token", setup: func(s *osstest.Server) {
+			s.Inject(osstest.Fault{Op: "PutObject", Status: 403, Code: "SecurityTokenExpired"})
+		}, permanent: true, code: "SecurityTokenExpired", want: []string{"STS token"}},
+		{name: "archived object", setup: func(s *osstest.Server) {
+			s.Inject(osstest.Fault{Op: "PutObject", Status: 403, Code: "InvalidObjectState"})
+		}, permanent: true, code: "InvalidObjectState", want: []string{"restore it first"}},
 		{name: "not an oss answer", setup: func(s *osstest.Server) {
 			s.Inject(osstest.Fault{Op: "PutObject", Status: 502, Code: "BadErrorResponse"})
 		}},
