@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/logship/logship/internal/osstest"
@@ -193,5 +195,31 @@ func TestOSSMultipartWithoutListPartsPermission(t *testing.T) {
 	_, parts, err := s.ResumeUpload(ctx, "logs/e.bin", nil, "")
 	if err != nil || len(parts) != 0 || srv.Count("InitiateMultipartUpload") != 1 {
 		t.Fatalf("%v %v %v", parts, err, srv.Counts())
+	}
+}
+
+// Complete compares the CRC-64 OSS reports for the whole object with the
+// parts' combined: a mismatch is a retryable ErrChecksum, not success.
+func TestOSSMultipartCompleteVerifiesCRC64(t *testing.T) {
+	srv := newServer(t)
+	var lie atomic.Bool
+	rw := rewriter{rt: srv.HTTPClient().Transport, fn: func(r *http.Request, res *http.Response) {
+		if lie.Load() && r.Method == http.MethodPost && r.URL.Query().Has("uploadId") {
+			res.Header.Set("x-oss-hash-crc64ecma", "12345")
+		}
+	}}
+	s := newSinkWith(t, srv, nil, staticCreds(testAK, testSK), WithHTTPClient(&http.Client{Transport: rw}))
+	ctx := context.Background()
+	up, _, err := s.ResumeUpload(ctx, "logs/c.bin", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := up.PutPart(ctx, 1, partBody(100, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lie.Store(true)
+	if err := up.Complete(ctx, []sinks.Part{p}); !errors.Is(err, ErrChecksum) || sinks.IsPermanent(err) {
+		t.Fatalf("wrong CRC on Complete: %v, want a retryable ErrChecksum", err)
 	}
 }
