@@ -31,7 +31,7 @@ var ErrTooLarge = errors.New("archive: object decompresses beyond its declared s
 // gzip state between calls; it is not safe for concurrent use.
 type Encoder struct {
 	zenc *zstd.Encoder
-	gbuf bytes.Buffer
+	gbuf appendWriter // gzip writes straight into the caller's dst
 	gzw  *gzip.Writer
 }
 
@@ -72,7 +72,8 @@ func (e *Encoder) Encode(dst []byte, h *Header, raw []byte) ([]byte, error) {
 		dst = AppendSkippable(dst, hb)
 		return e.zenc.EncodeAll(raw, dst), nil
 	case CodecGzip:
-		e.gbuf.Reset()
+		e.gbuf.b = dst
+		defer func() { e.gbuf.b = nil }() // keep no reference to the caller's buffer
 		if e.gzw == nil {
 			e.gzw, err = gzip.NewWriterLevel(&e.gbuf, gzip.BestSpeed)
 			if err != nil {
@@ -92,7 +93,7 @@ func (e *Encoder) Encode(dst []byte, h *Header, raw []byte) ([]byte, error) {
 		if err := e.gzw.Close(); err != nil {
 			return nil, err
 		}
-		return append(dst, e.gbuf.Bytes()...), nil
+		return e.gbuf.b, nil
 	case CodecNone:
 		return append(dst, raw...), nil
 	}
