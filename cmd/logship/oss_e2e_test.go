@@ -147,8 +147,7 @@ func TestAgentOSSFaultsAndOutage(t *testing.T) {
 	if os.Getenv("E2E_RACE") != "" {
 		memBound = 512 << 20 // the race detector's shadow memory; the bound is for real builds
 	}
-	srv := osstest.New(osstest.Options{AccessKeyID: e2eAK, AccessKeySecret: e2eSK, Buckets: []string{e2eBucket}})
-	t.Cleanup(srv.Close) // after the agent is killed
+	srv := e2eServer(t)
 	root := t.TempDir()
 	logs := filepath.Join(root, "logs")
 	cfg := writeConfig(t, root, fmt.Sprintf(`app: e2e
@@ -176,7 +175,7 @@ sink:
   timeout: 5s
 shutdown_timeout: 20s
 `, logs, root, e2eBucket, srv.Endpoint()))
-	env := []string{"OSS_ACCESS_KEY_ID=" + e2eAK, "OSS_ACCESS_KEY_SECRET=" + e2eSK}
+	env := ossEnv(t)
 
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -288,8 +287,7 @@ shutdown_timeout: 20s
 // the secret is in no output (validate --print included).
 func TestOSSWrongSecretBinary(t *testing.T) {
 	const wrong = "wrong-Secret-value-0123"
-	srv := osstest.New(osstest.Options{AccessKeyID: e2eAK, AccessKeySecret: e2eSK, Buckets: []string{e2eBucket}})
-	t.Cleanup(srv.Close) // after the agent is killed
+	srv := e2eServer(t)
 	root := t.TempDir()
 	logs := filepath.Join(root, "logs")
 	os.MkdirAll(logs, 0o755)
@@ -456,7 +454,7 @@ sink:
 `, logFile, root, e2eBucket, srv.Endpoint())), 0o600)
 		var logbuf syncBuffer
 		start := time.Now()
-		a := startAgent(b, cfg, agentOpts{env: []string{"OSS_ACCESS_KEY_ID=" + e2eAK, "OSS_ACCESS_KEY_SECRET=" + e2eSK}, log: &logbuf})
+		a := startAgent(b, cfg, agentOpts{env: ossEnv(b), log: &logbuf})
 		stored := func() (raw int64) {
 			for _, o := range srv.Objects(e2eBucket) {
 				n, _ := strconv.ParseInt(o.Meta["logship-raw-size"], 10, 64)

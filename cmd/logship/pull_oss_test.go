@@ -27,8 +27,17 @@ func ossFlags(srv *osstest.Server) []string {
 	return []string{"--from", "oss://" + e2eBucket + "/logs", "--endpoint", srv.Endpoint(), "--region", "cn-hangzhou"}
 }
 
+// e2eServer is an osstest server with the e2e keys and bucket, closed
+// when the test ends (after the agents it started are killed: cleanups
+// run last in, first out).
+func e2eServer(t testing.TB) *osstest.Server {
+	srv := osstest.New(osstest.Options{AccessKeyID: e2eAK, AccessKeySecret: e2eSK, Buckets: []string{e2eBucket}})
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // ossEnv holds the right keys, and a HOME without ~/.ossutilconfig.
-func ossEnv(t *testing.T) []string {
+func ossEnv(t testing.TB) []string {
 	return []string{"OSS_ACCESS_KEY_ID=" + e2eAK, "OSS_ACCESS_KEY_SECRET=" + e2eSK, "HOME=" + t.TempDir()}
 }
 
@@ -37,8 +46,7 @@ func ossEnv(t *testing.T) []string {
 // must rebuild.
 func ossPullArchive(t *testing.T) (*osstest.Server, map[string][]byte) {
 	t.Helper()
-	srv := osstest.New(osstest.Options{AccessKeyID: e2eAK, AccessKeySecret: e2eSK, Buckets: []string{e2eBucket}})
-	t.Cleanup(srv.Close)
+	srv := e2eServer(t)
 	s, err := osssink.New(context.Background(), config.Sink{Type: config.SinkOSS, Bucket: e2eBucket, Region: "cn-hangzhou", Endpoint: srv.Endpoint()}, nil,
 		osssink.WithCredentials("test", credentials.NewStaticCredentialsProvider(e2eAK, e2eSK, "")))
 	if err != nil {
@@ -51,8 +59,7 @@ func ossPullArchive(t *testing.T) (*osstest.Server, map[string][]byte) {
 // The round trip of issue 5 through the oss sink into osstest and back
 // through the OSS reader.
 func TestPullOSSAgentRoundTrip(t *testing.T) {
-	srv := osstest.New(osstest.Options{AccessKeyID: e2eAK, AccessKeySecret: e2eSK, Buckets: []string{e2eBucket}})
-	t.Cleanup(srv.Close) // after the agents are killed
+	srv := e2eServer(t)
 	oa := &ossArchive{srv: srv}
 	testAgentRoundTrip(t, &roundTripStore{
 		sink: fmt.Sprintf("sink:\n  type: oss\n  bucket: %s\n  region: cn-hangzhou\n  endpoint: %s\n  prefix: logs/\n", e2eBucket, srv.Endpoint()),
