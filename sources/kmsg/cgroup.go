@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -133,22 +132,15 @@ func (r *run) cgroup(ctx context.Context, cg cgroupDir) error {
 	m := anchorMeta[map[string]int64]{BootID: r.bootID, Mode: ModeCgroup, Cgroup: cg.dir}
 	info := pipeline.StreamInfo{ID: r.streamID + "-cgroup", Kind: archive.KindKmsg, Path: filepath.Join(cg.dir, spec.file), Unit: archive.UnitRecords}
 
-	var pos int64
 	cur := map[string]int64{} // counters as of pos; zero before the first line
-	if cp, ok := r.checkpoint(info.ID); ok {
-		pos = cp.Committed
-		if err := json.Unmarshal(cp.Info.Meta, &m); err != nil && len(cp.Info.Meta) > 0 {
-			s.log.Warn("kmsg: unreadable cgroup checkpoint metadata; counters are reported from zero", "err", err)
-		}
-		if a, ok := m.at(pos); ok {
-			cur = maps.Clone(a.State)
-		} else if pos > 0 {
-			s.log.Warn("kmsg: no cgroup counters saved for the committed position; counters are reported from zero", "position", pos)
-		}
-		if cur == nil {
-			cur = map[string]int64{}
-		}
-		m.BootID, m.Mode, m.Cgroup = r.bootID, ModeCgroup, cg.dir
+	pos, a, found, err := resumeAnchors(r, info.ID, &m)
+	if err != nil {
+		s.log.Warn("kmsg: unreadable cgroup checkpoint metadata; counters are reported from zero", "err", err)
+	}
+	if found && a.State != nil {
+		cur = maps.Clone(a.State)
+	} else if pos > 0 && !found {
+		s.log.Warn("kmsg: no cgroup counters saved for the committed position; counters are reported from zero", "position", pos)
 	}
 	info.Meta = m.json()
 	st := r.out.Open(info, pos)

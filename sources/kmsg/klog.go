@@ -3,7 +3,6 @@ package kmsg
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"hash/fnv"
 	"os"
 
@@ -126,21 +125,17 @@ func (r *run) klog(ctx context.Context, first []byte) error {
 	m := anchorMeta[klogState]{BootID: r.bootID, Mode: ModeKlogctl}
 	info := pipeline.StreamInfo{ID: r.streamID + "-klogctl", Kind: archive.KindKmsg, Unit: archive.UnitRecords}
 
-	var pos int64     // next position
-	var cur klogState // fingerprint of the line before pos
-	var skip int64    // lines after cur already committed (an anchor older than the committed position)
-	unknown := false  // committed position without an anchor: the next lines follow a possible gap
-	if cp, ok := r.checkpoint(info.ID); ok {
-		pos = cp.Committed
-		if err := json.Unmarshal(cp.Info.Meta, &m); err != nil && len(cp.Info.Meta) > 0 {
-			s.log.Warn("kmsg: unreadable klogctl checkpoint metadata; resending the whole buffer", "err", err)
-		}
-		if a, ok := m.at(pos); ok {
-			cur, skip = a.State, pos-a.Pos
-		} else if pos > 0 {
-			unknown = true
-		}
-		m.BootID, m.Mode = r.bootID, ModeKlogctl
+	pos, a, found, err := resumeAnchors(r, info.ID, &m) // pos: the next position
+	var cur klogState                                   // fingerprint of the line before pos
+	var skip int64                                      // lines after cur already committed (an anchor older than the committed position)
+	unknown := false                                    // committed position without an anchor: the next lines follow a possible gap
+	if err != nil {
+		s.log.Warn("kmsg: unreadable klogctl checkpoint metadata; resending the whole buffer", "err", err)
+	}
+	if found {
+		cur, skip = a.State, pos-a.Pos
+	} else if pos > 0 {
+		unknown = true
 	}
 	info.Meta = m.json()
 	st := r.out.Open(info, pos)

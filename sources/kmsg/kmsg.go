@@ -321,6 +321,24 @@ type anchor[T any] struct {
 	State T     `json:"state"`
 }
 
+// resumeAnchors loads the checkpoint of stream id: its committed position
+// and the anchor at or before it from the saved metadata. m keeps this
+// run's boot, mode and cgroup; err reports unreadable metadata (then
+// nothing is found), for the caller to log with its consequence.
+func resumeAnchors[T any](r *run, id string, m *anchorMeta[T]) (pos int64, a anchor[T], found bool, err error) {
+	cp, ok := r.checkpoint(id)
+	if !ok {
+		return 0, a, false, nil
+	}
+	boot, mode, cg := m.BootID, m.Mode, m.Cgroup
+	if len(cp.Info.Meta) > 0 {
+		err = json.Unmarshal(cp.Info.Meta, m)
+	}
+	m.BootID, m.Mode, m.Cgroup = boot, mode, cg
+	a, found = m.at(cp.Committed)
+	return cp.Committed, a, found, err
+}
+
 // maxAnchors bounds the metadata; pieces in flight are bounded by the
 // pipeline, so this only trips when acks stop for a very long time.
 const maxAnchors = 1024
