@@ -5,8 +5,8 @@ import (
 	"io/fs"
 	"testing"
 
-	"github.com/logship/logship/config"
 	"github.com/logship/logship/configs"
+	"github.com/logship/logship/internal/config"
 )
 
 // TestExamplesValidate loads and validates every embedded config, so that

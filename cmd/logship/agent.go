@@ -10,7 +10,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 
-	"github.com/logship/logship/config"
+	"github.com/logship/logship/internal/config"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/logship/logship/internal/agent"

@@ -13,9 +13,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/logship/logship/config"
 	"github.com/logship/logship/internal/agent"
-	"github.com/logship/logship/pipeline"
+	"github.com/logship/logship/internal/config"
+	"github.com/logship/logship/internal/pipeline"
 	"github.com/spf13/cobra"
 )
 

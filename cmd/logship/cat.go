@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"regexp"
 
-	"github.com/logship/logship/pull"
+	"github.com/logship/logship/internal/retrieve"
 	"github.com/spf13/cobra"
 )
 
@@ -46,8 +46,8 @@ could not be fetched, or a stream has a gap; 2 usage; 1 failure.`,
 			}
 			defer closeArchive(a)
 			errw := cmd.ErrOrStderr()
-			sum, err := pull.Cat(ctx, a, cmd.OutOrStdout(), pull.CatOptions{Filter: flt, Parallel: sf.parallel, Grep: re, WithName: withName,
-				OnProblem: func(p pull.Problem) { fmt.Fprintln(errw, "logship:", p.String()) }})
+			sum, err := retrieve.Cat(ctx, a, cmd.OutOrStdout(), retrieve.CatOptions{Filter: flt, Parallel: sf.parallel, Grep: re, WithName: withName,
+				OnProblem: func(p retrieve.Problem) { fmt.Fprintln(errw, "logship:", p.String()) }})
 			if err != nil {
 				if ctx.Err() != nil {
 					return errors.New("interrupted")

@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/logship/logship/config"
-	"github.com/logship/logship/sinks"
-	"github.com/logship/logship/sinks/dir"
-	osssink "github.com/logship/logship/sinks/oss"
+	"github.com/logship/logship/internal/config"
+	"github.com/logship/logship/internal/sinks"
+	"github.com/logship/logship/internal/sinks/dir"
+	osssink "github.com/logship/logship/internal/sinks/oss"
 	"github.com/spf13/cobra"
 )
 

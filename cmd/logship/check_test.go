@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/internal/osstest"
-	osssink "github.com/logship/logship/sinks/oss"
+	osssink "github.com/logship/logship/internal/sinks/oss"
 )
 
 const (

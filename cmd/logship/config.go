@@ -6,7 +6,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/logship/logship/config"
+	"github.com/logship/logship/internal/config"
 	"github.com/spf13/cobra"
 )
 

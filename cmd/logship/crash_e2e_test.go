@@ -21,8 +21,8 @@ import (
 
 	"github.com/logship/logship/archive"
 	"github.com/logship/logship/internal/osstest"
-	"github.com/logship/logship/sinks"
-	"github.com/logship/logship/sinks/dir"
+	"github.com/logship/logship/internal/sinks"
+	"github.com/logship/logship/internal/sinks/dir"
 )
 
 // crashConfig is an agent config with one crash source and a dir sink.
@@ -609,7 +609,7 @@ func TestCrashUnreadableHeapDump(t *testing.T) {
 		t.Fatal(err)
 	}
 	report := filepath.Join(app, fmt.Sprintf("hs_err_pid%d.log", pid))
-	hs, err := os.ReadFile(filepath.Join("..", "..", "sources", "crash", "testdata", "hs_err_sigsegv.log"))
+	hs, err := os.ReadFile(filepath.Join("..", "..", "internal", "sources", "crash", "testdata", "hs_err_sigsegv.log"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/logship/logship/archive"
-	"github.com/logship/logship/sinks"
-	"github.com/logship/logship/sinks/dir"
+	"github.com/logship/logship/internal/sinks"
+	"github.com/logship/logship/internal/sinks/dir"
 )
 
 // syncBuffer is a bytes.Buffer safe for the process's writer goroutine.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/logship/logship/pull"
+	"github.com/logship/logship/internal/retrieve"
 	"github.com/spf13/cobra"
 )
 
@@ -43,7 +43,7 @@ unreadable; 2 usage; 1 failure.`,
 				return err
 			}
 			defer closeArchive(a)
-			l, err := pull.List(ctx, a, flt, sf.parallel)
+			l, err := retrieve.List(ctx, a, flt, sf.parallel)
 			if err != nil {
 				return err
 			}
@@ -71,7 +71,7 @@ unreadable; 2 usage; 1 failure.`,
 	return c
 }
 
-func printTree(w io.Writer, l *pull.Listing, streams bool) {
+func printTree(w io.Writer, l *retrieve.Listing, streams bool) {
 	var app, host, source string
 	var raw, stored int64
 	for _, f := range l.Files {

@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/logship/logship/config"
-	"github.com/logship/logship/pull"
+	"github.com/logship/logship/internal/config"
+	"github.com/logship/logship/internal/retrieve"
 	"github.com/spf13/cobra"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
@@ -65,7 +65,7 @@ func (f *selectFlags) add(c *cobra.Command) {
 	fl.StringVar(&f.path, "path", "", "glob over the original path (e.g. '*.log', '/home/admin/logs/**')")
 	fl.StringVar(&f.since, "since", "", "from this time: a duration before now (2h) or a timestamp")
 	fl.StringVar(&f.until, "until", "", "up to this time: a duration before now (30m) or a timestamp")
-	fl.IntVarP(&f.parallel, "parallel", "j", pull.DefaultParallel, "objects fetched at once")
+	fl.IntVarP(&f.parallel, "parallel", "j", retrieve.DefaultParallel, "objects fetched at once")
 	fl.StringVarP(&f.config, "config", "c", "", "agent config: its oss sink gives bucket, prefix, region, endpoint and access keys")
 	fl.StringVar(&f.region, "region", "", "OSS region, e.g. cn-hangzhou")
 	fl.StringVar(&f.endpoint, "endpoint", "", "OSS endpoint, a host name or URL, instead of the one --region and --internal make")
@@ -74,15 +74,15 @@ func (f *selectFlags) add(c *cobra.Command) {
 
 // resolve opens the archive and builds the filter; bad values are usage
 // errors. Close the archive when done (closeArchive).
-func (f *selectFlags) resolve(ctx context.Context, stderr io.Writer) (pull.Archive, pull.Filter, error) {
-	var flt pull.Filter
+func (f *selectFlags) resolve(ctx context.Context, stderr io.Writer) (retrieve.Store, retrieve.Filter, error) {
+	var flt retrieve.Filter
 	var errs []error
 	now := time.Now()
 	var err error
-	if flt.Since, err = pull.ParseTime(f.since, now); err != nil {
+	if flt.Since, err = retrieve.ParseTime(f.since, now); err != nil {
 		errs = append(errs, fmt.Errorf("--since: %w", err))
 	}
-	if flt.Until, err = pull.ParseTime(f.until, now); err != nil {
+	if flt.Until, err = retrieve.ParseTime(f.until, now); err != nil {
 		errs = append(errs, fmt.Errorf("--until: %w", err))
 	}
 	flt.App, flt.Host, flt.Source, flt.Path = f.app, f.host, f.source, f.path
@@ -92,7 +92,7 @@ func (f *selectFlags) resolve(ctx context.Context, stderr io.Writer) (pull.Archi
 	if f.parallel < 1 || f.parallel > 256 {
 		errs = append(errs, fmt.Errorf("--parallel %d: use 1..256", f.parallel))
 	}
-	oo := pull.OSSOptions{Region: f.region, Endpoint: f.endpoint, Internal: f.internal, Parallel: f.parallel,
+	oo := retrieve.OSSOptions{Region: f.region, Endpoint: f.endpoint, Internal: f.internal, Parallel: f.parallel,
 		Log: newLogger(stderr, "warn", "text")}
 	from := f.from
 	if from == "" {
@@ -115,7 +115,7 @@ func (f *selectFlags) resolve(ctx context.Context, stderr io.Writer) (pull.Archi
 	if len(errs) > 0 {
 		return nil, flt, usageErr(errors.Join(errs...))
 	}
-	a, err := pull.Open(ctx, from, oo)
+	a, err := retrieve.Open(ctx, from, oo)
 	if err != nil {
 		return nil, flt, usageErr(err)
 	}
@@ -123,7 +123,7 @@ func (f *selectFlags) resolve(ctx context.Context, stderr io.Writer) (pull.Archi
 }
 
 // closeArchive releases the connections an archive holds.
-func closeArchive(a pull.Archive) {
+func closeArchive(a retrieve.Store) {
 	if c, ok := a.(io.Closer); ok {
 		c.Close()
 	}
@@ -186,9 +186,9 @@ could not be fetched or written, or a stream has a gap; 2 usage; 1 failure.`,
 				return err
 			}
 			defer closeArchive(a)
-			stats := &pull.Stats{}
+			stats := &retrieve.Stats{}
 			pr := startProgress(ctx, cmd.ErrOrStderr(), progress, "pull", stats)
-			sum, err := pull.Pull(ctx, a, pull.Options{Filter: flt, Out: out, Parallel: sf.parallel, Memory: mem.Int64(),
+			sum, err := retrieve.Pull(ctx, a, retrieve.Options{Filter: flt, Out: out, Parallel: sf.parallel, Memory: mem.Int64(),
 				SplitGenerations: split, Stats: stats, OnProblem: pr.problem})
 			pr.stop()
 			if err != nil {
@@ -217,12 +217,12 @@ could not be fetched or written, or a stream has a gap; 2 usage; 1 failure.`,
 	return c
 }
 
-func printSummary(w io.Writer, s *pull.Summary, out string) {
+func printSummary(w io.Writer, s *retrieve.Summary, out string) {
 	fmt.Fprintf(w, "logship: %d files in %s (%d up to date), %s; fetched %d objects (%s), reused %s; %d duplicates dropped, %s of overlap trimmed\n",
 		s.Files, out, s.UpToDate, humanBytes(s.Bytes), s.Fetched, humanBytes(s.FetchedBytes), humanBytes(s.Reused), s.Duplicates, humanBytes(s.Overlap))
 	if len(s.Problems) > 0 || s.Ignored > 0 {
 		fmt.Fprintf(w, "logship: problems: %d corrupt, %d could not be fetched, %d gaps, %d unsafe, %d not written; %d objects ignored (not logship chunks)\n",
-			s.Count(pull.KindCorrupt), s.Count(pull.KindFetch), s.Count(pull.KindGap), s.Count(pull.KindUnsafe), s.Count(pull.KindWrite), s.Ignored)
+			s.Count(retrieve.KindCorrupt), s.Count(retrieve.KindFetch), s.Count(retrieve.KindGap), s.Count(retrieve.KindUnsafe), s.Count(retrieve.KindWrite), s.Ignored)
 	}
 }
 
@@ -249,7 +249,7 @@ type progressView struct {
 	exited chan struct{}
 }
 
-func startProgress(ctx context.Context, w io.Writer, mode, verb string, st *pull.Stats) *progressView {
+func startProgress(ctx context.Context, w io.Writer, mode, verb string, st *retrieve.Stats) *progressView {
 	pv := &progressView{w: w, done: make(chan struct{}), exited: make(chan struct{})}
 	f, isFile := w.(*os.File)
 	if mode == "auto" {
@@ -303,7 +303,7 @@ func startProgress(ctx context.Context, w io.Writer, mode, verb string, st *pull
 	return pv
 }
 
-func (pv *progressView) problem(p pull.Problem) {
+func (pv *progressView) problem(p retrieve.Problem) {
 	var w io.Writer = pv.w
 	if pv.p != nil {
 		w = pv.p

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/logship/logship/archive"
-	"github.com/logship/logship/sinks"
-	"github.com/logship/logship/sinks/dir"
+	"github.com/logship/logship/internal/sinks"
+	"github.com/logship/logship/internal/sinks/dir"
 )
 
 func logLines(tag string, n int) []byte {
@@ -87,7 +87,7 @@ func TestPullAgentRoundTrip(t *testing.T) {
 func testAgentRoundTrip(t *testing.T, st *roundTripStore) {
 	root := t.TempDir()
 	gen1, gen2, gen3, other := logLines("web-1 gen1", 60000), logLines("web-1 gen2", 50000), logLines("web-1 gen3", 40000), logLines("web-2", 60000)
-	hsErr, err := os.ReadFile(filepath.Join("..", "..", "sources", "crash", "testdata", "hs_err_sigsegv.log"))
+	hsErr, err := os.ReadFile(filepath.Join("..", "..", "internal", "sources", "crash", "testdata", "hs_err_sigsegv.log"))
 	if err != nil {
 		t.Fatal(err)
 	}

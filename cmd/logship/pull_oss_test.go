@@ -17,9 +17,9 @@ import (
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
 	"github.com/logship/logship/archive"
-	"github.com/logship/logship/config"
+	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/osstest"
-	osssink "github.com/logship/logship/sinks/oss"
+	osssink "github.com/logship/logship/internal/sinks/oss"
 )
 
 // ossFlags are the flags of ls, pull and cat that reach osstest.

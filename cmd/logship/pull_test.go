@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/logship/logship/archive"
-	"github.com/logship/logship/sinks"
-	"github.com/logship/logship/sinks/dir"
+	"github.com/logship/logship/internal/sinks"
+	"github.com/logship/logship/internal/sinks/dir"
 )
 
 // pullArchive writes a small archive through the dir sink: two hosts, a

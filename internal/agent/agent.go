@@ -7,14 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/logship/logship/config"
-	"github.com/logship/logship/pipeline"
-	"github.com/logship/logship/sinks"
-	"github.com/logship/logship/sinks/dir"
-	osssink "github.com/logship/logship/sinks/oss"
-	"github.com/logship/logship/sources/crash"
-	"github.com/logship/logship/sources/file"
-	"github.com/logship/logship/sources/kmsg"
+	"github.com/logship/logship/internal/config"
+	"github.com/logship/logship/internal/pipeline"
+	"github.com/logship/logship/internal/sinks"
+	"github.com/logship/logship/internal/sinks/dir"
+	osssink "github.com/logship/logship/internal/sinks/oss"
+	"github.com/logship/logship/internal/sources/crash"
+	"github.com/logship/logship/internal/sources/file"
+	"github.com/logship/logship/internal/sources/kmsg"
 )
 
 // NewSink builds the configured sink. The config's file is passed to the

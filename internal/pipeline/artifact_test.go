@@ -1,0 +1,592 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/sinks"
+	"github.com/logship/logship/internal/sinks/dir"
+)
+
+// partSink embeds the dir sink and counts, fails or stops part uploads.
+type partSink struct {
+	*dir.Sink
+	puts     atomic.Int64 // Put calls
+	parts    atomic.Int64 // PutPart calls that stored a part
+	failPart atomic.Int64 // fail this many PutPart calls
+	// onPart runs before a part is stored; an error fails the call.
+	onPart func(n int) error
+	mu     sync.Mutex
+	inPart int
+	maxIn  int
+}
+
+func (s *partSink) Put(ctx context.Context, o *sinks.Object) error {
+	s.puts.Add(1)
+	return s.Sink.Put(ctx, o)
+}
+
+func (s *partSink) ResumeUpload(ctx context.Context, key string, h *archive.Header, ct string) (sinks.Upload, []sinks.Part, error) {
+	u, parts, err := s.Sink.ResumeUpload(ctx, key, h, ct)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &partUpload{Upload: u, s: s}, parts, nil
+}
+
+type partUpload struct {
+	sinks.Upload
+	s *partSink
+}
+
+func (u *partUpload) PutPart(ctx context.Context, n int, body []byte) (sinks.Part, error) {
+	s := u.s
+	s.mu.Lock()
+	s.inPart++
+	s.maxIn = max(s.maxIn, s.inPart)
+	s.mu.Unlock()
+	defer func() { s.mu.Lock(); s.inPart--; s.mu.Unlock() }()
+	if s.failPart.Add(-1) >= 0 {
+		return sinks.Part{}, errors.New("injected part failure")
+	}
+	if s.onPart != nil {
+		if err := s.onPart(n); err != nil {
+			return sinks.Part{}, err
+		}
+	}
+	p, err := u.Upload.PutPart(ctx, n, body)
+	if err == nil {
+		s.parts.Add(1)
+	}
+	return p, err
+}
+
+func newPartSink(t *testing.T, root string) *partSink {
+	t.Helper()
+	d, err := dir.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &partSink{Sink: d}
+}
+
+// heapLike returns n bytes that compress about like a heap dump: runs of
+// text, zeros, and noise.
+func heapLike(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	text := []byte("java.util.concurrent.ConcurrentHashMap$Node com.example.order.OrderService 2026-11-26 10:00:00,123 INFO request done\n")
+	b := make([]byte, 0, n)
+	for len(b) < n {
+		switch rng.IntN(3) {
+		case 0:
+			b = append(b, text[:rng.IntN(len(text))]...)
+		case 1:
+			b = append(b, make([]byte, rng.IntN(4096))...)
+		default:
+			for range rng.IntN(512) {
+				b = append(b, byte(rng.Uint32()))
+			}
+		}
+	}
+	return b[:n]
+}
+
+func writeArtifact(t *testing.T, data []byte) (*os.File, time.Time) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "java_pid42.hprof")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mod := time.Date(2026, 11, 26, 12, 30, 0, 123456789, time.UTC)
+	if err := os.Chtimes(p, mod, mod); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f, mod
+}
+
+func testArtifact(f io.ReaderAt, size int64, mod time.Time, partSize int64) Artifact {
+	return Artifact{
+		Info:     StreamInfo{ID: "java_pid42.hprof-00112233aabbccdd", Kind: archive.KindCrash, Path: "/app/java_pid42.hprof"},
+		File:     f,
+		Size:     size,
+		ModTime:  mod,
+		Event:    "heap_dump",
+		Extra:    map[string]string{"pid": "42"},
+		PartSize: partSize,
+	}
+}
+
+// readObject returns the only object of the sink, decoded and verified.
+func readObject(t *testing.T, d *dir.Sink) (string, *archive.Header, []byte, []byte) {
+	t.Helper()
+	var keys []string
+	if err := d.List(context.Background(), "", func(oi sinks.ObjectInfo) error { keys = append(keys, oi.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 {
+		t.Fatalf("objects %v, want one", keys)
+	}
+	obj, err := os.ReadFile(filepath.Join(d.Root(), filepath.FromSlash(keys[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, raw, err := archive.Decode(obj, archive.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys[0], h, raw, obj
+}
+
+func zstdCLI(t *testing.T, obj, raw []byte) {
+	t.Helper()
+	bin, err := exec.LookPath("zstd")
+	if err != nil {
+		t.Log("zstd CLI not installed; stock decoder not checked")
+		return
+	}
+	p := filepath.Join(t.TempDir(), "o.zst")
+	if err := os.WriteFile(p, obj, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "-d", "-c", "-q", p).Output()
+	if err != nil || !bytes.Equal(out, raw) {
+		t.Fatalf("zstd -d: %d bytes, want %d; %v", len(out), len(raw), err)
+	}
+}
+
+func TestArtifactLayout(t *testing.T) {
+	for _, c := range []struct {
+		size, part int64
+		wantPart   int64
+		wantN      int
+	}{
+		{0, 0, DefaultArtifactPartSize, 1},
+		{1, 0, DefaultArtifactPartSize, 1},
+		{DefaultArtifactPartSize, 0, DefaultArtifactPartSize, 1},
+		{DefaultArtifactPartSize + 1, 0, DefaultArtifactPartSize, 2},
+		{1 << 30, 0, DefaultArtifactPartSize, 128},
+		{100 << 30, 0, 11 << 20, 9310},
+		{1000, 100, 100, 10},
+	} {
+		part, n := ArtifactLayout(c.size, c.part)
+		if part != c.wantPart || n != c.wantN {
+			t.Errorf("ArtifactLayout(%d, %d) = %d, %d; want %d, %d", c.size, c.part, part, n, c.wantPart, c.wantN)
+		}
+		if n > MaxArtifactParts {
+			t.Errorf("%d parts", n)
+		}
+	}
+}
+
+func TestArtifactSmallIsOnePut(t *testing.T) {
+	ps := newPartSink(t, t.TempDir())
+	p := newTestPipeline(t, ps, nil)
+	data := lines(500, "hs_err")
+	f, mod := writeArtifact(t, data)
+	a := testArtifact(f, int64(len(data)), mod, 0)
+	a.Event = archive.EventJVMCrash
+	if err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	if ps.puts.Load() != 1 || ps.parts.Load() != 0 {
+		t.Fatalf("%d puts, %d parts", ps.puts.Load(), ps.parts.Load())
+	}
+	key, h, raw, obj := readObject(t, ps.Sink)
+	if !bytes.Equal(raw, data) {
+		t.Fatal("bytes differ")
+	}
+	zstdCLI(t, obj, data)
+	if h.Source != archive.KindCrash || h.Start != 0 || h.End != int64(len(data)) || h.Event != archive.EventJVMCrash ||
+		!h.First.Equal(mod) || !h.Last.Equal(mod) || h.Extra["pid"] != "42" || h.Lines != 500 || h.Path != a.Info.Path {
+		t.Fatalf("header %+v", h)
+	}
+	if key != archive.Key("", h) {
+		t.Fatalf("key %s, header says %s", key, archive.Key("", h))
+	}
+	// The checkpoint on disk says shipped.
+	p2 := newTestPipeline(t, ps, func(o *Options) { o.StateDir = p.o.StateDir })
+	cps, _ := p2.Emitter("crash").Checkpoints()
+	if len(cps) != 1 || cps[0].Committed != int64(len(data)) || !cps[0].Finished || cps[0].Info.ID != a.Info.ID || cps[0].Info.Unit != archive.UnitBytes {
+		t.Fatalf("checkpoints %+v", cps)
+	}
+}
+
+func TestArtifactMultipart(t *testing.T) {
+	cases := []struct {
+		name string
+		data []byte
+	}{
+		{"heap-like", heapLike(1<<20+12345, 1)},
+		{"zeros, parts padded", make([]byte, 1<<20+7)},
+		{"exact parts", heapLike(1<<20, 2)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ps := newPartSink(t, t.TempDir())
+			p := newTestPipeline(t, ps, nil)
+			f, mod := writeArtifact(t, c.data)
+			a := testArtifact(f, int64(len(c.data)), mod, 128<<10)
+			if err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), a); err != nil {
+				t.Fatal(err)
+			}
+			_, n := ArtifactLayout(a.Size, a.PartSize)
+			if got := ps.parts.Load(); got != int64(n) || ps.puts.Load() != 0 {
+				t.Fatalf("%d parts, %d puts; want %d parts", got, ps.puts.Load(), n)
+			}
+			_, h, raw, obj := readObject(t, ps.Sink)
+			if !bytes.Equal(raw, c.data) || h.RawSize != int64(len(c.data)) {
+				t.Fatal("bytes differ")
+			}
+			zstdCLI(t, obj, c.data)
+			ps.mu.Lock()
+			defer ps.mu.Unlock()
+			if ps.maxIn != 1 {
+				t.Fatalf("%d parts uploading at once", ps.maxIn)
+			}
+		})
+	}
+}
+
+// An upload interrupted after k parts (the process was stopped) resumes:
+// the next attempt, in a new pipeline, uploads only the missing parts.
+func TestArtifactResume(t *testing.T) {
+	root := t.TempDir()
+	data := heapLike(2<<20+999, 3)
+	f, mod := writeArtifact(t, data)
+	const partSize = 128 << 10
+	_, n := ArtifactLayout(int64(len(data)), partSize)
+
+	ps := newPartSink(t, root)
+	ctx, cancel := context.WithCancel(context.Background())
+	ps.onPart = func(i int) error {
+		if ps.parts.Load() == 7 {
+			cancel() // "killed" while part 8 was on its way
+			return ctx.Err()
+		}
+		return nil
+	}
+	p := newTestPipeline(t, ps, nil)
+	err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(ctx, testArtifact(f, int64(len(data)), mod, partSize))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted ship: %v", err)
+	}
+	if ps.parts.Load() != 7 {
+		t.Fatalf("%d parts before the interruption", ps.parts.Load())
+	}
+	// Saved or not, an unfinished entry never says shipped.
+	cps, _ := newTestPipeline(t, ps, func(o *Options) { o.StateDir = p.o.StateDir }).Emitter("crash").Checkpoints()
+	for _, cp := range cps {
+		if cp.Finished || cp.Committed != 0 {
+			t.Fatalf("interrupted artifact checkpointed as %+v", cp)
+		}
+	}
+
+	ps2 := newPartSink(t, root)
+	p2 := newTestPipeline(t, ps2, nil)
+	if err := p2.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(f, int64(len(data)), mod, partSize)); err != nil {
+		t.Fatal(err)
+	}
+	if got := ps2.parts.Load(); got != int64(n-7) {
+		t.Fatalf("resumed upload sent %d parts, want %d (of %d)", got, n-7, n)
+	}
+	_, _, raw, obj := readObject(t, ps2.Sink)
+	if !bytes.Equal(raw, data) {
+		t.Fatal("bytes differ")
+	}
+	zstdCLI(t, obj, data)
+}
+
+// Parts stored with another layout (another part size) are detected and
+// the upload starts over.
+func TestArtifactResumeOtherLayout(t *testing.T) {
+	root := t.TempDir()
+	data := heapLike(1<<20, 4)
+	f, mod := writeArtifact(t, data)
+	ps := newPartSink(t, root)
+	ctx, cancel := context.WithCancel(context.Background())
+	ps.onPart = func(i int) error {
+		if ps.parts.Load() == 3 {
+			cancel()
+			return ctx.Err()
+		}
+		return nil
+	}
+	p := newTestPipeline(t, ps, nil)
+	if err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(ctx, testArtifact(f, int64(len(data)), mod, 128<<10)); !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	ps2 := newPartSink(t, root)
+	p2 := newTestPipeline(t, ps2, nil)
+	if err := p2.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(f, int64(len(data)), mod, 200<<10)); err != nil {
+		t.Fatal(err)
+	}
+	_, n := ArtifactLayout(int64(len(data)), 200<<10)
+	if got := ps2.parts.Load(); got != int64(n) {
+		t.Fatalf("sent %d parts, want all %d", got, n)
+	}
+	if _, _, raw, _ := readObject(t, ps2.Sink); !bytes.Equal(raw, data) {
+		t.Fatal("bytes differ")
+	}
+}
+
+// A restart after the object was completed but before the checkpoint was
+// saved finds the object and uploads nothing.
+func TestArtifactAlreadyStored(t *testing.T) {
+	root := t.TempDir()
+	data := heapLike(600<<10, 5)
+	f, mod := writeArtifact(t, data)
+	ps := newPartSink(t, root)
+	if err := newTestPipeline(t, ps, nil).Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(f, int64(len(data)), mod, 128<<10)); err != nil {
+		t.Fatal(err)
+	}
+	ps2 := newPartSink(t, root)
+	p2 := newTestPipeline(t, ps2, nil) // fresh state: the checkpoint was lost
+	cf := &countingFile{r: f}
+	if err := p2.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(cf, int64(len(data)), mod, 128<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if ps2.parts.Load() != 0 || ps2.puts.Load() != 0 || cf.n.Load() != 0 {
+		t.Fatalf("uploaded again: %d parts, %d puts, %d bytes read", ps2.parts.Load(), ps2.puts.Load(), cf.n.Load())
+	}
+	cps, _ := newTestPipeline(t, ps2, func(o *Options) { o.StateDir = p2.o.StateDir }).Emitter("crash").Checkpoints()
+	if len(cps) != 1 || !cps[0].Finished || cps[0].Committed != int64(len(data)) {
+		t.Fatalf("checkpoints %+v", cps)
+	}
+}
+
+func TestArtifactPartFailuresRetried(t *testing.T) {
+	ps := newPartSink(t, t.TempDir())
+	ps.failPart.Store(3)
+	p := newTestPipeline(t, ps, nil)
+	data := heapLike(700<<10, 6)
+	f, mod := writeArtifact(t, data)
+	if err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(f, int64(len(data)), mod, 128<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, raw, _ := readObject(t, ps.Sink); !bytes.Equal(raw, data) {
+		t.Fatal("bytes differ")
+	}
+}
+
+type countingFile struct {
+	r io.ReaderAt
+	n atomic.Int64
+}
+
+func (c *countingFile) ReadAt(b []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(b, off)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// changingFile returns other bytes at the second read of an offset.
+type changingFile struct {
+	data  []byte
+	mu    sync.Mutex
+	reads map[int64]int
+}
+
+func (c *changingFile) ReadAt(b []byte, off int64) (int, error) {
+	c.mu.Lock()
+	c.reads[off]++
+	second := c.reads[off] > 1
+	c.mu.Unlock()
+	if off >= int64(len(c.data)) {
+		return 0, io.EOF
+	}
+	n := copy(b, c.data[off:])
+	if second && off == 0 {
+		b[0] ^= 0xff
+	}
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func TestArtifactChanged(t *testing.T) {
+	mod := time.Now()
+	t.Run("shorter than its size", func(t *testing.T) {
+		ps := newPartSink(t, t.TempDir())
+		p := newTestPipeline(t, ps, nil)
+		data := heapLike(100, 7)
+		err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(bytes.NewReader(data), 200, mod, 0))
+		if !errors.Is(err, ErrArtifactChanged) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	// In parts (multipart upload) and in one Put (a small hs_err file).
+	for _, tc := range []struct {
+		name       string
+		size, part int64
+	}{{"bytes changed between the reads, in parts", 500 << 10, 128 << 10}, {"bytes changed between the reads, one put", 100 << 10, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := newPartSink(t, t.TempDir())
+			p := newTestPipeline(t, ps, nil)
+			data := heapLike(int(tc.size), 8)
+			err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(&changingFile{data: data, reads: map[int64]int{}}, int64(len(data)), mod, tc.part))
+			if !errors.Is(err, ErrArtifactChanged) {
+				t.Fatalf("got %v", err)
+			}
+			var keys []string
+			ps.List(context.Background(), "", func(oi sinks.ObjectInfo) error { keys = append(keys, oi.Key); return nil })
+			if len(keys) != 0 {
+				t.Fatalf("object stored: %v", keys)
+			}
+		})
+	}
+	t.Run("refused", func(t *testing.T) {
+		p := newTestPipeline(t, newPartSink(t, t.TempDir()), nil)
+		a := testArtifact(nil, 1, mod, 0)
+		a.Info.ID = "../x"
+		if err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), a); !errors.Is(err, ErrArtifact) {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+// zeroFile is a large file of zeros that takes no memory.
+type zeroFile struct{ size int64 }
+
+func (z zeroFile) ReadAt(b []byte, off int64) (int, error) {
+	if off >= z.size {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(b)), z.size-off))
+	clear(b[:n])
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// putOnly hides the dir sink's multipart upload.
+type putOnly struct{ d *dir.Sink }
+
+func (s putOnly) Put(ctx context.Context, o *sinks.Object) error { return s.d.Put(ctx, o) }
+func (s putOnly) Close() error                                   { return nil }
+
+func TestArtifactWithoutMultipart(t *testing.T) {
+	d, err := dir.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newTestPipeline(t, putOnly{d}, nil)
+	data := heapLike(900<<10, 9)
+	f, mod := writeArtifact(t, data)
+	if err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(f, int64(len(data)), mod, 128<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, raw, _ := readObject(t, d); !bytes.Equal(raw, data) {
+		t.Fatal("bytes differ")
+	}
+	err = p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(zeroFile{MaxArtifactPut + 1}, MaxArtifactPut+1, mod, 0))
+	if !errors.Is(err, ErrArtifact) {
+		t.Fatalf("large artifact without multipart: %v", err)
+	}
+}
+
+// Artifacts do not wait for chunk slots: with the sink refusing to finish
+// any chunk (every slot taken), an artifact still ships.
+func TestArtifactNotBehindChunks(t *testing.T) {
+	fs := newFlaky(t)
+	fs.gate = make(chan struct{})
+	defer close(fs.gate)
+	p := newTestPipeline(t, fs, func(o *Options) { o.MaxInFlight = 2; o.MaxBytes = 16 << 10 })
+	p.Start()
+	defer p.Close()
+	s := p.Emitter("files").Open(StreamInfo{ID: "app.log-0000000000000000", Kind: archive.KindFile, Path: "/logs/app.log", Unit: archive.UnitBytes}, 0)
+	data := lines(2000, "x")
+	wctx, stopWriter := context.WithCancel(context.Background())
+	defer stopWriter()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for off := 0; off < len(data); off += 4000 {
+			end := min(off+4000, len(data))
+			if s.Write(wctx, Piece{Start: int64(off), End: int64(end), Data: data[off:end]}) != nil {
+				return
+			}
+		}
+	}()
+	waitFor(t, "every chunk slot taken", func() bool { return len(p.tokens) == cap(p.tokens) })
+	art := heapLike(400<<10, 10)
+	f, mod := writeArtifact(t, art)
+	done := make(chan error, 1)
+	go func() {
+		done <- p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(f, int64(len(art)), mod, 128<<10))
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("artifact waited behind chunks")
+	}
+	stopWriter()
+	<-writerDone
+}
+
+// The rate limit is a floor on the time an artifact takes: 1 MiB at
+// 2 MiB/s, less the burst, cannot take less than 0.3 s.
+func TestArtifactRateLimit(t *testing.T) {
+	ps := newPartSink(t, t.TempDir())
+	p := newTestPipeline(t, ps, nil)
+	data := heapLike(1<<20, 11)
+	f, mod := writeArtifact(t, data)
+	a := testArtifact(f, int64(len(data)), mod, 256<<10)
+	a.RateLimit = 2 << 20
+	start := time.Now()
+	if err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Fatalf("1 MiB at 2 MiB/s took %v", took)
+	}
+}
+
+// Stopping the pipeline (Drain gave up) stops an artifact upload.
+func TestArtifactStopsWithPipeline(t *testing.T) {
+	ps := newPartSink(t, t.TempDir())
+	p := newTestPipeline(t, ps, nil)
+	started := make(chan struct{})
+	var once sync.Once
+	ps.onPart = func(int) error {
+		once.Do(func() { close(started) })
+		<-p.uploadCtx.Done()
+		return p.uploadCtx.Err()
+	}
+	data := heapLike(600<<10, 12)
+	f, mod := writeArtifact(t, data)
+	done := make(chan error, 1)
+	go func() {
+		done <- p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(f, int64(len(data)), mod, 128<<10))
+	}()
+	<-started
+	p.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("artifact shipped after the pipeline stopped")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("artifact upload did not stop")
+	}
+}

@@ -1,0 +1,468 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/prefault"
+	"github.com/logship/logship/internal/sinks"
+)
+
+// Options configure a Pipeline.
+type Options struct {
+	App, Host string
+	Prefix    string // key prefix
+	Codec     string // archive.CodecZstd (default), CodecGzip, CodecNone
+	// MaxBytes is the raw size at which a chunk is sealed; default 4 MiB.
+	MaxBytes int
+	// MaxAge is how long the first byte of a chunk may wait; default 5s.
+	MaxAge time.Duration
+	// MaxInFlight bounds chunks that are open, compressing or uploading;
+	// when all are taken, sources block (backpressure). Default 6.
+	MaxInFlight int
+	// Compressors is the number of compression workers; default GOMAXPROCS.
+	Compressors int
+	// Uploaders is the number of concurrent sink writes; default 4.
+	Uploaders int
+	// StateDir holds the checkpoint file; CheckpointInterval paces saves
+	// (default 1s).
+	StateDir           string
+	CheckpointInterval time.Duration
+	Sink               sinks.Sink
+	Retry              Retry
+	Log                *slog.Logger
+	Now                func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.Codec == "" {
+		o.Codec = archive.CodecZstd
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 4 << 20
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = 5 * time.Second
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 6
+	}
+	if o.Compressors <= 0 {
+		o.Compressors = runtime.GOMAXPROCS(0)
+	}
+	// More workers than chunks can ever exist would only hold encoders
+	// (about 8 MiB each once used).
+	o.Compressors = min(o.Compressors, o.MaxInFlight)
+	if o.Uploaders <= 0 {
+		o.Uploaders = 4
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Pipeline batches stream data into chunks, compresses them, writes them
+// to the sink with retries, and advances checkpoints on acknowledgement.
+//
+// Lifecycle: New, Start, hand Emitters to sources, and when the sources
+// have stopped, Drain (seal everything, wait for uploads under its own
+// deadline, save the checkpoint) and Close.
+type Pipeline struct {
+	o     Options
+	log   *slog.Logger
+	store *Store
+
+	tokens chan struct{} // a slot per chunk open or in flight
+
+	compressQ chan *chunk
+	uploadQ   chan *chunk
+
+	// Lock order: mu, then a stream's mu; openMu is a leaf (taken with
+	// a stream's mu held, never while taking another lock).
+	mu         sync.Mutex
+	streams    map[string]*stream // by source + "\x00" + id
+	openMu     sync.Mutex
+	open       map[*stream]struct{} // streams with an open batch
+	loaded     map[string][]Checkpoint
+	firstStart bool
+	dirty      bool
+
+	// Free lists of raw batch buffers (cap MaxBytes) and compressed bodies
+	// (grown as needed): at most MaxInFlight of each are kept, so memory
+	// stays bounded by the in-flight slots.
+	rawFree  chan *[]byte
+	bodyFree chan *[]byte
+
+	sendMu     sync.RWMutex // guards sends on compressQ against its close
+	sendClosed bool
+
+	uploadCtx    context.Context // cancelled when Drain gives up
+	cancelUpload context.CancelFunc
+	workers      sync.WaitGroup
+	stopTicker   chan struct{}
+	tickerDone   chan struct{}
+	started      bool
+	closeOnce    sync.Once
+	pending      sync.WaitGroup // chunks sealed and not yet acknowledged or dropped
+}
+
+type chunk struct {
+	s          *stream
+	info       StreamInfo
+	start, end int64
+	raw        *[]byte // until compressed; then nil (obj.Header.RawSize keeps its length)
+	crc        uint32  // CRC-32C of *raw
+	lines      int64
+	first      time.Time
+	last       time.Time
+	event      string
+	obj        *sinks.Object
+	body       *[]byte
+}
+
+// New loads the checkpoint and prepares a pipeline. A checkpoint file that
+// cannot be read is moved aside and logged: the sources then start over
+// from their beginnings, which the reader deduplicates (stream ids and keys
+// are deterministic).
+func New(o Options) (*Pipeline, error) {
+	o.setDefaults()
+	if o.Sink == nil {
+		return nil, errors.New("pipeline: no sink")
+	}
+	if err := archive.CheckName(o.App); err != nil {
+		return nil, fmt.Errorf("pipeline: app: %w", err)
+	}
+	if err := archive.CheckName(o.Host); err != nil {
+		return nil, fmt.Errorf("pipeline: host: %w", err)
+	}
+	switch o.Codec {
+	case archive.CodecZstd, archive.CodecGzip, archive.CodecNone:
+	default:
+		return nil, fmt.Errorf("pipeline: unknown codec %q", o.Codec)
+	}
+	st, err := OpenStore(o.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	entries, exists, err := st.Load()
+	if err != nil {
+		o.Log.Error("checkpoint unreadable; sources start over (duplicates are removed by the reader)", "err", err)
+	}
+	p := &Pipeline{
+		o: o, log: o.Log, store: st,
+		tokens:     make(chan struct{}, o.MaxInFlight),
+		compressQ:  make(chan *chunk, o.MaxInFlight),
+		uploadQ:    make(chan *chunk, o.MaxInFlight),
+		streams:    map[string]*stream{},
+		open:       map[*stream]struct{}{},
+		loaded:     map[string][]Checkpoint{},
+		firstStart: !exists,
+		stopTicker: make(chan struct{}),
+		tickerDone: make(chan struct{}),
+	}
+	p.rawFree = make(chan *[]byte, o.MaxInFlight)
+	p.bodyFree = make(chan *[]byte, o.MaxInFlight)
+	for _, e := range entries {
+		cp := Checkpoint{Info: StreamInfo{ID: e.ID, Kind: e.Kind, Path: e.Path, Unit: e.Unit, Meta: e.Meta}, Committed: e.Committed, Finished: e.Finished, Updated: e.Updated}
+		p.loaded[e.Source] = append(p.loaded[e.Source], cp)
+		s := newStream(p, e.Source, cp.Info, e.Committed)
+		s.closed, s.finished, s.updated = e.Finished, e.Finished, e.Updated
+		p.streams[streamKey(e.Source, e.ID)] = s
+	}
+	p.uploadCtx, p.cancelUpload = context.WithCancel(context.Background())
+	return p, nil
+}
+
+func streamKey(source, id string) string { return source + "\x00" + id }
+
+// Start starts the workers.
+func (p *Pipeline) Start() {
+	p.started = true
+	for i := 0; i < p.o.Compressors; i++ {
+		p.workers.Add(1)
+		go p.compressor()
+	}
+	for i := 0; i < p.o.Uploaders; i++ {
+		p.workers.Add(1)
+		go p.uploader()
+	}
+	go p.ticker()
+}
+
+// Emitter returns the handle for one source, named as in the config.
+func (p *Pipeline) Emitter(source string) Emitter { return &emitter{p: p, source: source} }
+
+type emitter struct {
+	p      *Pipeline
+	source string
+}
+
+func (e *emitter) Checkpoints() ([]Checkpoint, bool) {
+	e.p.mu.Lock()
+	defer e.p.mu.Unlock()
+	return append([]Checkpoint(nil), e.p.loaded[e.source]...), e.p.firstStart
+}
+
+func (e *emitter) Open(info StreamInfo, start int64) Stream {
+	p := e.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := streamKey(e.source, info.ID)
+	if s, ok := p.streams[k]; ok {
+		s.mu.Lock()
+		closed := s.closed
+		s.opened = s.opened || !closed
+		s.mu.Unlock()
+		if !closed {
+			return s
+		}
+	}
+	s := newStream(p, e.source, info, start)
+	s.opened = true
+	p.streams[k] = s
+	p.dirty = true
+	return s
+}
+
+func (e *emitter) Forget(id string) {
+	p := e.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := streamKey(e.source, id)
+	if s, ok := p.streams[k]; ok {
+		s.mu.Lock()
+		// Finished, or loaded from the checkpoint and not opened in this
+		// run (a file gone, an earlier boot), and nothing in flight.
+		done := (s.closed || !s.opened) && len(s.sealed) == 0
+		s.mu.Unlock()
+		if done {
+			delete(p.streams, k)
+			p.dirty = true
+		}
+	}
+}
+
+// acquire takes an in-flight slot, sealing the oldest open batch of
+// another stream when none is free, so that many idle streams cannot hold
+// every slot until max_age.
+func (p *Pipeline) acquire(ctx context.Context, self *stream) error {
+	select {
+	case p.tokens <- struct{}{}:
+		mInFlight.Inc()
+		return nil
+	default:
+	}
+	mBackpressure.Inc()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		p.sealOldest(self)
+		select {
+		case p.tokens <- struct{}{}:
+			mInFlight.Inc()
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (p *Pipeline) release() {
+	<-p.tokens
+	mInFlight.Dec()
+}
+
+func (p *Pipeline) sealOldest(self *stream) {
+	p.openMu.Lock()
+	var oldest *stream
+	var at time.Time
+	for s := range p.open {
+		if s == self {
+			continue
+		}
+		if oldest == nil || s.openedAt.Before(at) {
+			oldest, at = s, s.openedAt
+		}
+	}
+	p.openMu.Unlock()
+	if oldest != nil {
+		oldest.Flush()
+	}
+}
+
+func (p *Pipeline) setOpen(s *stream, open bool) {
+	p.openMu.Lock()
+	if open {
+		p.open[s] = struct{}{}
+	} else {
+		delete(p.open, s)
+	}
+	p.openMu.Unlock()
+}
+
+// ticker seals batches older than MaxAge and saves checkpoints.
+func (p *Pipeline) ticker() {
+	defer close(p.tickerDone)
+	every := min(p.o.MaxAge/4, p.o.CheckpointInterval)
+	every = max(every, 10*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	lastSave := time.Now()
+	for {
+		select {
+		case <-p.stopTicker:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		p.openMu.Lock()
+		var old []*stream
+		for s := range p.open {
+			if now.Sub(s.openedAt) >= p.o.MaxAge {
+				old = append(old, s)
+			}
+		}
+		p.openMu.Unlock()
+		for _, s := range old {
+			s.Flush()
+		}
+		if time.Since(lastSave) >= p.o.CheckpointInterval {
+			lastSave = time.Now()
+			p.saveIfDirty()
+		}
+	}
+}
+
+func (p *Pipeline) saveIfDirty() {
+	p.mu.Lock()
+	dirty := p.dirty
+	p.dirty = false
+	p.mu.Unlock()
+	if dirty {
+		if err := p.SaveCheckpoint(); err != nil {
+			p.mu.Lock()
+			p.dirty = true
+			p.mu.Unlock()
+			mCheckpointErrors.Inc()
+			p.log.Error("saving checkpoint failed; will retry", "dir", p.o.StateDir, "err", err)
+		}
+	}
+}
+
+// SaveCheckpoint writes the durable position of every stream now.
+func (p *Pipeline) SaveCheckpoint() error {
+	p.mu.Lock()
+	all := make([]*stream, 0, len(p.streams))
+	for _, s := range p.streams {
+		all = append(all, s)
+	}
+	p.mu.Unlock()
+	entries := make([]savedEntry, 0, len(all))
+	for _, s := range all {
+		entries = append(entries, s.entry())
+	}
+	err := p.store.Save(entries)
+	if err == nil {
+		mCheckpointSaves.Inc()
+	}
+	return err
+}
+
+func (p *Pipeline) markDirty() {
+	p.mu.Lock()
+	p.dirty = true
+	p.mu.Unlock()
+}
+
+// Drain seals every open batch and waits until all chunks are durable or
+// ctx ends (the shutdown deadline); then it stops the workers and saves the
+// checkpoint. Chunks still unacknowledged at the deadline are abandoned:
+// the checkpoint does not cover them, so the next start reads them again.
+// Call it after the sources have stopped writing.
+func (p *Pipeline) Drain(ctx context.Context) error {
+	p.mu.Lock()
+	var all []*stream
+	for _, s := range p.streams {
+		all = append(all, s)
+	}
+	p.mu.Unlock()
+	for _, s := range all {
+		s.Flush()
+	}
+	done := make(chan struct{})
+	go func() { p.pending.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("pipeline: drain: chunks still unacknowledged at the deadline (they will be read again at the next start): %w", ctx.Err())
+	}
+	p.stop()
+	if serr := p.SaveCheckpoint(); serr != nil {
+		err = errors.Join(err, fmt.Errorf("pipeline: final checkpoint: %w", serr))
+	}
+	return err
+}
+
+func (p *Pipeline) stop() {
+	p.closeOnce.Do(func() {
+		p.cancelUpload()
+		if p.started {
+			close(p.stopTicker)
+			<-p.tickerDone
+		}
+		p.sendMu.Lock()
+		p.sendClosed = true
+		close(p.compressQ)
+		p.sendMu.Unlock()
+		if p.started {
+			p.workers.Wait()
+		}
+	})
+}
+
+// Close stops the workers (without draining) and closes the sink. It is
+// safe to call twice.
+func (p *Pipeline) Close() error {
+	p.stop()
+	return p.o.Sink.Close()
+}
+
+// getBuf takes a buffer from a free list, or makes one with capacity n.
+func getBuf(free chan *[]byte, n int) *[]byte {
+	select {
+	case b := <-free:
+		return b
+	default:
+		b := make([]byte, 0, n)
+		if n >= 256<<10 {
+			_ = prefault.Buffer(b) // an optimisation: refused on old kernels
+		}
+		return &b
+	}
+}
+
+// putBuf returns a buffer to a free list, dropping it when the list is full.
+func putBuf(free chan *[]byte, b *[]byte) {
+	if b == nil {
+		return
+	}
+	*b = (*b)[:0]
+	select {
+	case free <- b:
+	default:
+	}
+}

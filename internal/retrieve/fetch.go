@@ -1,0 +1,318 @@
+package retrieve
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/logship/logship/archive"
+)
+
+// Stats are live counters for a progress display; read them with Load
+// while a run goes on.
+type Stats struct {
+	ObjectsTotal atomic.Int64 // objects to fetch
+	Objects      atomic.Int64 // objects fetched (verified or not)
+	BytesTotal   atomic.Int64 // stored bytes to fetch
+	Bytes        atomic.Int64 // stored bytes read so far
+	Written      atomic.Int64 // reassembled bytes delivered (written or printed)
+}
+
+// fetched is one step on its way from the archive to the consumer.
+type fetched struct {
+	step   *Step
+	hdr    *archive.Header
+	buf    []byte // the chunk's raw bytes, verified (buffered steps)
+	err    error
+	inline bool  // too large to buffer: the consumer streams it (fetcher.stream)
+	est    int64 // budget held
+	done   chan struct{}
+}
+
+// fetcher downloads chunks in parallel and hands them over in order.
+// Memory is bounded: a buffered chunk holds budget from its dispatch until
+// the consumer is done with it, and chunks larger than inlineOver are not
+// buffered but streamed by the consumer when their turn comes.
+type fetcher struct {
+	a          Store
+	par        int
+	mem        int64
+	inlineOver int64
+	lim        archive.Limits
+	stats      *Stats
+	pool       sync.Pool
+}
+
+func newFetcher(a Store, par int, mem int64, stats *Stats) *fetcher {
+	par = max(1, par)
+	mem = max(mem, 4<<20)
+	return &fetcher{a: a, par: par, mem: mem, inlineOver: min(32<<20, mem/4), stats: stats,
+		lim: archive.Limits{MaxRaw: 1 << 42}} // raw size is only a bound for streaming; buffers never exceed inlineOver
+}
+
+// estimate is the raw size of a step's chunk as known before fetching it.
+func (f *fetcher) estimate(s *Step) int64 {
+	c := s.C
+	if h := c.Header; h != nil {
+		return h.RawSize
+	}
+	if c.Source != archive.KindKmsg {
+		return c.End - c.Start
+	}
+	return min(f.inlineOver, max(64<<10, c.Size*16))
+}
+
+// run fetches the steps with f.par workers and calls deliver for each, in
+// order, on the calling goroutine. A delivery error stops the run and is
+// returned; fetch errors are handed to deliver in fetched.err.
+func (f *fetcher) run(ctx context.Context, steps []*Step, deliver func(*fetched) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	b := &budget{free: f.mem, wake: make(chan struct{}, 1)}
+	work := make(chan *fetched)
+	ordered := make(chan *fetched, 4*f.par)
+	var wg sync.WaitGroup
+	for range f.par {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ft := range work {
+				f.fetch(ctx, ft)
+				close(ft.done)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { // dispatcher
+		defer wg.Done()
+		defer close(work)
+		defer close(ordered)
+		for _, s := range steps {
+			ft := &fetched{step: s, done: make(chan struct{})}
+			est := f.estimate(s)
+			if est > f.inlineOver {
+				ft.inline = true
+				close(ft.done)
+			} else if err := b.acquire(ctx, est); err != nil {
+				return
+			} else {
+				ft.est = est
+			}
+			select {
+			case ordered <- ft:
+			case <-ctx.Done():
+				return
+			}
+			if !ft.inline {
+				select {
+				case work <- ft:
+				case <-ctx.Done():
+					ft.err = ctx.Err()
+					close(ft.done) // never reaches a worker
+					return
+				}
+			}
+		}
+	}()
+	var err error
+	for ft := range ordered {
+		<-ft.done // closed by its worker, or by the dispatcher when it never got one
+		if err == nil {
+			if err = ctx.Err(); err == nil {
+				err = deliver(ft)
+			}
+			if err != nil {
+				cancel()
+			}
+		}
+		if ft.buf != nil {
+			buf := ft.buf[:0]
+			f.pool.Put(&buf)
+			ft.buf = nil
+		}
+		b.release(ft.est)
+	}
+	wg.Wait()
+	return err
+}
+
+func (f *fetcher) getBuf(n int64) []byte {
+	if p, ok := f.pool.Get().(*[]byte); ok && int64(cap(*p)) >= n {
+		return (*p)[:n]
+	}
+	return make([]byte, n)
+}
+
+// fetch downloads and verifies one buffered chunk.
+func (f *fetcher) fetch(ctx context.Context, ft *fetched) {
+	r, closeFn, err := f.open(ctx, ft.step.C)
+	if err != nil {
+		f.stats.Objects.Add(1)
+		ft.err = err
+		return
+	}
+	defer closeFn()
+	h := r.Header
+	if h.RawSize > ft.est {
+		ft.inline = true // the estimate was low (record streams): stream it instead
+		return
+	}
+	defer f.stats.Objects.Add(1)
+	buf := f.getBuf(h.RawSize)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		ft.err = err
+		return
+	}
+	var one [1]byte
+	if n, err := r.Read(one[:]); n != 0 || err != io.EOF {
+		if err == nil || err == io.EOF {
+			err = fmt.Errorf("%w: more than %d bytes", archive.ErrTooLarge, h.RawSize)
+		}
+		ft.err = err
+		return
+	}
+	ft.hdr, ft.buf = h, buf
+}
+
+// open gets a chunk object and reads its header, checked against the key.
+func (f *fetcher) open(ctx context.Context, c *Chunk) (*archive.Reader, func(), error) {
+	rc, _, err := f.a.Get(ctx, c.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	cr := &countReader{r: rc, n: &f.stats.Bytes}
+	var r *archive.Reader
+	switch {
+	case c.Codec != archive.CodecNone:
+		r, err = archive.NewReader(cr, f.lim)
+	case c.Header == nil:
+		err = fmt.Errorf("%w: stored without compression and without metadata, so without a header to verify it", archive.ErrHeader)
+	default:
+		r, err = archive.NewPlainReader(cr, c.Header, f.lim)
+	}
+	if err == nil {
+		if err = c.checkHeader(r.Header); err != nil {
+			r.Close()
+		}
+	}
+	if err != nil {
+		rc.Close()
+		return nil, nil, err
+	}
+	return r, func() { r.Close(); rc.Close() }, nil
+}
+
+// stream fetches a chunk that is not buffered and writes its bytes after
+// the step's skip to w. Bytes may have reached w when it fails: the caller
+// rolls back.
+func (f *fetcher) stream(ctx context.Context, s *Step, w io.Writer) (*archive.Header, error) {
+	defer f.stats.Objects.Add(1)
+	r, closeFn, err := f.open(ctx, s.C)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	sw := &skipWriter{w: w, skip: s.Skip, lines: r.Header.Unit == archive.UnitRecords}
+	buf := f.getBuf(256 << 10)
+	defer func() { f.pool.Put(&buf) }()
+	if _, err := io.CopyBuffer(sw, onlyReader{r}, buf); err != nil {
+		return nil, err
+	}
+	return r.Header, nil
+}
+
+// deliverTo writes a buffered step's bytes, after its skip, to w.
+func (ft *fetched) deliverTo(w io.Writer) (int64, error) {
+	sw := &skipWriter{w: w, skip: ft.step.Skip, lines: ft.hdr.Unit == archive.UnitRecords}
+	_, err := sw.Write(ft.buf)
+	return sw.n, err
+}
+
+// skipWriter drops the first skip positions (bytes, or lines) of what is
+// written through it.
+type skipWriter struct {
+	w     io.Writer
+	skip  int64
+	lines bool
+	n     int64
+}
+
+func (s *skipWriter) Write(p []byte) (int, error) {
+	total := len(p)
+	for s.skip > 0 && len(p) > 0 {
+		if !s.lines {
+			k := min(int64(len(p)), s.skip)
+			p, s.skip = p[k:], s.skip-k
+			continue
+		}
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			p = nil
+			break
+		}
+		p, s.skip = p[i+1:], s.skip-1
+	}
+	if len(p) > 0 {
+		n, err := s.w.Write(p)
+		s.n += int64(n)
+		if err != nil {
+			return total - len(p) + n, err
+		}
+	}
+	return total, nil
+}
+
+// onlyReader hides WriterTo/ReaderFrom so io.CopyBuffer uses the buffer.
+type onlyReader struct{ io.Reader }
+
+type countReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// budget is a byte semaphore with one acquirer (the dispatcher) and any
+// number of releasers.
+type budget struct {
+	mu   sync.Mutex
+	free int64
+	wake chan struct{}
+}
+
+func (b *budget) acquire(ctx context.Context, n int64) error {
+	for {
+		b.mu.Lock()
+		if b.free >= n {
+			b.free -= n
+			b.mu.Unlock()
+			return nil
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (b *budget) release(n int64) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.free += n
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,209 @@
+package retrieve
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The resume state lives in OUT/.logship-pull: state.json says which
+// chunks (key, stored size, skip) sit where in each output file, so that a
+// re-run copies them locally and fetches only the rest; partial/ holds
+// output files being rebuilt, renamed into place only once complete.
+const (
+	stateDir     = ".logship-pull"
+	stateFile    = stateDir + "/state.json"
+	partialDir   = stateDir + "/partial"
+	lockFile     = stateDir + "/lock"
+	stateVersion = 1
+)
+
+// segment is one chunk's contribution to an output file.
+type segment struct {
+	Key      string    `json:"key"`
+	Size     int64     `json:"size"` // stored bytes of the object: a rewritten object does not match
+	Skip     int64     `json:"skip"`
+	Off      int64     `json:"off"`
+	Len      int64     `json:"len"`
+	Checksum string    `json:"checksum"`
+	First    time.Time `json:"first"`
+	Last     time.Time `json:"last"`
+}
+
+// version is one written file: the output in place, or a partial rebuild.
+type version struct {
+	Name     string    `json:"name,omitempty"` // partial: file name under partial/
+	Size     int64     `json:"size"`
+	Segments []segment `json:"segments"`
+}
+
+type fileState struct {
+	Final   *version `json:"final,omitempty"`
+	Partial *version `json:"partial,omitempty"`
+}
+
+type state struct {
+	V       int                   `json:"v"`
+	Files   map[string]*fileState `json:"files"`   // by output name
+	Streams map[string]streamInfo `json:"streams"` // by app/host/source/stream
+}
+
+func newState() *state {
+	return &state{V: stateVersion, Files: map[string]*fileState{}, Streams: map[string]streamInfo{}}
+}
+
+// loadState reads the state; a missing one is empty, an unreadable one is
+// reported and replaced (the outputs are then rebuilt from the archive).
+func loadState(root *os.Root) (*state, error) {
+	b, err := root.ReadFile(stateFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return newState(), nil
+	}
+	if err != nil {
+		return newState(), err
+	}
+	st := newState()
+	if err := json.Unmarshal(b, st); err != nil || st.V != stateVersion {
+		return newState(), fmt.Errorf("%s unreadable (%v): starting afresh", stateFile, err)
+	}
+	if st.Files == nil {
+		st.Files = map[string]*fileState{}
+	}
+	if st.Streams == nil {
+		st.Streams = map[string]streamInfo{}
+	}
+	return st, nil
+}
+
+// save writes the state atomically: temp file, fsync, rename, fsync folder.
+func (st *state) save(root *os.Root) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	tmp := stateFile + ".tmp"
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := root.Rename(tmp, stateFile); err != nil {
+		return err
+	}
+	return syncDir(root, stateDir)
+}
+
+func syncDir(root *os.Root, dir string) error {
+	d, err := root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// lock takes an exclusive lock on OUT so that two pulls do not interleave.
+func lock(root *os.Root) (func(), error) {
+	f, err := root.OpenFile(lockFile, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another pull is writing into %s (%v)", root.Name(), err)
+	}
+	return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+}
+
+// dirs creates folders inside the root without following symbolic links:
+// every existing component must be a real folder.
+type dirs struct {
+	root *os.Root
+	ok   map[string]bool
+}
+
+func (d *dirs) ensure(dir string) error {
+	if dir == "." || dir == "" || d.ok[dir] {
+		return nil
+	}
+	if err := d.ensure(path.Dir(dir)); err != nil {
+		return err
+	}
+	fi, err := d.root.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := d.root.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		fi, err = d.root.Lstat(dir)
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link: not followed", dir)
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a folder", dir)
+	}
+	d.ok[dir] = true
+	return nil
+}
+
+// regularOrAbsent reports whether name may be replaced: absent or a
+// regular file (not a symbolic link, a folder or a device).
+func regularOrAbsent(root *os.Root, name string) (os.FileInfo, error) {
+	fi, err := root.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		what := "not a regular file"
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			what = "a symbolic link: not followed"
+		}
+		return nil, fmt.Errorf("%s is %s", name, what)
+	}
+	return fi, nil
+}
+
+// cleanPartials removes partial files that the state does not refer to
+// (left by a run killed between creating and recording them).
+func cleanPartials(root *os.Root, st *state) {
+	keep := map[string]bool{}
+	for _, fs := range st.Files {
+		if fs.Partial != nil {
+			keep[fs.Partial.Name] = true
+		}
+	}
+	d, err := root.Open(partialDir)
+	if err != nil {
+		return
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, n := range names {
+		if !keep[n] && !strings.HasPrefix(n, ".") {
+			root.Remove(partialDir + "/" + n)
+		}
+	}
+}

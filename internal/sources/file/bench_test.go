@@ -1,0 +1,146 @@
+package file
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/logship/logship/internal/config"
+	"github.com/logship/logship/internal/pipeline"
+)
+
+const benchSize = 256 << 20
+
+var (
+	benchOnce sync.Once
+	benchDir  string
+	benchFile string
+	benchErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+// benchLog writes a file of benchSize bytes of real log lines (loghub).
+func benchLog(b *testing.B) string {
+	benchOnce.Do(func() {
+		matches, _ := filepath.Glob("../../../../shared/testdata/loghub/*.log") // shared/ lies beside the repository
+		var src []byte
+		for _, m := range matches {
+			c, err := os.ReadFile(m)
+			if err != nil {
+				benchErr = err
+				return
+			}
+			src = append(src, c...)
+		}
+		if len(src) == 0 {
+			benchErr = os.ErrNotExist
+			return
+		}
+		if benchDir, benchErr = os.MkdirTemp("", "logship-bench-"); benchErr != nil {
+			return
+		}
+		benchFile = filepath.Join(benchDir, "bench.log")
+		f, err := os.Create(benchFile)
+		if err != nil {
+			benchErr = err
+			return
+		}
+		w := bufio.NewWriterSize(f, 1<<20)
+		n := 0
+		for n+len(src) <= benchSize {
+			w.Write(src)
+			n += len(src)
+		}
+		// Whole lines up to the size, then one filler line: the file ends
+		// with a newline, so nothing waits for partial_line_after.
+		rest := src[:bytes.LastIndexByte(src[:benchSize-n], '\n')+1]
+		w.Write(rest)
+		n += len(rest)
+		if n < benchSize {
+			w.Write(append(bytes.Repeat([]byte{'x'}, benchSize-n-1), '\n'))
+		}
+		if err := w.Flush(); err != nil {
+			benchErr = err
+		}
+		if err := f.Close(); err != nil && benchErr == nil {
+			benchErr = err
+		}
+	})
+	if benchErr != nil {
+		b.Skipf("no line material: %v", benchErr)
+	}
+	return benchFile
+}
+
+// discard is an Emitter that counts and drops bytes.
+type discard struct {
+	n      atomic.Int64
+	lines  atomic.Int64
+	target int64
+	done   chan struct{}
+	once   sync.Once
+}
+
+func (d *discard) Checkpoints() ([]pipeline.Checkpoint, bool) { return nil, true }
+func (d *discard) Open(info pipeline.StreamInfo, start int64) pipeline.Stream {
+	return &discardStream{d: d}
+}
+func (d *discard) Forget(string) {}
+
+type discardStream struct {
+	d   *discard
+	end int64
+}
+
+func (s *discardStream) Write(ctx context.Context, p pipeline.Piece) error {
+	s.end = p.End
+	s.d.lines.Add(p.Lines)
+	if s.d.n.Add(int64(len(p.Data))) >= s.d.target {
+		s.d.once.Do(func() { close(s.d.done) })
+	}
+	return nil
+}
+func (s *discardStream) Flush()                  {}
+func (s *discardStream) SetMeta(json.RawMessage) {}
+func (s *discardStream) Committed() int64        { return s.end }
+func (s *discardStream) Close()                  {}
+
+// BenchmarkTail reads a 256 MB file of real log lines through the tailer
+// (default buffers) into an emitter that drops the data.
+func BenchmarkTail(b *testing.B) {
+	path := benchLog(b)
+	src, err := New(config.Source{Name: "bench", Paths: []string{path}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		d := &discard{target: benchSize, done: make(chan struct{})}
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() { errc <- src.Run(ctx, d) }()
+		<-d.done
+		cancel()
+		if err := <-errc; err != nil {
+			b.Fatal(err)
+		}
+		if d.n.Load() != benchSize {
+			b.Fatalf("read %d bytes, want %d", d.n.Load(), benchSize)
+		}
+	}
+}
