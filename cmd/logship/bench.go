@@ -3,149 +3,294 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime/pprof"
+	"slices"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/logship/logship/internal/agent"
 	"github.com/logship/logship/internal/config"
-	"github.com/logship/logship/internal/pipeline"
+	"github.com/logship/logship/internal/loggen"
+	"github.com/logship/logship/internal/osstest"
 	"github.com/spf13/cobra"
 )
 
+// benchFlags are the options of `logship bench`.
+type benchFlags struct {
+	size, codec, workdir, profile, generate, zstd string
+	files, rounds, idleFiles                      int
+	seed                                          uint64
+	samples, sinks                                []string
+	keep, idle, json                              bool
+	idleFor                                       time.Duration
+}
+
 func newBenchCmd() *cobra.Command {
-	var (
-		size    string
-		samples []string
-		workdir string
-		codec   string
-		keep    bool
-		profile string
-	)
+	var f benchFlags
 	c := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure the agent on this machine: tail -> compress -> dir sink",
-		Long: `Write a log file of --size made of real log lines (--sample, repeated), then
-run the agent in this process on it with the default settings (file source,
-zstd, dir sink with fsync) and report throughput of raw log, CPU seconds per
-GiB and peak RSS. The file is written before the clock starts. max_age is
-100ms instead of 5s so that the last, partial chunk does not wait 5s
-(full chunks are sealed by size, so this does not change the throughput).`,
+		Short: "Measure the agent on this machine against the zstd CLI, on realistic Java logs",
+		Long: `Write --size of generated Java application logs (logback lines, ids,
+durations, stack traces; zstd -1 compresses them about 6x, as real
+application logs) into --files files, then, in each of --rounds rounds on
+the same bytes (page cache warm):
+
+  1. the stock 'zstd -1 -T1' CLI compresses the files, when installed: the
+     floor of one core on this machine;
+  2. 'logship agent' (this binary, a child process) ships them into each
+     --sink: dir (a folder, fsynced) or osstest (an OSS imitation in this
+     process, over loopback HTTP).
+
+Every line gives wall time, MB/s of raw log, CPU seconds per GiB, peak RSS
+and the compression ratio, and the agent's throughput and CPU as a
+multiple of the CLI's in the same round (this machine's speed drifts:
+compare within a run). max_age is 200ms so that the last, partial chunks
+do not wait 5s.
+
+--idle instead tails --idle-files quiet files for --idle-for and reports
+the agent's CPU (percent of one core) and memory.
+--generate DIR only writes the generated logs into DIR (for a demo).
+--sample FILE repeats the lines of FILE instead (the old benchmark data;
+repeated lines compress far better than real logs).`,
+		Example: `  logship bench --size 1GiB --rounds 3 --sink dir --sink osstest
+  logship bench --idle --idle-for 1m
+  logship bench --generate demo/logs --size 100MiB`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			n, err := config.ParseSize(size)
-			if err == nil && n <= 0 {
-				err = fmt.Errorf("%q: use a size above 0", size)
-			}
-			if err != nil {
-				return usageErr(fmt.Errorf("--size: %w", err))
-			}
-			dir := workdir
-			if dir == "" {
-				if dir, err = os.MkdirTemp("", "logship-bench"); err != nil {
-					return err
-				}
-			}
-			if !keep {
-				defer os.RemoveAll(dir)
-			}
-			logPath := filepath.Join(dir, "logs", "app.log")
-			written, err := writeSample(logPath, samples, int64(n))
-			if err != nil {
-				return err
-			}
-			cfg, err := config.Parse([]byte(fmt.Sprintf("app: bench\nhost: bench\nsources:\n  - type: file\n    paths: [%q]\npipeline:\n  compression: %s\n  max_age: 100ms\n  state_dir: %q\nsink:\n  type: dir\n  path: %q\n",
-				filepath.Join(dir, "logs", "*.log"), codec, filepath.Join(dir, "state"), filepath.Join(dir, "archive"))), "bench")
-			if err != nil {
-				return err
-			}
-			cfg.SetDefaults()
-			if err := cfg.Validate(); err != nil {
-				return err
-			}
-			log := slog.New(slog.NewTextHandler(io.Discard, nil))
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			if profile != "" {
-				pf, err := os.Create(profile)
-				if err != nil {
-					return err
-				}
-				defer pf.Close()
-				if err := pprof.StartCPUProfile(pf); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
-			}
-			_, raw0, stored0 := pipeline.Shipped()
-			ru0 := rusage()
-			start := time.Now()
-			done := make(chan error, 1)
-			go func() { done <- agent.Run(ctx, cfg, log) }()
-			for {
-				_, raw, _ := pipeline.Shipped()
-				if int64(raw-raw0) >= written {
-					break
-				}
-				select {
-				case err := <-done:
-					return fmt.Errorf("agent stopped early: %v", err)
-				case <-time.After(5 * time.Millisecond):
-				}
-			}
-			elapsed := time.Since(start)
-			ru1 := rusage()
-			cancel()
-			if err := <-done; err != nil {
-				return err
-			}
-			_, raw, stored := pipeline.Shipped()
-			cpu := (tv(ru1.Utime) + tv(ru1.Stime)) - (tv(ru0.Utime) + tv(ru0.Stime))
-			gib := float64(written) / (1 << 30)
-			what := "built-in lines"
-			if len(samples) > 0 {
-				what = strings.Join(samples, " ")
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "raw log        %d bytes (%s, repeated)\n", written, what)
-			fmt.Fprintf(cmd.OutOrStdout(), "stored         %d bytes (ratio %.1fx, %s)\n", stored-stored0, float64(raw-raw0)/float64(max(stored-stored0, 1)), codec)
-			fmt.Fprintf(cmd.OutOrStdout(), "elapsed        %.2fs\n", elapsed.Seconds())
-			fmt.Fprintf(cmd.OutOrStdout(), "throughput     %.0f MB/s\n", float64(written)/elapsed.Seconds()/1e6)
-			fmt.Fprintf(cmd.OutOrStdout(), "cpu            %.2f CPU-seconds per GiB\n", cpu.Seconds()/gib)
-			fmt.Fprintf(cmd.OutOrStdout(), "peak rss       %.1f MiB\n", float64(ru1.Maxrss)/1024)
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(cmd.Context(), cmd.OutOrStdout()) },
 	}
-	c.Flags().StringVar(&size, "size", "1GiB", "size of the log file to ship")
-	c.Flags().StringArrayVar(&samples, "sample", nil, "log file whose lines are repeated, in turn with the other --sample files (default: built-in lines)")
-	c.Flags().StringVar(&workdir, "dir", "", "work folder (default: a temporary one, removed after)")
-	c.Flags().StringVar(&codec, "compression", "zstd", "zstd, gzip or none")
-	c.Flags().BoolVar(&keep, "keep", false, "keep the work folder")
-	c.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	fl := c.Flags()
+	fl.StringVar(&f.size, "size", "1GiB", "bytes of log to ship (or to --generate)")
+	fl.IntVar(&f.files, "files", 8, "number of generated log files, each written by its own writer")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed of the generated logs")
+	fl.StringArrayVar(&f.samples, "sample", nil, "ship this file's lines repeated to --size instead of generated logs (repeatable)")
+	fl.StringArrayVar(&f.sinks, "sink", []string{"dir"}, "dir or osstest (repeatable)")
+	fl.IntVar(&f.rounds, "rounds", 1, "rounds of CLI and agent runs, interleaved")
+	fl.StringVar(&f.zstd, "zstd", "zstd", "the zstd CLI to compare with (\"\" or not found: skipped)")
+	fl.StringVar(&f.workdir, "dir", "", "work folder (default: a temporary one, removed after)")
+	fl.StringVar(&f.codec, "compression", "zstd", "zstd, gzip or none")
+	fl.BoolVar(&f.keep, "keep", false, "keep the work folder")
+	fl.StringVar(&f.profile, "cpuprofile", "", "write a CPU profile of the agent's last run to this file")
+	fl.BoolVar(&f.idle, "idle", false, "measure the agent tailing quiet files instead")
+	fl.IntVar(&f.idleFiles, "idle-files", 50, "quiet files for --idle")
+	fl.DurationVar(&f.idleFor, "idle-for", time.Minute, "how long --idle measures")
+	fl.BoolVar(&f.json, "json", false, "print the results as JSON")
+	fl.StringVar(&f.generate, "generate", "", "only write --files generated logs of --size in total into this folder")
 	return c
 }
 
-func rusage() syscall.Rusage {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru
+// benchReport is what bench prints with --json.
+type benchReport struct {
+	Data    string      `json:"data"`
+	Files   int         `json:"files"`
+	Bytes   int64       `json:"raw_bytes"`
+	Runs    []figure    `json:"runs,omitempty"`
+	Medians []figure    `json:"medians,omitempty"`
+	Idle    *idleFigure `json:"idle,omitempty"`
 }
 
-func tv(t syscall.Timeval) time.Duration {
-	return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond
+func (f *benchFlags) run(ctx context.Context, w io.Writer) error {
+	n, err := config.ParseSize(f.size)
+	if err == nil && n <= 0 {
+		err = fmt.Errorf("%q: use a size above 0", f.size)
+	}
+	if err != nil {
+		return usageErr(fmt.Errorf("--size: %w", err))
+	}
+	for _, s := range f.sinks {
+		if s != "dir" && s != "osstest" {
+			return usageErr(fmt.Errorf("--sink %q: use dir or osstest", s))
+		}
+	}
+	if f.generate != "" {
+		paths, total, err := loggen.WriteFiles(f.generate, loggen.Options{Size: int64(n), Files: f.files, Seed: f.seed})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "wrote %d bytes of Java application logs into %d files: %s ... %s\n", total, len(paths), paths[0], paths[len(paths)-1])
+		return nil
+	}
+	dir := f.workdir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "logship-bench"); err != nil {
+			return err
+		}
+	}
+	if !f.keep {
+		defer os.RemoveAll(dir)
+	}
+	out := w
+	if f.json {
+		out = io.Discard
+	}
+	if f.idle {
+		fig, err := runIdle(ctx, dir, f.idleFiles, f.idleFor, benchConfig(dir, dir, f.codec, "5s", ""), out)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "idle: %d files for %.0fs: %.2f%% of a core, RSS %.1f MiB (peak %.1f MiB)\n", fig.Files, fig.Seconds, fig.CPUPercent, fig.RSSMiB, fig.PeakRSSMiB)
+		return f.print(w, benchReport{Idle: &fig})
+	}
+	rep, err := f.prepare(dir, int64(n))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "data: %d bytes in %d files, %s\n", rep.Bytes, rep.Files, rep.Data)
+	paths, _ := filepath.Glob(filepath.Join(dir, "logs", "*.log"))
+	zstd, _ := exec.LookPath(f.zstd)
+	if f.zstd == "" || zstd == "" {
+		fmt.Fprintln(out, "no zstd CLI: the agent is not compared with it")
+	}
+	for round := 1; round <= f.rounds; round++ {
+		var cli *figure
+		if zstd != "" {
+			fig, err := runCLI(zstd, paths, rep.Bytes)
+			if err != nil {
+				return err
+			}
+			fig.Round = round
+			cli = &fig
+			rep.Runs = append(rep.Runs, fig)
+			fmt.Fprintln(out, fig.line())
+		}
+		for _, sink := range f.sinks {
+			fig, err := f.runAgent(ctx, dir, sink, round, rep.Bytes)
+			if err != nil {
+				return err
+			}
+			if cli != nil {
+				fig.ThroughputVsCLI = fig.MBps / cli.MBps
+				fig.CPUVsCLI = fig.CPUPerGiB / cli.CPUPerGiB
+			}
+			rep.Runs = append(rep.Runs, fig)
+			fmt.Fprintln(out, fig.line())
+		}
+	}
+	if f.rounds > 1 {
+		rep.Medians = medians(rep.Runs)
+		fmt.Fprintf(out, "median of %d rounds:\n", f.rounds)
+		for _, m := range rep.Medians {
+			fmt.Fprintln(out, m.line())
+		}
+	}
+	return f.print(w, rep)
 }
 
-// builtinLines stand in for a sample when none is given.
-const builtinLines = `2026-11-26 10:00:00,123 INFO  [main] o.s.b.w.e.tomcat.TomcatWebServer - Tomcat started on port(s): 8080 (http)
-2026-11-26 10:00:01,456 WARN  [http-nio-8080-exec-3] c.e.order.OrderService - slow query took 1234 ms: SELECT * FROM orders WHERE id=?
-2026-11-26 10:00:02,789 ERROR [http-nio-8080-exec-7] c.e.order.PaymentClient - payment gateway timeout after 3000 ms, retrying (attempt 2/5)
-2026-11-26 10:00:03,012 DEBUG [scheduler-1] c.e.cache.Refresher - refreshed 532 entries in 45 ms
-`
+func (f *benchFlags) print(w io.Writer, rep benchReport) error {
+	if !f.json {
+		return nil
+	}
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(rep)
+}
+
+// line is the text form of a figure.
+func (f figure) line() string {
+	s := fmt.Sprintf("%-22s %6.2fs %6.0f MB/s %5.2f CPU-s/GiB %6.1f MiB peak  ratio %4.2fx", f.Name, f.Seconds, f.MBps, f.CPUPerGiB, f.PeakRSSMiB, f.Ratio)
+	if f.Round > 0 {
+		s = fmt.Sprintf("round %d  %s", f.Round, s)
+	}
+	if f.ThroughputVsCLI > 0 {
+		s += fmt.Sprintf("  | vs CLI: %.2fx throughput, %.2fx CPU", f.ThroughputVsCLI, f.CPUVsCLI)
+	}
+	return s
+}
+
+// medians gives, per name, the median of each measure over the rounds.
+func medians(runs []figure) []figure {
+	var names []string
+	by := map[string][]figure{}
+	for _, r := range runs {
+		if by[r.Name] == nil {
+			names = append(names, r.Name)
+		}
+		by[r.Name] = append(by[r.Name], r)
+	}
+	var out []figure
+	for _, name := range names {
+		rs := by[name]
+		med := func(get func(figure) float64) float64 {
+			v := make([]float64, len(rs))
+			for i, r := range rs {
+				v[i] = get(r)
+			}
+			slices.Sort(v)
+			return v[len(v)/2]
+		}
+		out = append(out, figure{
+			Name: name, Bytes: rs[0].Bytes, Stored: rs[0].Stored, Ratio: rs[0].Ratio,
+			Seconds:         med(func(r figure) float64 { return r.Seconds }),
+			MBps:            med(func(r figure) float64 { return r.MBps }),
+			CPUPerGiB:       med(func(r figure) float64 { return r.CPUPerGiB }),
+			PeakRSSMiB:      med(func(r figure) float64 { return r.PeakRSSMiB }),
+			ThroughputVsCLI: med(func(r figure) float64 { return r.ThroughputVsCLI }),
+			CPUVsCLI:        med(func(r figure) float64 { return r.CPUVsCLI }),
+		})
+	}
+	return out
+}
+
+// prepare writes the data to ship into dir/logs.
+func (f *benchFlags) prepare(dir string, size int64) (benchReport, error) {
+	logs := filepath.Join(dir, "logs")
+	if len(f.samples) > 0 {
+		n, err := writeSample(filepath.Join(logs, "app.log"), f.samples, size)
+		return benchReport{Data: "lines of " + strings.Join(f.samples, " ") + ", repeated", Files: 1, Bytes: n}, err
+	}
+	paths, n, err := loggen.WriteFiles(logs, loggen.Options{Size: size, Files: f.files, Seed: f.seed, Sync: true})
+	return benchReport{Data: fmt.Sprintf("generated Java application logs (seed %d)", f.seed), Files: len(paths), Bytes: n}, err
+}
+
+// The keys osstest accepts in a bench run.
+const (
+	benchAK     = "LTAIbenchKey0001"
+	benchSK     = "bench-secret"
+	benchBucket = "bench"
+)
+
+// runAgent ships dir/logs with the agent into a fresh sink.
+func (f *benchFlags) runAgent(ctx context.Context, dir, sink string, round int, raw int64) (figure, error) {
+	work := filepath.Join(dir, fmt.Sprintf("run-%d-%s", round, sink))
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return figure{}, err
+	}
+	if !f.keep {
+		defer os.RemoveAll(work)
+	}
+	a := agentRun{name: "agent -> " + sink, profile: f.profile}
+	if sink == "osstest" {
+		srv, err := osstest.Start(osstest.Options{AccessKeyID: benchAK, AccessKeySecret: benchSK, Buckets: []string{benchBucket}})
+		if err != nil {
+			return figure{}, err
+		}
+		defer srv.Close()
+		a.config = benchConfig(dir, work, f.codec, "200ms", srv.Endpoint())
+		a.env = []string{"OSS_ACCESS_KEY_ID=" + benchAK, "OSS_ACCESS_KEY_SECRET=" + benchSK, "HOME=" + work}
+		a.stored = storedInOSS(srv, benchBucket)
+	} else {
+		a.config = benchConfig(dir, work, f.codec, "200ms", "")
+		a.stored = storedInDir(filepath.Join(work, "archive"))
+	}
+	fig, err := a.run(ctx, work, raw)
+	fig.Round = round
+	return fig, err
+}
+
+// benchConfig is the agent's config for a bench run: the defaults but
+// for max_age, reading dir/logs/*.log, its state in work/state, into
+// osstest at endpoint or, without one, the folder work/archive.
+func benchConfig(dir, work, codec, maxAge, endpoint string) []byte {
+	cfg := fmt.Sprintf("app: bench\nhost: bench\nsources:\n  - type: file\n    paths: [%q]\npipeline:\n  compression: %s\n  max_age: %s\n  state_dir: %q\n",
+		filepath.Join(dir, "logs", "*.log"), codec, maxAge, filepath.Join(work, "state"))
+	if endpoint != "" {
+		return fmt.Appendf(nil, "%ssink:\n  type: oss\n  bucket: %s\n  region: cn-hangzhou\n  endpoint: %s\n  prefix: logs/\n", cfg, benchBucket, endpoint)
+	}
+	return fmt.Appendf(nil, "%ssink:\n  type: dir\n  path: %q\n", cfg, filepath.Join(work, "archive"))
+}
 
 // writeSample writes about size bytes of whole lines to path by repeating
 // the samples (streamed, so memory stays small), and returns the exact size.
@@ -161,14 +306,6 @@ func writeSample(path string, samples []string, size int64) (int64, error) {
 	w := bufio.NewWriterSize(f, 1<<20)
 	var n int64
 	for n < size {
-		if len(samples) == 0 {
-			k, err := w.WriteString(builtinLines)
-			if err != nil {
-				return 0, err
-			}
-			n += int64(k)
-			continue
-		}
 		for _, sample := range samples {
 			src, err := os.Open(sample)
 			if err != nil {

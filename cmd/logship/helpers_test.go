@@ -4,7 +4,6 @@ package main
 // the run-as-nobody setup, polling, the rotating writers and /proc reads.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -238,30 +236,6 @@ func saveLogOnFailure(t *testing.T, buf *syncBuffer, name string) string {
 	p := filepath.Join(os.TempDir(), name)
 	os.WriteFile(p, []byte(buf.String()), 0o644)
 	return p
-}
-
-// memory reads VmRSS and VmHWM (peak) of a process, in bytes.
-func memory(pid int) (rss, hwm int64, err error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseInt(fields[1], 10, 64)
-		switch fields[0] {
-		case "VmRSS:":
-			rss = kb << 10
-		case "VmHWM:":
-			hwm = kb << 10
-		}
-	}
-	return rss, hwm, sc.Err()
 }
 
 // rawChunk is a decoded chunk object.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/loggen"
 	"github.com/logship/logship/internal/osstest"
 )
 
@@ -352,62 +352,38 @@ shutdown_timeout: 1s
 	}
 }
 
-// benchLog returns the path of a log file of about size bytes made of
-// loghub lines (HDFS, Hadoop, Zookeeper), each prefixed with its own time
-// stamp and sequence number so that the compressor cannot find whole
-// repeated files; it is generated once and kept in the temp folder.
-func benchLog(b *testing.B, size int64) string {
+// benchLogs writes about size bytes of generated Java application logs
+// (internal/loggen, the data of `logship bench`) in 8 files, once, into a
+// folder of the temp folder, and returns the glob of the files and their
+// total size.
+func benchLogs(b *testing.B, size int64) (string, int64) {
 	b.Helper()
-	p := filepath.Join(os.TempDir(), fmt.Sprintf("logship-bench-%d.log", size))
-	if fi, err := os.Stat(p); err == nil && fi.Size() >= size {
-		return p
-	}
-	files, _ := filepath.Glob("../../../shared/testdata/loghub/*.log") // shared/ lies beside the repository
-	var lines [][]byte
-	for _, f := range files {
-		d, err := os.ReadFile(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, l := range bytes.SplitAfter(d, []byte("\n")) {
-			if len(l) > 1 && l[len(l)-1] == '\n' {
-				lines = append(lines, l)
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("logship-bench-java-%d", size))
+	glob := filepath.Join(dir, "*.log")
+	if paths, _ := filepath.Glob(glob); len(paths) == 8 {
+		var n int64
+		for _, p := range paths {
+			fi, err := os.Stat(p)
+			if err != nil {
+				b.Fatal(err)
 			}
+			n += fi.Size()
+		}
+		if n >= size {
+			return glob, n
 		}
 	}
-	if len(lines) == 0 {
-		b.Skip("no loghub samples")
-	}
-	f, err := os.Create(p + ".tmp")
+	os.RemoveAll(dir)
+	_, n, err := loggen.WriteFiles(dir, loggen.Options{Size: size, Files: 8, Seed: 1, Sync: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	ts := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	var n int64
-	var buf []byte
-	for i := 0; n < size; i++ {
-		ts = ts.Add(time.Duration(i%7) * time.Millisecond)
-		buf = ts.AppendFormat(buf[:0], "2006-01-02 15:04:05.000 ")
-		buf = strconv.AppendInt(buf, int64(i), 10)
-		buf = append(buf, ' ')
-		buf = append(buf, lines[i%len(lines)]...)
-		w.Write(buf)
-		n += int64(len(buf))
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	f.Close()
-	if err := os.Rename(p+".tmp", p); err != nil {
-		b.Fatal(err)
-	}
-	return p
+	return glob, n
 }
 
 // BenchmarkAgentOSS measures the whole path: `logship agent` (file source,
-// batcher, zstd, oss sink) shipping a 1 GiB log file to osstest over
-// loopback HTTP. The agent is a subprocess, so its CPU time (getrusage of
+// batcher, zstd, oss sink) shipping 1 GiB of generated Java application
+// logs in 8 files to osstest over loopback HTTP. The agent is a subprocess, so its CPU time (getrusage of
 // the child) and peak RSS (its VmHWM just before it is stopped) exclude
 // osstest, which runs in the test process on the same two cores. Reported: raw MB/s from start to the
 // last byte stored, CPU seconds per GiB, peak RSS. Defaults apply but for
@@ -423,12 +399,7 @@ func BenchmarkAgentOSS(b *testing.B) {
 	if v, err := strconv.ParseInt(os.Getenv("LOGSHIP_BENCH_BYTES"), 10, 64); err == nil && v > 0 {
 		size = v
 	}
-	logFile := benchLog(b, size)
-	fi, err := os.Stat(logFile)
-	if err != nil {
-		b.Fatal(err)
-	}
-	size = fi.Size()
+	logFile, size := benchLogs(b, size)
 	var runs []benchRun
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -188,3 +188,17 @@ func (g *Generator) appendError(dst []byte, q *request) []byte {
 	dst = num(dst, len(top)-1-g.r.IntN(3))
 	return append(dst, " more\n"...)
 }
+
+// Head returns the start of the log of seed: whole events, as many as fit
+// in n bytes.
+func Head(seed uint64, n int) []byte {
+	g := New(seed)
+	b := make([]byte, 0, n+64<<10)
+	for {
+		next := g.Append(b)
+		if len(next) > n {
+			return b
+		}
+		b = next
+	}
+}

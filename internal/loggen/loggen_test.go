@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// sample returns the first n bytes (whole events) of the log of seed.
+// sample returns at least n bytes (whole events) of the log of seed.
 func sample(seed uint64, n int) []byte {
 	g := New(seed)
 	var b []byte
@@ -19,6 +19,13 @@ func sample(seed uint64, n int) []byte {
 		b = g.Append(b)
 	}
 	return b
+}
+
+func TestHead(t *testing.T) {
+	h, long := Head(4, 100000), sample(4, 200000)
+	if len(h) > 100000 || len(h) < 90000 || h[len(h)-1] != '\n' || !bytes.HasPrefix(long, h) || long[len(h)-1] != '\n' {
+		t.Fatalf("Head: %d bytes, not whole events of the log", len(h))
+	}
 }
 
 func TestDeterministic(t *testing.T) {

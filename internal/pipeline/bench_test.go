@@ -3,39 +3,19 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/loggen"
 	"github.com/logship/logship/internal/sinks/dir"
 )
-
-// benchData is real log lines (loghub samples) repeated to size.
-func benchData(b *testing.B, size int) []byte {
-	var src []byte
-	for _, f := range []string{"HDFS_2k.log", "Hadoop_2k.log", "Zookeeper_2k.log"} {
-		d, err := os.ReadFile(filepath.Join("..", "..", "shared", "testdata", "loghub", f))
-		if err == nil {
-			src = append(src, d...)
-		}
-	}
-	if len(src) == 0 {
-		src = lines(5000, "bench")
-	}
-	out := make([]byte, 0, size+len(src))
-	for len(out) < size {
-		out = append(out, src...)
-	}
-	return out[:bytes.LastIndexByte(out[:size], '\n')+1]
-}
 
 // BenchmarkPipelineDir measures batcher + zstd compressor + dir sink (with
 // fsync) at the default settings: raw log bytes per second.
 func BenchmarkPipelineDir(b *testing.B) {
 	for _, codec := range []string{archive.CodecZstd, archive.CodecGzip} {
 		b.Run(codec, func(b *testing.B) {
-			data := benchData(b, 64<<20)
+			data := loggen.Head(1, 64<<20) // generated Java application logs
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {

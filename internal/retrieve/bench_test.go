@@ -3,7 +3,6 @@ package retrieve
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,9 +14,10 @@ import (
 	"time"
 
 	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/loggen"
 )
 
-// benchArchive writes mib MiB of raw log lines as 2,000 chunks into a
+// benchArchive writes mib MiB of generated Java logs as 2,000 chunks into a
 // folder archive (4 hosts × 5 files), once per process.
 var benchOnce struct {
 	sync.Once
@@ -35,26 +35,22 @@ func benchArchive(b *testing.B, mib int) (string, int64) {
 		}
 		benchOnce.root = root
 		bl := newBuilder(b, root, 42)
-		rng := rand.New(rand.NewPCG(1, 2))
 		const chunks, streams = 2000, 20
 		per := int64(mib) << 20 / chunks
-		levels := []string{"INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR"}
-		classes := []string{"c.e.order.OrderService", "c.e.pay.Gateway", "o.s.web.DispatcherServlet", "c.e.inventory.Stock", "c.z.hikari.pool.HikariPool"}
 		t0 := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 		pos := make([]int64, streams)
-		line := 0
+		gens := make([]*loggen.Generator, streams)
+		for i := range gens {
+			gens[i] = loggen.New(uint64(i)) // generated Java application logs
+		}
 		for i := range chunks {
 			st := i % streams
 			s := spec{app: "bench", host: fmt.Sprintf("host-%d", st/5), source: "file", path: fmt.Sprintf("/home/admin/logs/app-%d.log", st%5),
 				stream: fmt.Sprintf("app-%d.log-%016x", st%5, st), every: 3 * time.Second}
-			raw := make([]byte, 0, per+512)
+			raw := make([]byte, 0, per+16<<10)
 			first := t0.Add(time.Duration(i) * 1500 * time.Millisecond)
 			for int64(len(raw)) < per {
-				line++
-				ts := first.Add(time.Duration(line%1000) * time.Millisecond)
-				raw = fmt.Appendf(raw, "%s %-5s [http-nio-8080-exec-%d] %s - request id=%016x user=%d took %dms path=/api/v1/orders/%d status=%d\n",
-					ts.Format("2006-01-02 15:04:05.000"), levels[rng.IntN(len(levels))], rng.IntN(200), classes[rng.IntN(len(classes))],
-					rng.Uint64(), rng.IntN(100000), rng.IntN(3000), rng.IntN(1000000), 200+rng.IntN(4)*100)
+				raw = gens[st].Append(raw)
 			}
 			r := chunkRange{from: 0, to: len(raw), start: pos[st], end: pos[st] + int64(len(raw)), first: first}
 			pos[st] = r.end

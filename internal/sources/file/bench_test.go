@@ -1,7 +1,6 @@
 package file
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/logship/logship/internal/config"
+	"github.com/logship/logship/internal/loggen"
 	"github.com/logship/logship/internal/pipeline"
 )
 
@@ -32,55 +32,24 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// benchLog writes a file of benchSize bytes of real log lines (loghub).
+// benchLog writes a file of benchSize bytes of generated Java application
+// logs (internal/loggen), ending with a newline.
 func benchLog(b *testing.B) string {
 	benchOnce.Do(func() {
-		matches, _ := filepath.Glob("../../../../shared/testdata/loghub/*.log") // shared/ lies beside the repository
-		var src []byte
-		for _, m := range matches {
-			c, err := os.ReadFile(m)
-			if err != nil {
-				benchErr = err
-				return
-			}
-			src = append(src, c...)
-		}
-		if len(src) == 0 {
-			benchErr = os.ErrNotExist
-			return
-		}
 		if benchDir, benchErr = os.MkdirTemp("", "logship-bench-"); benchErr != nil {
 			return
 		}
+		data := loggen.Head(1, benchSize)
+		// One filler line to the size: the file ends with a newline, so
+		// nothing waits for partial_line_after.
+		if n := benchSize - len(data); n > 0 {
+			data = append(append(data, bytes.Repeat([]byte{'x'}, n-1)...), '\n')
+		}
 		benchFile = filepath.Join(benchDir, "bench.log")
-		f, err := os.Create(benchFile)
-		if err != nil {
-			benchErr = err
-			return
-		}
-		w := bufio.NewWriterSize(f, 1<<20)
-		n := 0
-		for n+len(src) <= benchSize {
-			w.Write(src)
-			n += len(src)
-		}
-		// Whole lines up to the size, then one filler line: the file ends
-		// with a newline, so nothing waits for partial_line_after.
-		rest := src[:bytes.LastIndexByte(src[:benchSize-n], '\n')+1]
-		w.Write(rest)
-		n += len(rest)
-		if n < benchSize {
-			w.Write(append(bytes.Repeat([]byte{'x'}, benchSize-n-1), '\n'))
-		}
-		if err := w.Flush(); err != nil {
-			benchErr = err
-		}
-		if err := f.Close(); err != nil && benchErr == nil {
-			benchErr = err
-		}
+		benchErr = os.WriteFile(benchFile, data, 0o644)
 	})
 	if benchErr != nil {
-		b.Skipf("no line material: %v", benchErr)
+		b.Fatal(benchErr)
 	}
 	return benchFile
 }
