@@ -83,6 +83,7 @@ type Pipeline struct {
 	o     Options
 	log   *slog.Logger
 	store *Store
+	sink  sinks.Sink // o.Sink wrapped in o.Retry
 
 	tokens chan struct{} // a slot per chunk open or in flight
 
@@ -161,7 +162,7 @@ func New(o Options) (*Pipeline, error) {
 		o.Log.Error("checkpoint unreadable; sources start over (duplicates are removed by the reader)", "err", err)
 	}
 	p := &Pipeline{
-		o: o, log: o.Log, store: st,
+		o: o, log: o.Log, store: st, sink: o.Retry.Wrap(o.Sink, o.Log),
 		tokens:     make(chan struct{}, o.MaxInFlight),
 		compressQ:  make(chan *chunk, o.MaxInFlight),
 		uploadQ:    make(chan *chunk, o.MaxInFlight),
@@ -438,7 +439,7 @@ func (p *Pipeline) stop() {
 // safe to call twice.
 func (p *Pipeline) Close() error {
 	p.stop()
-	return p.o.Sink.Close()
+	return p.sink.Close()
 }
 
 // getBuf takes a buffer from a free list, or makes one with capacity n.

@@ -61,6 +61,12 @@ type Stream interface {
 	// The checkpoint entry stays (marked finished) until the source drops
 	// it with Emitter.Forget.
 	Close()
+	// CloseStored ends, like Close, a stream whose bytes [Committed, end)
+	// the source stored itself, whole, instead of writing them (a crash
+	// file uploaded with package artifact): Committed becomes end, the
+	// stream is finished, and the checkpoint is saved at once. Nothing may
+	// have been written to the stream.
+	CloseStored(end int64)
 }
 
 // Checkpoint is what was saved for one stream.

@@ -150,6 +150,21 @@ func (s *stream) Close() {
 	s.p.markDirty()
 }
 
+func (s *stream) CloseStored(end int64) {
+	s.mu.Lock()
+	s.committed, s.next = end, end
+	s.sealed = nil
+	s.closed, s.finished = true, true
+	s.updated = time.Now()
+	s.mu.Unlock()
+	s.p.markDirty()
+	if err := s.p.SaveCheckpoint(); err != nil {
+		// The bytes are durable; the ticker saves the entry later (and the
+		// source finds them stored after a restart before that).
+		s.p.log.Error("saving checkpoint after a stored stream failed; will retry", "dir", s.p.o.StateDir, "stream", s.info.ID, "err", err)
+	}
+}
+
 // ack marks [start, end) durable and advances the checkpoint over the
 // acknowledged prefix.
 func (s *stream) ack(start, end int64) {

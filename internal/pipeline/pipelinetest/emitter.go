@@ -211,6 +211,15 @@ func (s *Stream) Committed() int64 { s.e.mu.Lock(); defer s.e.mu.Unlock(); retur
 // Close implements pipeline.Stream.
 func (s *Stream) Close() { s.e.mu.Lock(); s.closed = true; s.e.mu.Unlock() }
 
+// CloseStored implements pipeline.Stream: the stream ends committed and
+// finished at end, with no pieces recorded for the bytes the source
+// stored itself.
+func (s *Stream) CloseStored(end int64) {
+	s.e.mu.Lock()
+	s.committed, s.next, s.closed = end, end, true
+	s.e.mu.Unlock()
+}
+
 // Info returns the stream's info as last set.
 func (s *Stream) Info() pipeline.StreamInfo { s.e.mu.Lock(); defer s.e.mu.Unlock(); return s.info }
 

@@ -1,10 +1,12 @@
-package pipeline
+package artifact
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/pipeline"
 	"github.com/logship/logship/internal/sinks"
 	"github.com/logship/logship/internal/sinks/dir"
 )
@@ -122,10 +125,12 @@ func writeArtifact(t *testing.T, data []byte) (*os.File, time.Time) {
 
 func testArtifact(f io.ReaderAt, size int64, mod time.Time, partSize int64) Artifact {
 	return Artifact{
-		Info:     StreamInfo{ID: "java_pid42.hprof-00112233aabbccdd", Kind: archive.KindCrash, Path: "/app/java_pid42.hprof"},
+		ID:       "java_pid42.hprof-00112233aabbccdd",
+		Kind:     archive.KindCrash,
+		Path:     "/app/java_pid42.hprof",
 		File:     f,
 		Size:     size,
-		ModTime:  mod,
+		Time:     mod,
 		Event:    "heap_dump",
 		Extra:    map[string]string{"pid": "42"},
 		PartSize: partSize,
@@ -170,25 +175,25 @@ func zstdCLI(t *testing.T, obj, raw []byte) {
 	}
 }
 
-func TestArtifactLayout(t *testing.T) {
+func TestLayout(t *testing.T) {
 	for _, c := range []struct {
 		size, part int64
 		wantPart   int64
 		wantN      int
 	}{
-		{0, 0, DefaultArtifactPartSize, 1},
-		{1, 0, DefaultArtifactPartSize, 1},
-		{DefaultArtifactPartSize, 0, DefaultArtifactPartSize, 1},
-		{DefaultArtifactPartSize + 1, 0, DefaultArtifactPartSize, 2},
-		{1 << 30, 0, DefaultArtifactPartSize, 128},
+		{0, 0, DefaultPartSize, 1},
+		{1, 0, DefaultPartSize, 1},
+		{DefaultPartSize, 0, DefaultPartSize, 1},
+		{DefaultPartSize + 1, 0, DefaultPartSize, 2},
+		{1 << 30, 0, DefaultPartSize, 128},
 		{100 << 30, 0, 11 << 20, 9310},
 		{1000, 100, 100, 10},
 	} {
-		part, n := ArtifactLayout(c.size, c.part)
+		part, n := Layout(c.size, c.part)
 		if part != c.wantPart || n != c.wantN {
-			t.Errorf("ArtifactLayout(%d, %d) = %d, %d; want %d, %d", c.size, c.part, part, n, c.wantPart, c.wantN)
+			t.Errorf("Layout(%d, %d) = %d, %d; want %d, %d", c.size, c.part, part, n, c.wantPart, c.wantN)
 		}
-		if n > MaxArtifactParts {
+		if n > MaxParts {
 			t.Errorf("%d parts", n)
 		}
 	}
@@ -196,12 +201,13 @@ func TestArtifactLayout(t *testing.T) {
 
 func TestArtifactSmallIsOnePut(t *testing.T) {
 	ps := newPartSink(t, t.TempDir())
-	p := newTestPipeline(t, ps, nil)
+	p := newTestShipper(t, ps)
 	data := lines(500, "hs_err")
 	f, mod := writeArtifact(t, data)
 	a := testArtifact(f, int64(len(data)), mod, 0)
 	a.Event = archive.EventJVMCrash
-	if err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), a); err != nil {
+	got, err := p.Upload(context.Background(), a)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if ps.puts.Load() != 1 || ps.parts.Load() != 0 {
@@ -213,17 +219,14 @@ func TestArtifactSmallIsOnePut(t *testing.T) {
 	}
 	zstdCLI(t, obj, data)
 	if h.Source != archive.KindCrash || h.Start != 0 || h.End != int64(len(data)) || h.Event != archive.EventJVMCrash ||
-		!h.First.Equal(mod) || !h.Last.Equal(mod) || h.Extra["pid"] != "42" || h.Lines != 500 || h.Path != a.Info.Path {
+		!h.First.Equal(mod) || !h.Last.Equal(mod) || h.Extra["pid"] != "42" || h.Lines != 500 || h.Path != a.Path {
 		t.Fatalf("header %+v", h)
 	}
 	if key != archive.Key("", h) {
 		t.Fatalf("key %s, header says %s", key, archive.Key("", h))
 	}
-	// The checkpoint on disk says shipped.
-	p2 := newTestPipeline(t, ps, func(o *Options) { o.StateDir = p.o.StateDir })
-	cps, _ := p2.Emitter("crash").Checkpoints()
-	if len(cps) != 1 || cps[0].Committed != int64(len(data)) || !cps[0].Finished || cps[0].Info.ID != a.Info.ID || cps[0].Info.Unit != archive.UnitBytes {
-		t.Fatalf("checkpoints %+v", cps)
+	if got != key {
+		t.Fatalf("Upload returned %s, stored %s", got, key)
 	}
 }
 
@@ -239,13 +242,13 @@ func TestArtifactMultipart(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ps := newPartSink(t, t.TempDir())
-			p := newTestPipeline(t, ps, nil)
+			p := newTestShipper(t, ps)
 			f, mod := writeArtifact(t, c.data)
 			a := testArtifact(f, int64(len(c.data)), mod, 128<<10)
-			if err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), a); err != nil {
+			if err := upload(p, context.Background(), a); err != nil {
 				t.Fatal(err)
 			}
-			_, n := ArtifactLayout(a.Size, a.PartSize)
+			_, n := Layout(a.Size, a.PartSize)
 			if got := ps.parts.Load(); got != int64(n) || ps.puts.Load() != 0 {
 				t.Fatalf("%d parts, %d puts; want %d parts", got, ps.puts.Load(), n)
 			}
@@ -270,7 +273,7 @@ func TestArtifactResume(t *testing.T) {
 	data := heapLike(2<<20+999, 3)
 	f, mod := writeArtifact(t, data)
 	const partSize = 128 << 10
-	_, n := ArtifactLayout(int64(len(data)), partSize)
+	_, n := Layout(int64(len(data)), partSize)
 
 	ps := newPartSink(t, root)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -281,25 +284,17 @@ func TestArtifactResume(t *testing.T) {
 		}
 		return nil
 	}
-	p := newTestPipeline(t, ps, nil)
-	err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(ctx, testArtifact(f, int64(len(data)), mod, partSize))
+	p := newTestShipper(t, ps)
+	err := upload(p, ctx, testArtifact(f, int64(len(data)), mod, partSize))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted ship: %v", err)
 	}
 	if ps.parts.Load() != 7 {
 		t.Fatalf("%d parts before the interruption", ps.parts.Load())
 	}
-	// Saved or not, an unfinished entry never says shipped.
-	cps, _ := newTestPipeline(t, ps, func(o *Options) { o.StateDir = p.o.StateDir }).Emitter("crash").Checkpoints()
-	for _, cp := range cps {
-		if cp.Finished || cp.Committed != 0 {
-			t.Fatalf("interrupted artifact checkpointed as %+v", cp)
-		}
-	}
-
 	ps2 := newPartSink(t, root)
-	p2 := newTestPipeline(t, ps2, nil)
-	if err := p2.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(f, int64(len(data)), mod, partSize)); err != nil {
+	p2 := newTestShipper(t, ps2)
+	if err := upload(p2, context.Background(), testArtifact(f, int64(len(data)), mod, partSize)); err != nil {
 		t.Fatal(err)
 	}
 	if got := ps2.parts.Load(); got != int64(n-7) {
@@ -327,16 +322,16 @@ func TestArtifactResumeOtherLayout(t *testing.T) {
 		}
 		return nil
 	}
-	p := newTestPipeline(t, ps, nil)
-	if err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(ctx, testArtifact(f, int64(len(data)), mod, 128<<10)); !errors.Is(err, context.Canceled) {
+	p := newTestShipper(t, ps)
+	if err := upload(p, ctx, testArtifact(f, int64(len(data)), mod, 128<<10)); !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
 	ps2 := newPartSink(t, root)
-	p2 := newTestPipeline(t, ps2, nil)
-	if err := p2.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(f, int64(len(data)), mod, 200<<10)); err != nil {
+	p2 := newTestShipper(t, ps2)
+	if err := upload(p2, context.Background(), testArtifact(f, int64(len(data)), mod, 200<<10)); err != nil {
 		t.Fatal(err)
 	}
-	_, n := ArtifactLayout(int64(len(data)), 200<<10)
+	_, n := Layout(int64(len(data)), 200<<10)
 	if got := ps2.parts.Load(); got != int64(n) {
 		t.Fatalf("sent %d parts, want all %d", got, n)
 	}
@@ -352,31 +347,32 @@ func TestArtifactAlreadyStored(t *testing.T) {
 	data := heapLike(600<<10, 5)
 	f, mod := writeArtifact(t, data)
 	ps := newPartSink(t, root)
-	if err := newTestPipeline(t, ps, nil).Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(f, int64(len(data)), mod, 128<<10)); err != nil {
+	key, err := newTestShipper(t, ps).Upload(context.Background(), testArtifact(f, int64(len(data)), mod, 128<<10))
+	if err != nil {
 		t.Fatal(err)
 	}
 	ps2 := newPartSink(t, root)
-	p2 := newTestPipeline(t, ps2, nil) // fresh state: the checkpoint was lost
+	p2 := newTestShipper(t, ps2) // fresh state: the checkpoint was lost
 	cf := &countingFile{r: f}
-	if err := p2.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(cf, int64(len(data)), mod, 128<<10)); err != nil {
+	key2, err := p2.Upload(context.Background(), testArtifact(cf, int64(len(data)), mod, 128<<10))
+	if err != nil {
 		t.Fatal(err)
 	}
 	if ps2.parts.Load() != 0 || ps2.puts.Load() != 0 || cf.n.Load() != 0 {
 		t.Fatalf("uploaded again: %d parts, %d puts, %d bytes read", ps2.parts.Load(), ps2.puts.Load(), cf.n.Load())
 	}
-	cps, _ := newTestPipeline(t, ps2, func(o *Options) { o.StateDir = p2.o.StateDir }).Emitter("crash").Checkpoints()
-	if len(cps) != 1 || !cps[0].Finished || cps[0].Committed != int64(len(data)) {
-		t.Fatalf("checkpoints %+v", cps)
+	if key2 != key {
+		t.Fatalf("key %s the second time, %s the first", key2, key)
 	}
 }
 
 func TestArtifactPartFailuresRetried(t *testing.T) {
 	ps := newPartSink(t, t.TempDir())
 	ps.failPart.Store(3)
-	p := newTestPipeline(t, ps, nil)
+	p := newTestShipper(t, ps)
 	data := heapLike(700<<10, 6)
 	f, mod := writeArtifact(t, data)
-	if err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(f, int64(len(data)), mod, 128<<10)); err != nil {
+	if err := upload(p, context.Background(), testArtifact(f, int64(len(data)), mod, 128<<10)); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, raw, _ := readObject(t, ps.Sink); !bytes.Equal(raw, data) {
@@ -424,10 +420,10 @@ func TestArtifactChanged(t *testing.T) {
 	mod := time.Now()
 	t.Run("shorter than its size", func(t *testing.T) {
 		ps := newPartSink(t, t.TempDir())
-		p := newTestPipeline(t, ps, nil)
+		p := newTestShipper(t, ps)
 		data := heapLike(100, 7)
-		err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(bytes.NewReader(data), 200, mod, 0))
-		if !errors.Is(err, ErrArtifactChanged) {
+		err := upload(p, context.Background(), testArtifact(bytes.NewReader(data), 200, mod, 0))
+		if !errors.Is(err, ErrChanged) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -438,10 +434,10 @@ func TestArtifactChanged(t *testing.T) {
 	}{{"bytes changed between the reads, in parts", 500 << 10, 128 << 10}, {"bytes changed between the reads, one put", 100 << 10, 0}} {
 		t.Run(tc.name, func(t *testing.T) {
 			ps := newPartSink(t, t.TempDir())
-			p := newTestPipeline(t, ps, nil)
+			p := newTestShipper(t, ps)
 			data := heapLike(int(tc.size), 8)
-			err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(&changingFile{data: data, reads: map[int64]int{}}, int64(len(data)), mod, tc.part))
-			if !errors.Is(err, ErrArtifactChanged) {
+			err := upload(p, context.Background(), testArtifact(&changingFile{data: data, reads: map[int64]int{}}, int64(len(data)), mod, tc.part))
+			if !errors.Is(err, ErrChanged) {
 				t.Fatalf("got %v", err)
 			}
 			var keys []string
@@ -452,10 +448,10 @@ func TestArtifactChanged(t *testing.T) {
 		})
 	}
 	t.Run("refused", func(t *testing.T) {
-		p := newTestPipeline(t, newPartSink(t, t.TempDir()), nil)
+		p := newTestShipper(t, newPartSink(t, t.TempDir()))
 		a := testArtifact(nil, 1, mod, 0)
-		a.Info.ID = "../x"
-		if err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), a); !errors.Is(err, ErrArtifact) {
+		a.ID = "../x"
+		if err := upload(p, context.Background(), a); !errors.Is(err, ErrRefused) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -487,31 +483,60 @@ func TestArtifactWithoutMultipart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newTestPipeline(t, putOnly{d}, nil)
+	p := newTestShipper(t, putOnly{d})
 	data := heapLike(900<<10, 9)
 	f, mod := writeArtifact(t, data)
-	if err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(f, int64(len(data)), mod, 128<<10)); err != nil {
+	if err := upload(p, context.Background(), testArtifact(f, int64(len(data)), mod, 128<<10)); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, raw, _ := readObject(t, d); !bytes.Equal(raw, data) {
 		t.Fatal("bytes differ")
 	}
-	err = p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(zeroFile{MaxArtifactPut + 1}, MaxArtifactPut+1, mod, 0))
-	if !errors.Is(err, ErrArtifact) {
+	err = upload(p, context.Background(), testArtifact(zeroFile{MaxPut + 1}, MaxPut+1, mod, 0))
+	if !errors.Is(err, ErrRefused) {
 		t.Fatalf("large artifact without multipart: %v", err)
 	}
 }
 
+// gateSink holds every Put (the chunks of a pipeline) until gate is
+// closed; parts of multipart uploads pass.
+type gateSink struct {
+	*dir.Sink
+	gate  chan struct{}
+	inPut atomic.Int64
+}
+
+func (g *gateSink) Put(ctx context.Context, o *sinks.Object) error {
+	g.inPut.Add(1)
+	defer g.inPut.Add(-1)
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.Sink.Put(ctx, o)
+}
+
 // Artifacts do not wait for chunk slots: with the sink refusing to finish
-// any chunk (every slot taken), an artifact still ships.
+// any chunk (every slot of the pipeline on the same sink taken), an
+// artifact still ships.
 func TestArtifactNotBehindChunks(t *testing.T) {
-	fs := newFlaky(t)
-	fs.gate = make(chan struct{})
-	defer close(fs.gate)
-	p := newTestPipeline(t, fs, func(o *Options) { o.MaxInFlight = 2; o.MaxBytes = 16 << 10 })
+	d, err := dir.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := &gateSink{Sink: d, gate: make(chan struct{})}
+	defer close(gs.gate)
+	const slots = 2
+	p, err := pipeline.New(pipeline.Options{App: "app", Host: "host", Sink: gs, StateDir: t.TempDir(),
+		MaxBytes: 16 << 10, MaxAge: 50 * time.Millisecond, MaxInFlight: slots, Uploaders: slots,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	p.Start()
 	defer p.Close()
-	s := p.Emitter("files").Open(StreamInfo{ID: "app.log-0000000000000000", Kind: archive.KindFile, Path: "/logs/app.log", Unit: archive.UnitBytes}, 0)
+	s := p.Emitter("files").Open(pipeline.StreamInfo{ID: "app.log-0000000000000000", Kind: archive.KindFile, Path: "/logs/app.log", Unit: archive.UnitBytes}, 0)
 	data := lines(2000, "x")
 	wctx, stopWriter := context.WithCancel(context.Background())
 	defer stopWriter()
@@ -520,17 +545,18 @@ func TestArtifactNotBehindChunks(t *testing.T) {
 		defer close(writerDone)
 		for off := 0; off < len(data); off += 4000 {
 			end := min(off+4000, len(data))
-			if s.Write(wctx, Piece{Start: int64(off), End: int64(end), Data: data[off:end]}) != nil {
+			if s.Write(wctx, pipeline.Piece{Start: int64(off), End: int64(end), Data: data[off:end]}) != nil {
 				return
 			}
 		}
 	}()
-	waitFor(t, "every chunk slot taken", func() bool { return len(p.tokens) == cap(p.tokens) })
+	// A chunk in Put holds its slot.
+	waitFor(t, "every chunk slot taken", func() bool { return gs.inPut.Load() == slots })
 	art := heapLike(400<<10, 10)
 	f, mod := writeArtifact(t, art)
 	done := make(chan error, 1)
 	go func() {
-		done <- p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(f, int64(len(art)), mod, 128<<10))
+		done <- upload(newTestShipper(t, gs), context.Background(), testArtifact(f, int64(len(art)), mod, 128<<10))
 	}()
 	select {
 	case err := <-done:
@@ -548,13 +574,13 @@ func TestArtifactNotBehindChunks(t *testing.T) {
 // 2 MiB/s, less the burst, cannot take less than 0.3 s.
 func TestArtifactRateLimit(t *testing.T) {
 	ps := newPartSink(t, t.TempDir())
-	p := newTestPipeline(t, ps, nil)
+	p := newTestShipper(t, ps)
 	data := heapLike(1<<20, 11)
 	f, mod := writeArtifact(t, data)
 	a := testArtifact(f, int64(len(data)), mod, 256<<10)
 	a.RateLimit = 2 << 20
 	start := time.Now()
-	if err := p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), a); err != nil {
+	if err := upload(p, context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(start); took < 300*time.Millisecond {
@@ -562,31 +588,68 @@ func TestArtifactRateLimit(t *testing.T) {
 	}
 }
 
-// Stopping the pipeline (Drain gave up) stops an artifact upload.
-func TestArtifactStopsWithPipeline(t *testing.T) {
+// Stopping the caller (the source's context ends: the agent stops, or
+// the pipeline's drain gave up) stops an artifact upload in flight.
+func TestArtifactStopsWithCaller(t *testing.T) {
 	ps := newPartSink(t, t.TempDir())
-	p := newTestPipeline(t, ps, nil)
+	p := newTestShipper(t, ps)
+	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})
 	var once sync.Once
 	ps.onPart = func(int) error {
 		once.Do(func() { close(started) })
-		<-p.uploadCtx.Done()
-		return p.uploadCtx.Err()
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	data := heapLike(600<<10, 12)
 	f, mod := writeArtifact(t, data)
 	done := make(chan error, 1)
 	go func() {
-		done <- p.Emitter("crash").(ArtifactShipper).ShipArtifact(context.Background(), testArtifact(f, int64(len(data)), mod, 128<<10))
+		done <- upload(p, ctx, testArtifact(f, int64(len(data)), mod, 128<<10))
 	}()
 	<-started
-	p.Close()
+	cancel()
 	select {
 	case err := <-done:
 		if err == nil {
-			t.Fatal("artifact shipped after the pipeline stopped")
+			t.Fatal("artifact shipped after the caller stopped")
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("artifact upload did not stop")
+	}
+}
+
+func newTestShipper(t *testing.T, sink sinks.Sink) *Shipper {
+	t.Helper()
+	s, err := New(Options{App: "app", Host: "host", Sink: sink, TempDir: t.TempDir(),
+		Retry: pipeline.Retry{Initial: time.Millisecond, Max: 5 * time.Millisecond, Permanent: 5 * time.Millisecond},
+		Log:   slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func upload(s *Shipper, ctx context.Context, a Artifact) error {
+	_, err := s.Upload(ctx, a)
+	return err
+}
+
+func lines(n int, tag string) []byte {
+	var b bytes.Buffer
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "2026-11-26 10:00:00,%03d INFO [%s] request %d done \x00\xff\n", i%1000, tag, i)
+	}
+	return b.Bytes()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
