@@ -91,7 +91,11 @@ func lines(n int, tag string) []byte {
 // readBack reassembles every stream in a dir sink.
 func readBack(t *testing.T, d *dir.Sink) map[string][]byte {
 	t.Helper()
-	var refs []archive.ChunkRef
+	type ref struct {
+		h   *archive.Header
+		key string
+	}
+	var refs []ref
 	raws := map[string][]byte{}
 	err := d.List(context.Background(), "", func(oi sinks.ObjectInfo) error {
 		rc, _, err := d.Get(context.Background(), oi.Key)
@@ -108,32 +112,29 @@ func readBack(t *testing.T, d *dir.Sink) map[string][]byte {
 			return fmt.Errorf("key %s does not match its header (%s)", oi.Key, archive.Key("", h))
 		}
 		raws[oi.Key] = raw
-		refs = append(refs, archive.ChunkRef{Header: h, Ref: oi.Key})
+		refs = append(refs, ref{h, oi.Key})
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string][]byte{}
-	for _, p := range Plan(refs) {
+	for _, p := range archive.Plan(refs, func(r ref) *archive.Header { return r.h }) {
 		if len(p.Gaps) > 0 {
-			t.Fatalf("stream %s has gaps %+v", p.Stream, p.Gaps)
+			t.Fatalf("stream %s has gaps %+v", p.ID, p.Gaps)
 		}
 		var b []byte
 		for _, st := range p.Steps {
-			part, err := st.Apply(raws[st.Chunk.Ref.(string)])
+			part, err := p.Apply(st, raws[st.Chunk.key])
 			if err != nil {
 				t.Fatal(err)
 			}
 			b = append(b, part...)
 		}
-		out[p.Stream] = b
+		out[p.ID] = b
 	}
 	return out
 }
-
-// Plan is re-exported for tests of this package.
-var Plan = archive.Plan
 
 func writeAll(t *testing.T, s Stream, start int64, data []byte, piece int) {
 	t.Helper()
