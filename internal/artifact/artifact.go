@@ -17,7 +17,7 @@
 // multipart upload, part by part (at most two parts in memory), and a
 // later Upload of the same file resumes it: parts already stored are not
 // sent again. Checkpoints are the caller's business: the crash source
-// records a shipped file with pipeline.Stream.CloseStored.
+// records a shipped file with pipeline.StreamWriter.CloseStored.
 package artifact
 
 import (

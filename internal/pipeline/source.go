@@ -42,8 +42,8 @@ type Piece struct {
 	Event      string    // archive.EventOOMKill ...: flags the chunk holding it
 }
 
-// Stream is the handle a source writes one stream through.
-type Stream interface {
+// StreamWriter is the handle a source writes one stream through.
+type StreamWriter interface {
 	// Write appends a piece. Pieces normally follow each other
 	// (Start == previous End); a jump (a gap the source knows about) closes
 	// the current chunk. Write blocks while too many chunks are in flight
@@ -86,7 +86,7 @@ type Emitter interface {
 	// Open starts (or resumes) a stream whose data before start is already
 	// durable or deliberately skipped. Opening an id that is open returns
 	// the same handle.
-	Open(info StreamInfo, start int64) Stream
+	Open(info StreamInfo, start int64) StreamWriter
 	// Forget drops the checkpoint entry of a finished stream, or of one
 	// loaded from the checkpoint and not opened in this run (retention).
 	// A stream open in this run, or with chunks in flight, is kept.

@@ -15,7 +15,7 @@ import (
 // refuses what the real one refuses, reads every artifact whole, keeps
 // its bytes and returns the key the real one would give it (app "app",
 // host "host", no prefix). Checkpoints stay the source's: it records a
-// shipped artifact on its Emitter (Stream.CloseStored).
+// shipped artifact on its Emitter (StreamWriter.CloseStored).
 type Artifacts struct {
 	mu       sync.Mutex
 	uploaded []Uploaded

@@ -64,7 +64,7 @@ type discard struct {
 }
 
 func (d *discard) Checkpoints() ([]pipeline.Checkpoint, bool) { return nil, true }
-func (d *discard) Open(info pipeline.StreamInfo, start int64) pipeline.Stream {
+func (d *discard) Open(info pipeline.StreamInfo, start int64) pipeline.StreamWriter {
 	return &discardStream{d: d}
 }
 func (d *discard) Forget(string) {}
