@@ -1,7 +1,6 @@
 package pipelinetest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -130,15 +129,4 @@ func (u *Artifacts) Count(path string) int {
 		}
 	}
 	return n
-}
-
-// Bytes returns the bytes of the last artifact stored with this path.
-func (u *Artifacts) Bytes(path string) ([]byte, bool) {
-	all := u.All()
-	for i := len(all) - 1; i >= 0; i-- {
-		if all[i].Artifact.Path == path {
-			return bytes.Clone(all[i].Data), true
-		}
-	}
-	return nil, false
 }
