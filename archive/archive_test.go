@@ -204,25 +204,29 @@ func TestPlan(t *testing.T) {
 	for i := range content {
 		content[i] = byte('a' + i%26)
 	}
-	mk := func(stream string, s, e int64, first time.Time) ChunkRef {
+	type chunk struct {
+		h     *Header
+		start int64
+		end   int64
+	}
+	mk := func(stream string, s, e int64, first time.Time) chunk {
 		h := testHeader(CodecZstd, s, content[s:e])
 		h.Stream, h.First = stream, first
-		return ChunkRef{Header: h, Ref: [2]int64{s, e}}
+		return chunk{h, s, e}
 	}
 	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	chunks := []ChunkRef{
+	chunks := []chunk{
 		mk("gen1", 40, 60, t0), mk("gen1", 0, 20, t0), mk("gen1", 10, 40, t0), mk("gen1", 0, 20, t0),
 		mk("gen1", 20, 30, t0), mk("gen1", 70, 100, t0), mk("gen0", 0, 5, t0.Add(-time.Hour)),
 	}
-	plans := Plan(chunks)
-	if len(plans) != 2 || plans[0].Stream != "gen0" || plans[1].Stream != "gen1" {
+	plans := Plan(chunks, func(c chunk) *Header { return c.h })
+	if len(plans) != 2 || plans[0].ID != "gen0" || plans[1].ID != "gen1" {
 		t.Fatalf("plans out of order: %+v", plans)
 	}
 	p := plans[1]
 	var got []byte
 	for _, st := range p.Steps {
-		r := st.Chunk.Ref.([2]int64)
-		part, err := st.Apply(content[r[0]:r[1]])
+		part, err := p.Apply(st, content[st.Chunk.start:st.Chunk.end])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +236,8 @@ func TestPlan(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("rebuilt %q\nwant    %q", got, want)
 	}
-	if p.Duplicates != 2 || len(p.Gaps) != 1 || p.Gaps[0].Start != 60 || p.Gaps[0].End != 70 || p.End != 100 {
+	if p.Duplicates != 2 || len(p.Gaps) != 1 || p.Gaps[0].Start != 60 || p.Gaps[0].End != 70 || p.End != 100 ||
+		p.Steps[p.Gaps[0].Next].Chunk.start != 70 {
 		t.Fatalf("duplicates %d gaps %+v end %d", p.Duplicates, p.Gaps, p.End)
 	}
 }

@@ -446,7 +446,7 @@ func TestCrashResumeAfterKill9(t *testing.T) {
 	}
 }
 
-// artifactParts mirrors pipeline.ArtifactLayout for the default part size.
+// artifactParts mirrors artifact.Layout for the default part size.
 func artifactParts(size int64) (int64, int) {
 	const part = 8 << 20
 	return part, int((size + part - 1) / part)

@@ -56,7 +56,7 @@ sink:
 		out := map[string][]byte{}
 		got, plans := reassemble(t, archiveDir)
 		for _, p := range plans {
-			out[filepath.Base(p.Path)] = append(out[filepath.Base(p.Path)], got[p.Stream]...)
+			out[filepath.Base(p.Path)] = append(out[filepath.Base(p.Path)], got[p.ID]...)
 		}
 		return out
 	}

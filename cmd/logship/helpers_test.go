@@ -274,7 +274,7 @@ func dirChunks(t *testing.T, d *dir.Sink) []rawChunk {
 
 // reassemble reads every chunk in a dir-sink folder and rebuilds each
 // stream; it returns the contents by stream id and the plans.
-func reassemble(t *testing.T, root string) (map[string][]byte, []archive.StreamPlan) {
+func reassemble(t *testing.T, root string) (map[string][]byte, []archive.StreamPlan[rawChunk]) {
 	t.Helper()
 	d, err := dir.New(root)
 	if err != nil {
@@ -285,26 +285,20 @@ func reassemble(t *testing.T, root string) (map[string][]byte, []archive.StreamP
 
 // assemble plans the streams of chunks and rebuilds each; it returns the
 // contents by stream id and the plans.
-func assemble(t *testing.T, chunks []rawChunk) (map[string][]byte, []archive.StreamPlan) {
+func assemble(t *testing.T, chunks []rawChunk) (map[string][]byte, []archive.StreamPlan[rawChunk]) {
 	t.Helper()
-	refs := make([]archive.ChunkRef, 0, len(chunks))
-	raws := map[string][]byte{}
-	for _, c := range chunks {
-		raws[c.key] = c.raw
-		refs = append(refs, archive.ChunkRef{Header: c.h, Ref: c.key})
-	}
-	plans := archive.Plan(refs)
+	plans := archive.Plan(chunks, func(c rawChunk) *archive.Header { return c.h })
 	out := map[string][]byte{}
 	for _, p := range plans {
 		var b []byte
 		for _, st := range p.Steps {
-			part, err := st.Apply(raws[st.Chunk.Ref.(string)])
+			part, err := p.Apply(st, st.Chunk.raw)
 			if err != nil {
 				t.Fatal(err)
 			}
 			b = append(b, part...)
 		}
-		out[p.Stream] = b
+		out[p.ID] = b
 	}
 	return out, plans
 }

@@ -38,7 +38,7 @@ type cachedChunk struct {
 	raw  []byte
 }
 
-func (a *ossArchive) reassemble(t *testing.T) (map[string][]byte, []archive.StreamPlan) {
+func (a *ossArchive) reassemble(t *testing.T) (map[string][]byte, []archive.StreamPlan[rawChunk]) {
 	t.Helper()
 	if a.cache == nil {
 		a.cache = map[string]cachedChunk{}
@@ -71,10 +71,10 @@ func (a *ossArchive) reassemble(t *testing.T) (map[string][]byte, []archive.Stre
 
 // compare checks that every written generation was archived exactly once
 // and byte for byte.
-func compareGenerations(got map[string][]byte, plans []archive.StreamPlan, want map[string][]byte) (bool, string) {
+func compareGenerations(got map[string][]byte, plans []archive.StreamPlan[rawChunk], want map[string][]byte) (bool, string) {
 	for _, p := range plans {
 		if len(p.Gaps) > 0 {
-			return false, fmt.Sprintf("stream %s (%s) has gaps %+v", p.Stream, p.Path, p.Gaps)
+			return false, fmt.Sprintf("stream %s (%s) has gaps %+v", p.ID, p.Path, p.Gaps)
 		}
 	}
 	byFirst := map[string]string{}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/logship/logship/internal/artifact"
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline"
 	"github.com/logship/logship/internal/sinks"
@@ -34,8 +35,9 @@ func NewSink(ctx context.Context, cfg *config.Config, log *slog.Logger) (sinks.S
 	return nil, fmt.Errorf("sink type %q is not available in this build", c.Type)
 }
 
-// NewSources builds the configured sources.
-func NewSources(cfg *config.Config, log *slog.Logger) ([]pipeline.Source, error) {
+// NewSources builds the configured sources; crash sources ship their
+// files through up.
+func NewSources(cfg *config.Config, up artifact.Uploader, log *slog.Logger) ([]pipeline.Source, error) {
 	var out []pipeline.Source
 	for _, sc := range cfg.Sources {
 		l := log // each source adds its own "source" attribute
@@ -49,7 +51,7 @@ func NewSources(cfg *config.Config, log *slog.Logger) ([]pipeline.Source, error)
 		case config.SourceKmsg:
 			s, err = kmsg.New(sc, l)
 		case config.SourceCrash:
-			s, err = crash.New(sc, l)
+			s, err = crash.New(sc, up, l)
 		default:
 			err = fmt.Errorf("source type %q is not available in this build", sc.Type)
 		}
@@ -92,12 +94,18 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
-	srcs, err := NewSources(cfg, log)
+	opts := Options(cfg, sink, log)
+	up, err := artifact.New(artifact.Options{App: opts.App, Host: opts.Host, Prefix: opts.Prefix, Sink: sink, Retry: opts.Retry, Log: log})
 	if err != nil {
 		sink.Close()
 		return err
 	}
-	p, err := pipeline.New(Options(cfg, sink, log))
+	srcs, err := NewSources(cfg, up, log)
+	if err != nil {
+		sink.Close()
+		return err
+	}
+	p, err := pipeline.New(opts)
 	if err != nil {
 		sink.Close()
 		return err

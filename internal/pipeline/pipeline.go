@@ -83,6 +83,7 @@ type Pipeline struct {
 	o     Options
 	log   *slog.Logger
 	store *Store
+	sink  sinks.Sink // o.Sink wrapped in o.Retry
 
 	tokens chan struct{} // a slot per chunk open or in flight
 
@@ -92,9 +93,9 @@ type Pipeline struct {
 	// Lock order: mu, then a stream's mu; openMu is a leaf (taken with
 	// a stream's mu held, never while taking another lock).
 	mu         sync.Mutex
-	streams    map[string]*stream // by source + "\x00" + id
+	streams    map[string]*streamWriter // by source + "\x00" + id
 	openMu     sync.Mutex
-	open       map[*stream]struct{} // streams with an open batch
+	open       map[*streamWriter]struct{} // streams with an open batch
 	loaded     map[string][]Checkpoint
 	firstStart bool
 	dirty      bool
@@ -119,7 +120,7 @@ type Pipeline struct {
 }
 
 type chunk struct {
-	s          *stream
+	s          *streamWriter
 	info       StreamInfo
 	start, end int64
 	raw        *[]byte // until compressed; then nil (obj.Header.RawSize keeps its length)
@@ -161,12 +162,12 @@ func New(o Options) (*Pipeline, error) {
 		o.Log.Error("checkpoint unreadable; sources start over (duplicates are removed by the reader)", "err", err)
 	}
 	p := &Pipeline{
-		o: o, log: o.Log, store: st,
+		o: o, log: o.Log, store: st, sink: o.Retry.Wrap(o.Sink, o.Log),
 		tokens:     make(chan struct{}, o.MaxInFlight),
 		compressQ:  make(chan *chunk, o.MaxInFlight),
 		uploadQ:    make(chan *chunk, o.MaxInFlight),
-		streams:    map[string]*stream{},
-		open:       map[*stream]struct{}{},
+		streams:    map[string]*streamWriter{},
+		open:       map[*streamWriter]struct{}{},
 		loaded:     map[string][]Checkpoint{},
 		firstStart: !exists,
 		stopTicker: make(chan struct{}),
@@ -177,7 +178,7 @@ func New(o Options) (*Pipeline, error) {
 	for _, e := range entries {
 		cp := Checkpoint{Info: StreamInfo{ID: e.ID, Kind: e.Kind, Path: e.Path, Unit: e.Unit, Meta: e.Meta}, Committed: e.Committed, Finished: e.Finished, Updated: e.Updated}
 		p.loaded[e.Source] = append(p.loaded[e.Source], cp)
-		s := newStream(p, e.Source, cp.Info, e.Committed)
+		s := newStreamWriter(p, e.Source, cp.Info, e.Committed)
 		s.closed, s.finished, s.updated = e.Finished, e.Finished, e.Updated
 		p.streams[streamKey(e.Source, e.ID)] = s
 	}
@@ -215,7 +216,7 @@ func (e *emitter) Checkpoints() ([]Checkpoint, bool) {
 	return append([]Checkpoint(nil), e.p.loaded[e.source]...), e.p.firstStart
 }
 
-func (e *emitter) Open(info StreamInfo, start int64) Stream {
+func (e *emitter) Open(info StreamInfo, start int64) StreamWriter {
 	p := e.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -229,7 +230,7 @@ func (e *emitter) Open(info StreamInfo, start int64) Stream {
 			return s
 		}
 	}
-	s := newStream(p, e.source, info, start)
+	s := newStreamWriter(p, e.source, info, start)
 	s.opened = true
 	p.streams[k] = s
 	p.dirty = true
@@ -257,7 +258,7 @@ func (e *emitter) Forget(id string) {
 // acquire takes an in-flight slot, sealing the oldest open batch of
 // another stream when none is free, so that many idle streams cannot hold
 // every slot until max_age.
-func (p *Pipeline) acquire(ctx context.Context, self *stream) error {
+func (p *Pipeline) acquire(ctx context.Context, self *streamWriter) error {
 	select {
 	case p.tokens <- struct{}{}:
 		mInFlight.Inc()
@@ -285,9 +286,9 @@ func (p *Pipeline) release() {
 	mInFlight.Dec()
 }
 
-func (p *Pipeline) sealOldest(self *stream) {
+func (p *Pipeline) sealOldest(self *streamWriter) {
 	p.openMu.Lock()
-	var oldest *stream
+	var oldest *streamWriter
 	var at time.Time
 	for s := range p.open {
 		if s == self {
@@ -303,7 +304,7 @@ func (p *Pipeline) sealOldest(self *stream) {
 	}
 }
 
-func (p *Pipeline) setOpen(s *stream, open bool) {
+func (p *Pipeline) setOpen(s *streamWriter, open bool) {
 	p.openMu.Lock()
 	if open {
 		p.open[s] = struct{}{}
@@ -329,7 +330,7 @@ func (p *Pipeline) ticker() {
 		}
 		now := time.Now()
 		p.openMu.Lock()
-		var old []*stream
+		var old []*streamWriter
 		for s := range p.open {
 			if now.Sub(s.openedAt) >= p.o.MaxAge {
 				old = append(old, s)
@@ -365,7 +366,7 @@ func (p *Pipeline) saveIfDirty() {
 // SaveCheckpoint writes the durable position of every stream now.
 func (p *Pipeline) SaveCheckpoint() error {
 	p.mu.Lock()
-	all := make([]*stream, 0, len(p.streams))
+	all := make([]*streamWriter, 0, len(p.streams))
 	for _, s := range p.streams {
 		all = append(all, s)
 	}
@@ -394,7 +395,7 @@ func (p *Pipeline) markDirty() {
 // Call it after the sources have stopped writing.
 func (p *Pipeline) Drain(ctx context.Context) error {
 	p.mu.Lock()
-	var all []*stream
+	var all []*streamWriter
 	for _, s := range p.streams {
 		all = append(all, s)
 	}
@@ -438,7 +439,7 @@ func (p *Pipeline) stop() {
 // safe to call twice.
 func (p *Pipeline) Close() error {
 	p.stop()
-	return p.o.Sink.Close()
+	return p.sink.Close()
 }
 
 // getBuf takes a buffer from a free list, or makes one with capacity n.

@@ -91,7 +91,11 @@ func lines(n int, tag string) []byte {
 // readBack reassembles every stream in a dir sink.
 func readBack(t *testing.T, d *dir.Sink) map[string][]byte {
 	t.Helper()
-	var refs []archive.ChunkRef
+	type ref struct {
+		h   *archive.Header
+		key string
+	}
+	var refs []ref
 	raws := map[string][]byte{}
 	err := d.List(context.Background(), "", func(oi sinks.ObjectInfo) error {
 		rc, _, err := d.Get(context.Background(), oi.Key)
@@ -108,34 +112,31 @@ func readBack(t *testing.T, d *dir.Sink) map[string][]byte {
 			return fmt.Errorf("key %s does not match its header (%s)", oi.Key, archive.Key("", h))
 		}
 		raws[oi.Key] = raw
-		refs = append(refs, archive.ChunkRef{Header: h, Ref: oi.Key})
+		refs = append(refs, ref{h, oi.Key})
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string][]byte{}
-	for _, p := range Plan(refs) {
+	for _, p := range archive.Plan(refs, func(r ref) *archive.Header { return r.h }) {
 		if len(p.Gaps) > 0 {
-			t.Fatalf("stream %s has gaps %+v", p.Stream, p.Gaps)
+			t.Fatalf("stream %s has gaps %+v", p.ID, p.Gaps)
 		}
 		var b []byte
 		for _, st := range p.Steps {
-			part, err := st.Apply(raws[st.Chunk.Ref.(string)])
+			part, err := p.Apply(st, raws[st.Chunk.key])
 			if err != nil {
 				t.Fatal(err)
 			}
 			b = append(b, part...)
 		}
-		out[p.Stream] = b
+		out[p.ID] = b
 	}
 	return out
 }
 
-// Plan is re-exported for tests of this package.
-var Plan = archive.Plan
-
-func writeAll(t *testing.T, s Stream, start int64, data []byte, piece int) {
+func writeAll(t *testing.T, s StreamWriter, start int64, data []byte, piece int) {
 	t.Helper()
 	for off := 0; off < len(data); off += piece {
 		end := min(off+piece, len(data))
@@ -204,7 +205,7 @@ func TestDeliversExactBytes(t *testing.T) {
 // gatedPipeline is a started pipeline of 3 chunks of 16 KiB in flight whose
 // sink blocks every Put until fs.gate is closed, and stream a-1 opened at
 // start.
-func gatedPipeline(t *testing.T, start int64) (*flakySink, *Pipeline, Stream) {
+func gatedPipeline(t *testing.T, start int64) (*flakySink, *Pipeline, StreamWriter) {
 	fs := newFlaky(t)
 	fs.gate = make(chan struct{})
 	p := newTestPipeline(t, fs, func(o *Options) { o.MaxInFlight = 3; o.MaxBytes = 16 << 10 })
@@ -303,7 +304,7 @@ func TestDrainDeadlineKeepsCheckpoint(t *testing.T) {
 // contiguous prefix; a known gap (a jump) is passed over.
 func TestTrackerOutOfOrder(t *testing.T) {
 	p := newTestPipeline(t, newFlaky(t), nil)
-	s := newStream(p, "k", StreamInfo{ID: "k"}, 10)
+	s := newStreamWriter(p, "k", StreamInfo{ID: "k"}, 10)
 	s.sealed = []*sealedRange{{start: 10, end: 20}, {start: 20, end: 30}, {start: 50, end: 60}}
 	s.ack(20, 30)
 	if s.committed != 10 {
@@ -403,7 +404,7 @@ func TestNoDeadlockUnderCheckpointing(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 300; i++ {
 				s := em.Open(StreamInfo{ID: fmt.Sprintf("w%d-%d", w, i%7), Kind: archive.KindFile, Unit: archive.UnitBytes}, 0)
-				pos := s.(*stream).next
+				pos := s.(*streamWriter).next
 				if err := s.Write(context.Background(), Piece{Start: pos, End: pos + 2, Data: []byte("x\n"), Lines: 1}); err != nil {
 					t.Error(err)
 					return

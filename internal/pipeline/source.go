@@ -42,8 +42,8 @@ type Piece struct {
 	Event      string    // archive.EventOOMKill ...: flags the chunk holding it
 }
 
-// Stream is the handle a source writes one stream through.
-type Stream interface {
+// StreamWriter is the handle a source writes one stream through.
+type StreamWriter interface {
 	// Write appends a piece. Pieces normally follow each other
 	// (Start == previous End); a jump (a gap the source knows about) closes
 	// the current chunk. Write blocks while too many chunks are in flight
@@ -61,6 +61,12 @@ type Stream interface {
 	// The checkpoint entry stays (marked finished) until the source drops
 	// it with Emitter.Forget.
 	Close()
+	// CloseStored ends, like Close, a stream whose bytes [Committed, end)
+	// the source stored itself, whole, instead of writing them (a crash
+	// file uploaded with package artifact): Committed becomes end, the
+	// stream is finished, and the checkpoint is saved at once. Nothing may
+	// have been written to the stream.
+	CloseStored(end int64)
 }
 
 // Checkpoint is what was saved for one stream.
@@ -80,7 +86,7 @@ type Emitter interface {
 	// Open starts (or resumes) a stream whose data before start is already
 	// durable or deliberately skipped. Opening an id that is open returns
 	// the same handle.
-	Open(info StreamInfo, start int64) Stream
+	Open(info StreamInfo, start int64) StreamWriter
 	// Forget drops the checkpoint entry of a finished stream, or of one
 	// loaded from the checkpoint and not opened in this run (retention).
 	// A stream open in this run, or with chunks in flight, is kept.

@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"context"
-
 	"github.com/logship/logship/archive"
 	"github.com/logship/logship/internal/sinks"
 )
@@ -75,9 +73,7 @@ func (p *Pipeline) uploader() {
 				}
 			}
 		}
-		err := p.o.Retry.Do(p.uploadCtx, p.log, c.obj.Key, func(ctx context.Context) error {
-			return p.o.Sink.Put(ctx, c.obj)
-		})
+		err := p.sink.Put(p.uploadCtx, c.obj)
 		p.finish(c, err == nil)
 	}
 }

@@ -55,7 +55,7 @@ func Cat(ctx context.Context, a Store, w io.Writer, opt CatOptions) (*Summary, e
 			name, err := outputName(s.App, s.Host, s.Source, s.Path, s.ID, false)
 			if err != nil {
 				ps.add(Problem{Kind: KindUnsafe, File: s.App + "/" + s.Host + "/" + s.Source + "/" + strconv.Quote(shorten(s.Path)),
-					Key: s.Steps[0].C.Key, Msg: err.Error() + "; stream " + s.ID + " left out"})
+					Key: s.Steps[0].Chunk.Key, Msg: err.Error() + "; stream " + s.ID + " left out"})
 				continue
 			}
 			streams = append(streams, owner{name, s})
@@ -64,7 +64,7 @@ func Cat(ctx context.Context, a Store, w io.Writer, opt CatOptions) (*Summary, e
 			for i := range s.Steps {
 				owners[&s.Steps[i]] = owner{name, s}
 				steps = append(steps, &s.Steps[i])
-				o.Stats.BytesTotal.Add(s.Steps[i].C.Size)
+				o.Stats.BytesTotal.Add(s.Steps[i].Chunk.Size)
 			}
 		}
 	}
@@ -107,11 +107,11 @@ func Cat(ctx context.Context, a Store, w io.Writer, opt CatOptions) (*Summary, e
 		if ft.err == nil && ft.inline {
 			hdr, serr := fr.stream(ctx, ft.step, cw)
 			if serr == nil {
-				times[ft.step.C] = [2]time.Time{hdr.First, hdr.Last}
+				times[ft.step.Chunk] = [2]time.Time{hdr.First, hdr.Last}
 			}
 			err = serr
 		} else if ft.err == nil {
-			times[ft.step.C] = [2]time.Time{ft.hdr.First, ft.hdr.Last}
+			times[ft.step.Chunk] = [2]time.Time{ft.hdr.First, ft.hdr.Last}
 			_, err = ft.deliverTo(cw)
 		} else {
 			err = ft.err
@@ -123,8 +123,8 @@ func Cat(ctx context.Context, a Store, w io.Writer, opt CatOptions) (*Summary, e
 				return err
 			}
 			s := ft.step
-			ps.add(Problem{Kind: classify(err), Key: s.C.Key, File: ow.name,
-				Msg: fmt.Sprintf("%v; %s [%d, %d) of stream %s left out", err, unitName(s), s.C.Start+s.Skip, s.C.End, s.C.Stream)})
+			ps.add(Problem{Kind: classify(err), Key: s.Chunk.Key, File: ow.name,
+				Msg: fmt.Sprintf("%v; %s [%d, %d) of stream %s left out", err, unitName(s), s.Chunk.Start+s.Skip, s.Chunk.End, s.Chunk.Stream)})
 		}
 		return nil
 	})

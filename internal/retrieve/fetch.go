@@ -55,7 +55,7 @@ func newFetcher(a Store, par int, mem int64, stats *Stats) *fetcher {
 
 // estimate is the raw size of a step's chunk as known before fetching it.
 func (f *fetcher) estimate(s *Step) int64 {
-	c := s.C
+	c := s.Chunk
 	if h := c.Header; h != nil {
 		return h.RawSize
 	}
@@ -148,7 +148,7 @@ func (f *fetcher) getBuf(n int64) []byte {
 
 // fetch downloads and verifies one buffered chunk.
 func (f *fetcher) fetch(ctx context.Context, ft *fetched) {
-	r, closeFn, err := f.open(ctx, ft.step.C)
+	r, closeFn, err := f.open(ctx, ft.step.Chunk)
 	if err != nil {
 		f.stats.Objects.Add(1)
 		ft.err = err
@@ -210,7 +210,7 @@ func (f *fetcher) open(ctx context.Context, c *Chunk) (*archive.Reader, func(), 
 // rolls back.
 func (f *fetcher) stream(ctx context.Context, s *Step, w io.Writer) (*archive.Header, error) {
 	defer f.stats.Objects.Add(1)
-	r, closeFn, err := f.open(ctx, s.C)
+	r, closeFn, err := f.open(ctx, s.Chunk)
 	if err != nil {
 		return nil, err
 	}

@@ -78,13 +78,13 @@ func List(ctx context.Context, a Store, f Filter, parallel int) (*Listing, error
 				need = append(need, s.all...) // event flags may sit on any of them
 				continue
 			}
-			need = append(need, s.Steps[len(s.Steps)-1].C)
+			need = append(need, s.Steps[len(s.Steps)-1].Chunk)
 			for _, g := range s.Gaps {
-				if g.next > 0 {
-					need = append(need, s.Steps[g.next-1].C)
+				if g.Next > 0 {
+					need = append(need, s.Steps[g.Next-1].Chunk)
 				}
-				if g.next < len(s.Steps) {
-					need = append(need, s.Steps[g.next].C)
+				if g.Next < len(s.Steps) {
+					need = append(need, s.Steps[g.Next].Chunk)
 				}
 			}
 		}
@@ -100,9 +100,9 @@ func List(ctx context.Context, a Store, f Filter, parallel int) (*Listing, error
 			se := StreamEntry{ID: s.ID, Unit: s.Unit, Start: s.Start, End: s.End, First: s.First, Last: s.Last,
 				Chunks: s.Chunks, Duplicates: s.Duplicates, Stored: s.Stored}
 			for _, st := range s.Steps {
-				h := st.C.Header
+				h := st.Chunk.Header
 				if s.Unit == archive.UnitBytes || h == nil {
-					se.Raw += st.C.End - st.C.Start - st.Skip
+					se.Raw += st.Chunk.End - st.Chunk.Start - st.Skip
 				} else {
 					se.Raw += h.RawSize
 				}

@@ -24,7 +24,7 @@ import (
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/sinks"
 	"github.com/logship/logship/internal/sinks/dir"
-	"github.com/logship/logship/internal/sinks/oss"
+	osssink "github.com/logship/logship/internal/sinks/oss"
 )
 
 // Store is a read-only view of an archive: a folder or an OSS prefix.
@@ -85,7 +85,7 @@ type OSSOptions struct {
 	Internal   bool        // the VPC endpoint oss-REGION-internal.aliyuncs.com, from inside Aliyun
 	Parallel   int         // requests at once (connections kept open)
 	Log        *slog.Logger
-	Options    []oss.Option // tests: another metadata service, ~/.ossutilconfig, environment
+	Options    []osssink.Option // tests: another metadata service, ~/.ossutilconfig, environment
 }
 
 // Open opens the archive at from: a folder written by the dir sink (or
@@ -118,7 +118,7 @@ func Open(ctx context.Context, from string, o OSSOptions) (Store, error) {
 }
 
 // ecsWait bounds the ECS RAM role probe of a reader (see
-// oss.WithLocalCredentialsFirst): on an instance the metadata service
+// osssink.WithLocalCredentialsFirst): on an instance the metadata service
 // answers in milliseconds.
 const ecsWait = time.Second
 
@@ -148,11 +148,11 @@ func openOSS(ctx context.Context, loc Location, o OSSOptions) (Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	opts := []oss.Option{oss.WithLocalCredentialsFirst(ecsWait)}
+	opts := []osssink.Option{osssink.WithLocalCredentialsFirst(ecsWait)}
 	if o.ConfigFile != "" {
-		opts = append(opts, oss.WithConfigFile(o.ConfigFile))
+		opts = append(opts, osssink.WithConfigFile(o.ConfigFile))
 	}
-	s, err := oss.New(ctx, c, log, append(opts, o.Options...)...)
+	s, err := osssink.New(ctx, c, log, append(opts, o.Options...)...)
 	if err != nil {
 		return nil, fmt.Errorf("pull: oss://%s: %w", loc.Bucket, err)
 	}

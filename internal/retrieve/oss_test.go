@@ -16,7 +16,7 @@ import (
 	"github.com/logship/logship/archive"
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/osstest"
-	"github.com/logship/logship/internal/sinks/oss"
+	osssink "github.com/logship/logship/internal/sinks/oss"
 )
 
 const (
@@ -81,8 +81,8 @@ func (s *ossStore) open(t testing.TB) Store {
 	dead.Close()
 	env := map[string]string{"OSS_ACCESS_KEY_ID": ossAK, "OSS_ACCESS_KEY_SECRET": ossSK}
 	a, err := Open(context.Background(), "oss://"+ossBucket+"/"+ossPrefix, OSSOptions{Region: "cn-hangzhou", Endpoint: s.srv.Endpoint(),
-		Options: []oss.Option{oss.WithGetenv(func(k string) string { return env[k] }), oss.WithMetadataURL(dead.URL),
-			oss.WithOssutilConfig(filepath.Join(t.TempDir(), "none")), oss.WithHTTPClient(&http.Client{Transport: s.rt})}})
+		Options: []osssink.Option{osssink.WithGetenv(func(k string) string { return env[k] }), osssink.WithMetadataURL(dead.URL),
+			osssink.WithOssutilConfig(filepath.Join(t.TempDir(), "none")), osssink.WithHTTPClient(&http.Client{Transport: s.rt})}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestOpenOSSEndpoint(t *testing.T) {
 		{"bad endpoint", OSSOptions{Endpoint: "ftp://x", Region: "cn-hangzhou"}, "scheme must be http or https"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.o.Options = []oss.Option{oss.WithGetenv(func(k string) string { return env[k] })}
+			tc.o.Options = []osssink.Option{osssink.WithGetenv(func(k string) string { return env[k] })}
 			a, err := Open(context.Background(), "oss://b/logs", tc.o)
 			if err != nil {
 				if !strings.Contains(err.Error(), tc.want) {
@@ -256,7 +256,7 @@ func TestOpenOSSEndpoint(t *testing.T) {
 				return
 			}
 			defer closeArchive(a)
-			if got := a.(*subPrefix).a.(*oss.Sink).Endpoint(); got != tc.want {
+			if got := a.(*subPrefix).a.(*osssink.Sink).Endpoint(); got != tc.want {
 				t.Fatalf("endpoint %s, want %s", got, tc.want)
 			}
 		})

@@ -154,7 +154,7 @@ func Pull(ctx context.Context, a Store, opt Options) (*Summary, error) {
 		for _, s := range o.steps {
 			if _, ok := o.src[segKeyOf(s)]; !ok {
 				fetch = append(fetch, s)
-				opt.Stats.BytesTotal.Add(s.C.Size)
+				opt.Stats.BytesTotal.Add(s.Chunk.Size)
 			}
 		}
 	}
@@ -193,7 +193,7 @@ func Pull(ctx context.Context, a Store, opt Options) (*Summary, error) {
 	return sum, nil
 }
 
-func segKeyOf(s *Step) segKey { return segKey{s.C.Key, s.C.Size, s.Skip} }
+func segKeyOf(s *Step) segKey { return segKey{s.Chunk.Key, s.Chunk.Size, s.Skip} }
 
 // planOutputs maps streams to output files and finds what the previous
 // run already wrote.
@@ -205,7 +205,7 @@ func planOutputs(root *os.Root, sel *selection, st *state, split bool, ps *probl
 			name, err := outputName(s.App, s.Host, s.Source, s.Path, s.ID, split)
 			if err != nil {
 				ps.add(Problem{Kind: KindUnsafe, File: s.App + "/" + s.Host + "/" + s.Source + "/" + strconv.Quote(shorten(s.Path)),
-					Key: s.Steps[0].C.Key, Msg: err.Error() + "; stream " + s.ID + " not written"})
+					Key: s.Steps[0].Chunk.Key, Msg: err.Error() + "; stream " + s.ID + " not written"})
 				continue
 			}
 			o := byName[name]

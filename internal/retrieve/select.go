@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/logship/logship/archive"
@@ -12,21 +11,11 @@ import (
 
 // Step is one chunk to apply when rebuilding a stream: its raw bytes
 // without the first Skip positions (bytes, or lines for record streams).
-type Step struct {
-	C    *Chunk
-	Skip int64
-}
-
-// Gap is a range in the middle of a stream that no chunk covers, with the
-// ingest times around it (zero when unknown).
-type Gap struct {
-	Start, End    int64
-	Before, After time.Time
-	next          int // index of the step after the gap
-}
+type Step = archive.Step[*Chunk]
 
 // Stream is one generation of one source, planned: the steps that rebuild
-// it exactly once, in order.
+// it exactly once, in order (archive.Plan's, with the chunks typed), and
+// what the headers read so far say about it.
 type Stream struct {
 	App, Host, Source, ID string
 	Path                  string    // original path (from the header of its first chunk)
@@ -34,12 +23,12 @@ type Stream struct {
 	First, Last           time.Time // ingest time of its first chunk; of its last known one
 	Start, End            int64     // covered positions; Start > 0 is not a gap (read_from: end, or a window)
 	Steps                 []Step
-	Gaps                  []Gap
-	all                   []*Chunk // every object, duplicates included
-	Chunks                int      // objects, duplicates included
-	Stored                int64    // stored bytes of those objects
-	Duplicates            int      // objects wholly covered by others
-	Overlap               int64    // positions trimmed from partly overlapping objects
+	Gaps                  []archive.Gap // in the middle; times from the headers read (zero when unknown)
+	all                   []*Chunk      // every object, duplicates included
+	Chunks                int           // objects, duplicates included
+	Stored                int64         // stored bytes of those objects
+	Duplicates            int           // objects wholly covered by others
+	Overlap               int64         // positions trimmed from partly overlapping objects
 }
 
 func (s *Stream) key() string { return s.App + "/" + s.Host + "/" + s.Source + "/" + s.ID }
@@ -112,7 +101,7 @@ func (s *selector) run(ctx context.Context) (*selection, error) {
 		streams = plan(kept)
 		need = need[:0]
 		for _, st := range streams {
-			c := st.Steps[0].C
+			c := st.Steps[0].Chunk
 			if _, ok := s.known[st.key()]; !ok && c.Header == nil {
 				need = append(need, c)
 			}
@@ -128,7 +117,7 @@ func (s *selector) run(ctx context.Context) (*selection, error) {
 	sel.objects = len(kept)
 	files := map[[4]string]*File{}
 	for _, st := range streams {
-		if h := st.Steps[0].C.Header; h != nil {
+		if h := st.Steps[0].Chunk.Header; h != nil {
 			st.Path, st.First, st.Unit = h.Path, h.First, h.Unit
 		} else {
 			in := s.known[st.key()]
@@ -161,42 +150,35 @@ func (s *selector) run(ctx context.Context) (*selection, error) {
 // plan groups chunks by stream and plans each with archive.Plan: duplicates
 // dropped, overlaps trimmed, gaps found.
 func plan(cs []*Chunk) []*Stream {
-	refs := make([]archive.ChunkRef, len(cs))
 	all := map[string][]*Chunk{}
-	for i, c := range cs {
-		refs[i] = archive.ChunkRef{Header: c.planHeader(), Ref: c}
+	for _, c := range cs {
 		all[c.streamKey()] = append(all[c.streamKey()], c)
 	}
-	plans := archive.Plan(refs)
+	plans := archive.Plan(cs, (*Chunk).planHeader)
 	out := make([]*Stream, 0, len(plans))
 	for _, p := range plans {
 		if len(p.Steps) == 0 {
 			continue
 		}
-		st := &Stream{App: p.App, Host: p.Host, Source: p.Source, ID: p.Stream, Unit: p.Unit,
-			Start: p.Start, End: p.End, Duplicates: p.Duplicates, Overlap: p.Overlap}
-		for _, s := range p.Steps {
-			st.Steps = append(st.Steps, Step{C: s.Chunk.Ref.(*Chunk), Skip: s.Skip})
-		}
+		st := &Stream{App: p.App, Host: p.Host, Source: p.Source, ID: p.ID, Unit: p.Unit,
+			Start: p.Start, End: p.End, Duplicates: p.Duplicates, Overlap: p.Overlap,
+			Steps: p.Steps, Gaps: p.Gaps}
 		st.all = all[st.key()]
 		st.Chunks = len(st.all)
 		for _, c := range st.all {
 			st.Stored += c.Size
-		}
-		for _, g := range p.Gaps {
-			next := sort.Search(len(st.Steps), func(i int) bool { return st.Steps[i].C.Start >= g.End })
-			st.Gaps = append(st.Gaps, Gap{Start: g.Start, End: g.End, next: next})
 		}
 		out = append(out, st)
 	}
 	return out
 }
 
-// noteTimes updates Last and the times around gaps from the headers known
-// so far.
+// noteTimes sets Last and the times around gaps from the headers read so
+// far (the plan saw headers built from keys for the others).
 func (st *Stream) noteTimes() {
+	st.Last = time.Time{}
 	for _, s := range st.Steps {
-		if h := s.C.Header; h != nil {
+		if h := s.Chunk.Header; h != nil {
 			if h.Last.After(st.Last) {
 				st.Last = h.Last
 			}
@@ -204,13 +186,14 @@ func (st *Stream) noteTimes() {
 	}
 	for i := range st.Gaps {
 		g := &st.Gaps[i]
-		if g.next > 0 {
-			if h := st.Steps[g.next-1].C.Header; h != nil {
+		g.Before, g.After = time.Time{}, time.Time{}
+		if g.Next > 0 {
+			if h := st.Steps[g.Next-1].Chunk.Header; h != nil {
 				g.Before = h.Last
 			}
 		}
-		if g.next < len(st.Steps) {
-			if h := st.Steps[g.next].C.Header; h != nil {
+		if g.Next < len(st.Steps) {
+			if h := st.Steps[g.Next].Chunk.Header; h != nil {
 				g.After = h.First
 			}
 		}

@@ -77,7 +77,7 @@ func (w *writer) advance(ctx context.Context, step *Step) error {
 			}
 			src, ok := o.src[segKeyOf(s)]
 			if !ok {
-				return fmt.Errorf("internal: step %s out of order", s.C.Key)
+				return fmt.Errorf("internal: step %s out of order", s.Chunk.Key)
 			}
 			if err := w.copy(s, src); err != nil {
 				return err
@@ -91,7 +91,7 @@ func (w *writer) advance(ctx context.Context, step *Step) error {
 		w.si = 0
 	}
 	if step != nil {
-		return fmt.Errorf("internal: step %s not planned", step.C.Key)
+		return fmt.Errorf("internal: step %s not planned", step.Chunk.Key)
 	}
 	return nil
 }
@@ -118,8 +118,8 @@ func (w *writer) upToDate(o *output) {
 	w.sum.Bytes += o.prev.Final.Size
 	for _, sg := range o.prev.Final.Segments {
 		for _, s := range o.steps {
-			if s.C.Key == sg.Key {
-				w.times[s.C] = [2]time.Time{sg.First, sg.Last}
+			if s.Chunk.Key == sg.Key {
+				w.times[s.Chunk] = [2]time.Time{sg.First, sg.Last}
 			}
 		}
 	}
@@ -159,7 +159,7 @@ func (w *writer) copy(s *Step, src source) error {
 	}
 	n, err := io.CopyN(c.f, f, src.seg.Len)
 	if err != nil {
-		return fmt.Errorf("copying %s from %s: %w", s.C.Key, src.file, err)
+		return fmt.Errorf("copying %s from %s: %w", s.Chunk.Key, src.file, err)
 	}
 	w.sum.Reused += n
 	sg := src.seg
@@ -173,7 +173,7 @@ func (w *writer) added(s *Step, sg segment) {
 	c.size += sg.Len
 	c.sinceCkp += sg.Len
 	c.segs = append(c.segs, sg)
-	w.times[s.C] = [2]time.Time{sg.First, sg.Last}
+	w.times[s.Chunk] = [2]time.Time{sg.First, sg.Last}
 	w.stats.Written.Add(sg.Len)
 }
 
@@ -215,11 +215,11 @@ func (w *writer) apply(ctx context.Context, ft *fetched) error {
 		}
 	}
 	if err != nil {
-		w.ps.add(Problem{Kind: classify(err), Key: s.C.Key, File: c.o.name,
-			Msg: fmt.Sprintf("%v; %s [%d, %d) of stream %s left out", err, unitName(s), s.C.Start+s.Skip, s.C.End, s.C.Stream)})
+		w.ps.add(Problem{Kind: classify(err), Key: s.Chunk.Key, File: c.o.name,
+			Msg: fmt.Sprintf("%v; %s [%d, %d) of stream %s left out", err, unitName(s), s.Chunk.Start+s.Skip, s.Chunk.End, s.Chunk.Stream)})
 		return nil
 	}
-	w.added(s, segment{Key: s.C.Key, Size: s.C.Size, Skip: s.Skip, Off: off, Len: n, Checksum: h.Checksum, First: h.First, Last: h.Last})
+	w.added(s, segment{Key: s.Chunk.Key, Size: s.Chunk.Size, Skip: s.Skip, Off: off, Len: n, Checksum: h.Checksum, First: h.First, Last: h.Last})
 	if c.sinceCkp >= checkpointEvery {
 		c.sinceCkp = 0
 		if err := w.checkpoint(); err != nil {
@@ -230,7 +230,7 @@ func (w *writer) apply(ctx context.Context, ft *fetched) error {
 }
 
 func unitName(s *Step) string {
-	if s.C.Source == archive.KindKmsg {
+	if s.Chunk.Source == archive.KindKmsg {
 		return "records"
 	}
 	return "bytes"
@@ -340,13 +340,13 @@ func gapProblems(name string, s *Stream, times map[*Chunk][2]time.Time) []Proble
 		if !g.After.IsZero() {
 			after = g.After.UTC().Format(time.RFC3339Nano)
 		}
-		if g.next > 0 {
-			if t := times[s.Steps[g.next-1].C]; !t[1].IsZero() {
+		if g.Next > 0 {
+			if t := times[s.Steps[g.Next-1].Chunk]; !t[1].IsZero() {
 				before = t[1].UTC().Format(time.RFC3339Nano)
 			}
 		}
-		if g.next < len(s.Steps) {
-			if t := times[s.Steps[g.next].C]; !t[0].IsZero() {
+		if g.Next < len(s.Steps) {
+			if t := times[s.Steps[g.Next].Chunk]; !t[0].IsZero() {
 				after = t[0].UTC().Format(time.RFC3339Nano)
 			}
 		}

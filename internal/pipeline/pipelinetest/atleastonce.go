@@ -76,9 +76,9 @@ func RunAtLeastOnce(t *testing.T, src AtLeastOnce) {
 }
 
 // waitEnd waits for the emitter's only stream to reach end.
-func waitEnd(t *testing.T, em *Emitter, end int64) *Stream {
+func waitEnd(t *testing.T, em *Emitter, end int64) *RecordedStream {
 	t.Helper()
-	var s *Stream
+	var s *RecordedStream
 	reached := em.Wait(10*time.Second, func() bool {
 		ss := em.Streams()
 		if len(ss) != 1 {

@@ -24,7 +24,7 @@ type Emitter struct {
 	AutoAck    bool
 	firstStart bool
 	saved      map[string]pipeline.Checkpoint // state as loaded at "start"
-	streams    map[string]*Stream
+	streams    map[string]*RecordedStream
 	forgotten  map[string]bool
 	// Block, when set, makes Write wait until it is cleared (backpressure).
 	block bool
@@ -34,7 +34,7 @@ type Emitter struct {
 
 // New returns an emitter for a first start (no saved state).
 func New() *Emitter {
-	e := &Emitter{AutoAck: true, firstStart: true, saved: map[string]pipeline.Checkpoint{}, streams: map[string]*Stream{}, forgotten: map[string]bool{}}
+	e := &Emitter{AutoAck: true, firstStart: true, saved: map[string]pipeline.Checkpoint{}, streams: map[string]*RecordedStream{}, forgotten: map[string]bool{}}
 	e.cond = sync.NewCond(&e.mu)
 	return e
 }
@@ -75,13 +75,13 @@ func (e *Emitter) Checkpoints() ([]pipeline.Checkpoint, bool) {
 }
 
 // Open implements pipeline.Emitter.
-func (e *Emitter) Open(info pipeline.StreamInfo, start int64) pipeline.Stream {
+func (e *Emitter) Open(info pipeline.StreamInfo, start int64) pipeline.StreamWriter {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if s, ok := e.streams[info.ID]; ok && !s.closed {
 		return s
 	}
-	s := &Stream{e: e, info: info, start: start, committed: start, next: start}
+	s := &RecordedStream{e: e, info: info, start: start, committed: start, next: start}
 	if old, ok := e.streams[info.ID]; ok {
 		// Reopened after Close (a copy continuing a finished stream).
 		s.pieces = old.pieces
@@ -119,10 +119,10 @@ func (e *Emitter) Blocked() int {
 }
 
 // Streams returns a copy of the streams seen, by id.
-func (e *Emitter) Streams() map[string]*Stream {
+func (e *Emitter) Streams() map[string]*RecordedStream {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make(map[string]*Stream, len(e.streams))
+	out := make(map[string]*RecordedStream, len(e.streams))
 	for k, v := range e.streams {
 		out[k] = v
 	}
@@ -144,8 +144,9 @@ func (e *Emitter) Wait(d time.Duration, cond func() bool) bool {
 // Piece is a recorded piece (Data copied).
 type Piece = pipeline.Piece
 
-// Stream records one stream's pieces.
-type Stream struct {
+// RecordedStream is the pipeline.StreamWriter the Emitter hands out: it
+// records one stream's pieces, durable at once (AutoAck) or on Ack.
+type RecordedStream struct {
 	e         *Emitter
 	info      pipeline.StreamInfo
 	start     int64
@@ -156,8 +157,8 @@ type Stream struct {
 	pieces    []Piece
 }
 
-// Write implements pipeline.Stream.
-func (s *Stream) Write(ctx context.Context, p pipeline.Piece) error {
+// Write implements pipeline.StreamWriter.
+func (s *RecordedStream) Write(ctx context.Context, p pipeline.Piece) error {
 	e := s.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -189,37 +190,50 @@ func (s *Stream) Write(ctx context.Context, p pipeline.Piece) error {
 }
 
 // Ack marks everything written so far durable (for AutoAck=false).
-func (s *Stream) Ack() {
+func (s *RecordedStream) Ack() {
 	s.e.mu.Lock()
 	s.committed = s.next
 	s.e.mu.Unlock()
 }
 
-// Flush implements pipeline.Stream.
-func (s *Stream) Flush() { s.e.mu.Lock(); s.flushes++; s.e.mu.Unlock() }
+// Flush implements pipeline.StreamWriter.
+func (s *RecordedStream) Flush() { s.e.mu.Lock(); s.flushes++; s.e.mu.Unlock() }
 
-// SetMeta implements pipeline.Stream.
-func (s *Stream) SetMeta(m json.RawMessage) {
+// SetMeta implements pipeline.StreamWriter.
+func (s *RecordedStream) SetMeta(m json.RawMessage) {
 	s.e.mu.Lock()
 	s.info.Meta = append(json.RawMessage(nil), m...)
 	s.e.mu.Unlock()
 }
 
-// Committed implements pipeline.Stream.
-func (s *Stream) Committed() int64 { s.e.mu.Lock(); defer s.e.mu.Unlock(); return s.committed }
+// Committed implements pipeline.StreamWriter.
+func (s *RecordedStream) Committed() int64 { s.e.mu.Lock(); defer s.e.mu.Unlock(); return s.committed }
 
-// Close implements pipeline.Stream.
-func (s *Stream) Close() { s.e.mu.Lock(); s.closed = true; s.e.mu.Unlock() }
+// Close implements pipeline.StreamWriter.
+func (s *RecordedStream) Close() { s.e.mu.Lock(); s.closed = true; s.e.mu.Unlock() }
+
+// CloseStored implements pipeline.StreamWriter: the stream ends committed and
+// finished at end, with no pieces recorded for the bytes the source
+// stored itself.
+func (s *RecordedStream) CloseStored(end int64) {
+	s.e.mu.Lock()
+	s.committed, s.next, s.closed = end, end, true
+	s.e.mu.Unlock()
+}
 
 // Info returns the stream's info as last set.
-func (s *Stream) Info() pipeline.StreamInfo { s.e.mu.Lock(); defer s.e.mu.Unlock(); return s.info }
+func (s *RecordedStream) Info() pipeline.StreamInfo {
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	return s.info
+}
 
 // Closed reports whether the source closed the stream.
-func (s *Stream) Closed() bool { s.e.mu.Lock(); defer s.e.mu.Unlock(); return s.closed }
+func (s *RecordedStream) Closed() bool { s.e.mu.Lock(); defer s.e.mu.Unlock(); return s.closed }
 
 // Bytes returns the concatenated data of all pieces, checking they are
 // contiguous from the stream's first piece.
-func (s *Stream) Bytes() ([]byte, error) {
+func (s *RecordedStream) Bytes() ([]byte, error) {
 	s.e.mu.Lock()
 	defer s.e.mu.Unlock()
 	var b []byte
@@ -235,7 +249,7 @@ func (s *Stream) Bytes() ([]byte, error) {
 }
 
 // Pieces returns the recorded pieces.
-func (s *Stream) Pieces() []Piece {
+func (s *RecordedStream) Pieces() []Piece {
 	s.e.mu.Lock()
 	defer s.e.mu.Unlock()
 	return append([]Piece(nil), s.pieces...)

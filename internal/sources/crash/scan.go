@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/artifact"
 	"github.com/logship/logship/internal/pipeline"
 )
 
@@ -38,9 +39,8 @@ type result struct {
 
 // run is the state of one Run.
 type run struct {
-	s       *Source
-	out     pipeline.Emitter
-	shipper pipeline.ArtifactShipper
+	s   *Source
+	out pipeline.Emitter
 
 	cands   map[string]*candidate // by path
 	known   map[string]identity   // checkpoint entries by stream id
@@ -244,7 +244,7 @@ func (r *run) writersGone(cs []*candidate, now time.Time) []*candidate {
 	return out
 }
 
-// ship opens a complete file and hands it to the pipeline.
+// ship opens a complete file, uploads it and records it shipped.
 func (r *run) ship(ctx context.Context, c *candidate) error {
 	s := r.s
 	f, err := s.OpenFile(c.path)
@@ -257,7 +257,7 @@ func (r *run) ship(ctx context.Context, c *candidate) error {
 		return &openError{err}
 	}
 	if st := statOf(c.path, fi); !sameStat(st, c.stat) {
-		return fmt.Errorf("%w: %s changed", pipeline.ErrArtifactChanged, c.path)
+		return fmt.Errorf("%w: %s changed", artifact.ErrChanged, c.path)
 	}
 	head := make([]byte, HeadBytes)
 	n, err := f.ReadAt(head, 0)
@@ -265,20 +265,27 @@ func (r *run) ship(ctx context.Context, c *candidate) error {
 		return &openError{err}
 	}
 	cl := classify(c.path, head[:n])
-	a := pipeline.Artifact{
-		Info:      pipeline.StreamInfo{ID: c.id, Kind: archive.KindCrash, Path: c.path, Unit: archive.UnitBytes, Meta: c.ident.json()},
-		File:      f,
-		Size:      fi.Size(),
-		ModTime:   fi.ModTime(),
+	// While it ships, the stream's checkpoint entry says Committed 0: a
+	// restart knows the file (and retire can end the entry if it goes).
+	st := r.out.Open(pipeline.StreamInfo{ID: c.id, Kind: archive.KindCrash, Path: c.path, Unit: archive.UnitBytes, Meta: c.ident.json()}, 0)
+	size := fi.Size()
+	key, err := s.up.Upload(ctx, artifact.Artifact{
+		ID:        c.id,
+		Kind:      archive.KindCrash,
+		Path:      c.path,
+		Time:      fi.ModTime(),
 		Event:     cl.event,
 		Extra:     cl.extra,
+		File:      f,
+		Size:      size,
 		RateLimit: s.rateLimit,
 		PartSize:  s.PartSize,
-	}
-	if err := r.shipper.ShipArtifact(ctx, a); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	args := []any{"path", c.path, "stream", c.id, "bytes", a.Size, "artifact", cl.kind}
+	st.CloseStored(size)
+	args := []any{"path", c.path, "stream", c.id, "bytes", size, "artifact", cl.kind, "object", key}
 	for _, k := range []string{"signal", "error", "problematic_frame", "pid", "time"} {
 		if v := cl.extra[k]; v != "" {
 			args = append(args, k, v)
@@ -304,7 +311,7 @@ func (r *run) finish(res result) {
 		r.noteErr(c.path, "")
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		// Stopping: the next start resumes the upload.
-	case errors.Is(err, pipeline.ErrArtifactChanged):
+	case errors.Is(err, artifact.ErrChanged):
 		r.s.log.Info("crash: file changed while shipping; waiting for it to settle again", "path", c.path, "err", err)
 		delete(r.cands, c.path)
 	default:

@@ -32,6 +32,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/logship/logship/internal/artifact"
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline"
 	"github.com/logship/logship/internal/sources/glob"
@@ -67,6 +68,7 @@ const (
 // may replace them after New and before Run.
 type Source struct {
 	name      string
+	up        artifact.Uploader
 	globs     glob.Set
 	settle    time.Duration
 	rateLimit int64
@@ -85,7 +87,7 @@ type Source struct {
 	// ProcRoot is where open descriptors are looked for; empty disables
 	// the check (then the quiet period for uncertain writers applies).
 	ProcRoot string
-	// PartSize is the raw bytes per upload part (0: the pipeline default).
+	// PartSize is the raw bytes per upload part (0: artifact.DefaultPartSize).
 	PartSize int64
 	// SmallArtifact is the size up to which artifacts ship inline.
 	SmallArtifact int64
@@ -95,10 +97,11 @@ type Source struct {
 
 var _ pipeline.Source = (*Source)(nil)
 
-// New checks cfg (a `type: crash` entry) and returns a source; zero
-// values take their defaults, relative paths are taken from the working
-// directory, and every problem is reported at once.
-func New(cfg config.Source, log *slog.Logger) (*Source, error) {
+// New checks cfg (a `type: crash` entry) and returns a source that ships
+// the files through up; zero values take their defaults, relative paths
+// are taken from the working directory, and every problem is reported at
+// once.
+func New(cfg config.Source, up artifact.Uploader, log *slog.Logger) (*Source, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -110,7 +113,10 @@ func New(cfg config.Source, log *slog.Logger) (*Source, error) {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("sources[%s].%s: %s", name, key, fmt.Sprintf(format, args...)))
 	}
-	s := &Source{name: name, log: log.With("source", name), m: newMetrics(name), settle: cfg.Settle.Std(), rateLimit: cfg.RateLimit.Int64(),
+	if up == nil {
+		errs = append(errs, errors.New("crash: no artifact uploader to ship the files with"))
+	}
+	s := &Source{name: name, up: up, log: log.With("source", name), m: newMetrics(name), settle: cfg.Settle.Std(), rateLimit: cfg.RateLimit.Int64(),
 		Now: time.Now, OpenFile: os.Open, PidAlive: pidAlive(DefaultProcRoot), ProcRoot: DefaultProcRoot,
 		SmallArtifact: DefaultSmallArtifact}
 	paths := cfg.Paths
@@ -142,16 +148,9 @@ func New(cfg config.Source, log *slog.Logger) (*Source, error) {
 // Name implements pipeline.Source.
 func (s *Source) Name() string { return s.name }
 
-// ErrNoShipper is returned by Run when the emitter cannot ship artifacts.
-var ErrNoShipper = errors.New("crash: the pipeline cannot ship artifacts (its emitter has no ShipArtifact)")
-
 // Run implements pipeline.Source: it scans until ctx ends.
 func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
-	shipper, ok := out.(pipeline.ArtifactShipper)
-	if !ok {
-		return ErrNoShipper
-	}
-	r := &run{s: s, out: out, shipper: shipper, cands: map[string]*candidate{}, known: map[string]identity{},
+	r := &run{s: s, out: out, cands: map[string]*candidate{}, known: map[string]identity{},
 		doneSet: map[string]bool{}, bgDone: make(chan result, 1)}
 	saved, _ := out.Checkpoints()
 	for _, cp := range saved {

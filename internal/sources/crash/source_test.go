@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -16,83 +15,13 @@ import (
 	"time"
 
 	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/artifact"
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline"
 	"github.com/logship/logship/internal/pipeline/pipelinetest"
 )
 
 const waitLimit = 20 * time.Second
-
-// shipper is the in-memory emitter with ShipArtifact: it reads the
-// artifact, writes it as one piece of its stream and closes the stream,
-// so a Restart sees it committed and finished like the real pipeline.
-type shipper struct {
-	*pipelinetest.Emitter
-	mu      sync.Mutex
-	shipped []shipped
-	// fail, when set, is called first; an error is returned as is.
-	fail func(a pipeline.Artifact) error
-	// gate, when set, holds artifacts larger than gateAbove until closed.
-	gate      chan struct{}
-	gateAbove int64
-	waiting   int
-}
-
-type shipped struct {
-	a    pipeline.Artifact
-	data []byte
-}
-
-func newShipper() *shipper { return &shipper{Emitter: pipelinetest.New()} }
-
-func (s *shipper) restart() *shipper { return &shipper{Emitter: s.Emitter.Restart()} }
-
-func (s *shipper) ShipArtifact(ctx context.Context, a pipeline.Artifact) error {
-	if s.fail != nil {
-		if err := s.fail(a); err != nil {
-			return err
-		}
-	}
-	if s.gate != nil && a.Size > s.gateAbove {
-		s.mu.Lock()
-		s.waiting++
-		s.mu.Unlock()
-		select {
-		case <-s.gate:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	data, err := io.ReadAll(io.NewSectionReader(a.File, 0, a.Size))
-	if err != nil {
-		return err
-	}
-	st := s.Open(a.Info, 0)
-	if err := st.Write(ctx, pipeline.Piece{Start: 0, End: a.Size, Data: data}); err != nil {
-		return err
-	}
-	st.Close()
-	s.mu.Lock()
-	s.shipped = append(s.shipped, shipped{a, data})
-	s.mu.Unlock()
-	return nil
-}
-
-func (s *shipper) all() []shipped {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]shipped(nil), s.shipped...)
-}
-
-func (s *shipper) count(path string) int {
-	n := 0
-	for _, sh := range s.all() {
-		if sh.a.Info.Path == path {
-			n++
-		}
-	}
-	return n
-}
 
 type clock struct {
 	mu sync.Mutex
@@ -130,6 +59,7 @@ type fixture struct {
 	dir   string
 	proc  string
 	s     *Source
+	up    *pipelinetest.Artifacts // where the source ships to
 	clk   *clock
 	logs  *logBuffer
 	mu    sync.Mutex
@@ -144,7 +74,8 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{t: t, dir: t.TempDir(), proc: t.TempDir(), clk: &clock{t: time.Now().Add(-time.Hour)}, logs: &logBuffer{}, alive: map[int]bool{}}
 	cfg := config.Source{Type: "crash", Name: "crash", Paths: []string{f.dir + "/hs_err_pid*.log", f.dir + "/**/*.hprof"},
 		Exclude: []string{"*.tmp.hprof"}, Settle: config.Duration(time.Second)}
-	s, err := New(cfg, slog.New(slog.NewTextHandler(f.logs, nil)))
+	f.up = pipelinetest.NewArtifacts()
+	s, err := New(cfg, f.up, slog.New(slog.NewTextHandler(f.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +163,7 @@ func hsErr(t *testing.T) []byte {
 
 func TestNew(t *testing.T) {
 	wd, _ := os.Getwd()
-	s, err := New(config.Source{Type: "crash"}, nil)
+	s, err := New(config.Source{Type: "crash"}, pipelinetest.NewArtifacts(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +173,7 @@ func TestNew(t *testing.T) {
 	if got := s.globs.Patterns[0].Root(); got != wd {
 		t.Fatalf("relative default path rooted at %s, want the working directory %s", got, wd)
 	}
-	_, err = New(config.Source{Type: "crash", Name: "c", Paths: []string{"/a/[", "/b/**"}, Exclude: []string{"["}, Settle: -1, RateLimit: -5}, nil)
+	_, err = New(config.Source{Type: "crash", Name: "c", Paths: []string{"/a/[", "/b/**"}, Exclude: []string{"["}, Settle: -1, RateLimit: -5}, pipelinetest.NewArtifacts(), nil)
 	for _, want := range []string{"sources[c].paths[0]", "sources[c].paths[1]", "ends with **", "sources[c].exclude[0]", "sources[c].settle", "sources[c].rate_limit"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
@@ -250,9 +181,8 @@ func TestNew(t *testing.T) {
 	}
 }
 
-func TestNoShipper(t *testing.T) {
-	f := newFixture(t)
-	if err := f.s.Run(context.Background(), pipelinetest.New()); !errors.Is(err, ErrNoShipper) {
+func TestNoUploader(t *testing.T) {
+	if _, err := New(config.Source{Type: "crash"}, nil, nil); err == nil || !strings.Contains(err.Error(), "no artifact uploader") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -263,39 +193,40 @@ func TestShipsOnceWhenComplete(t *testing.T) {
 	f := newFixture(t)
 	f.setAlive(27324, true)
 	f.s.ProcRoot = "" // whether pid 27324 holds the file cannot be known
-	sh := newShipper()
+	sh := pipelinetest.New()
 	stop := f.start(sh)
 	data := hsErr(t)
 	p := f.write("hs_err_pid27324.log", data)
 
 	f.scans(3)
-	if n := sh.count(p); n != 0 {
+	if n := f.up.Count(p); n != 0 {
 		t.Fatal("shipped before it settled")
 	}
 	f.pass(1500 * time.Millisecond)
 	// Settled, but pid 27324 runs and may hold the file: nothing until
 	// the writer is gone.
 	f.scans(3)
-	if n := sh.count(p); n != 0 {
+	if n := f.up.Count(p); n != 0 {
 		t.Fatal("shipped while its writer may run")
 	}
 	f.setAlive(27324, false)
-	f.waitFor("shipped", func() bool { return sh.count(p) == 1 })
+	f.waitFor("shipped", func() bool { return f.up.Count(p) == 1 })
 	f.scans(5)
-	if n := sh.count(p); n != 1 {
+	if n := f.up.Count(p); n != 1 {
 		t.Fatalf("shipped %d times", n)
 	}
-	got := sh.all()[0]
-	if !bytes.Equal(got.data, data) || got.a.Size != int64(len(data)) {
+	got := f.up.All()[0]
+	if !bytes.Equal(got.Data, data) || got.Artifact.Size != int64(len(data)) {
 		t.Fatal("bytes differ")
 	}
-	a := got.a
+	a := got.Artifact
 	if a.Event != archive.EventJVMCrash || a.Extra["signal"] != "SIGSEGV" || a.Extra["pid"] != "27324" ||
 		a.Extra["problematic_frame"] != "V  [libjvm.so+0xed2f94]  Unsafe_PutLong+0x124" || a.Extra["artifact"] != KindHsErr {
 		t.Fatalf("artifact %+v", a)
 	}
-	if a.Info.Kind != archive.KindCrash || a.Info.Unit != archive.UnitBytes || !strings.HasPrefix(a.Info.ID, "hs_err_pid27324.log-") || archive.CheckName(a.Info.ID) != nil {
-		t.Fatalf("info %+v", a.Info)
+	info := sh.Streams()[a.ID].Info()
+	if a.Kind != archive.KindCrash || info.Kind != archive.KindCrash || info.Unit != archive.UnitBytes || !strings.HasPrefix(a.ID, "hs_err_pid27324.log-") || archive.CheckName(a.ID) != nil {
+		t.Fatalf("artifact %s %s, stream %+v", a.Kind, a.ID, info)
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -305,11 +236,11 @@ func TestShipsOnceWhenComplete(t *testing.T) {
 	f2 := newFixture(t)
 	f2.dir = f.dir
 	f2.s.globs = f.s.globs
-	sh2 := sh.restart()
+	sh2 := sh.Restart()
 	f2.start(sh2)
 	f2.pass(time.Hour)
 	f2.scans(10)
-	if n := len(sh2.all()); n != 0 {
+	if n := len(f2.up.All()); n != 0 {
 		t.Fatalf("shipped again after restart (%d)", n)
 	}
 }
@@ -323,9 +254,9 @@ func TestSettle(t *testing.T) {
 	if err := os.Chtimes(old, past, past); err != nil {
 		t.Fatal(err)
 	}
-	sh := newShipper()
+	sh := pipelinetest.New()
 	f.start(sh)
-	f.waitFor("old file shipped", func() bool { return sh.count(old) == 1 })
+	f.waitFor("old file shipped", func() bool { return f.up.Count(old) == 1 })
 
 	growing := f.write("dumps/java_pid2.hprof", hprofHeader(1))
 	for i := range 5 {
@@ -337,20 +268,20 @@ func TestSettle(t *testing.T) {
 		fmt.Fprintf(fh, "record %d\n", i)
 		fh.Close()
 		f.scans(2)
-		if sh.count(growing) != 0 {
+		if f.up.Count(growing) != 0 {
 			t.Fatalf("shipped while it grew (step %d); log:\n%s", i, f.logs.String())
 		}
 	}
 	f.pass(1100 * time.Millisecond)
-	f.waitFor("settled file shipped", func() bool { return sh.count(growing) == 1 })
-	if a := sh.all()[1].a; a.Event != archive.EventHeapDump || a.Extra["artifact"] != KindHeapDump || a.Extra["id_size"] != "8" {
+	f.waitFor("settled file shipped", func() bool { return f.up.Count(growing) == 1 })
+	if a := f.up.All()[1].Artifact; a.Event != archive.EventHeapDump || a.Extra["artifact"] != KindHeapDump || a.Extra["id_size"] != "8" {
 		t.Fatalf("heap dump artifact %+v", a)
 	}
 	// Excluded files never ship.
 	ex := f.write("x.tmp.hprof", []byte("partial"))
 	f.pass(time.Hour)
 	f.scans(5)
-	if sh.count(ex) != 0 {
+	if f.up.Count(ex) != 0 {
 		t.Fatal("excluded file shipped")
 	}
 }
@@ -368,17 +299,17 @@ func TestWriterHoldsFileOpen(t *testing.T) {
 	if err := os.Symlink(p, filepath.Join(fdDir, "5")); err != nil {
 		t.Fatal(err)
 	}
-	sh := newShipper()
+	sh := pipelinetest.New()
 	f.start(sh)
 	f.pass(time.Hour)
 	f.scans(5)
-	if sh.count(p) != 0 {
+	if f.up.Count(p) != 0 {
 		t.Fatal("shipped while held open")
 	}
 	if err := os.Remove(filepath.Join(fdDir, "5")); err != nil {
 		t.Fatal(err)
 	}
-	f.waitFor("shipped once closed", func() bool { return sh.count(p) == 1 })
+	f.waitFor("shipped once closed", func() bool { return f.up.Count(p) == 1 })
 }
 
 // Where the writer cannot be checked (no /proc), a long quiet period
@@ -387,15 +318,15 @@ func TestUncertainWriterWaitsLonger(t *testing.T) {
 	f := newFixture(t)
 	f.s.ProcRoot = ""
 	p := f.write("sub/heap.hprof", hprofHeader(9)) // no pid in the name
-	sh := newShipper()
+	sh := pipelinetest.New()
 	f.start(sh)
 	f.pass(2 * time.Second)
 	f.scans(5)
-	if sh.count(p) != 0 {
+	if f.up.Count(p) != 0 {
 		t.Fatal("shipped after the settle period alone")
 	}
 	f.pass(uncertainQuiet)
-	f.waitFor("shipped after the quiet period", func() bool { return sh.count(p) == 1 })
+	f.waitFor("shipped after the quiet period", func() bool { return f.up.Count(p) == 1 })
 }
 
 // A file that cannot be read is reported once with a hint, retried, and
@@ -414,10 +345,10 @@ func TestUnreadableFile(t *testing.T) {
 		}
 		return os.Open(name)
 	}
-	sh := newShipper()
+	sh := pipelinetest.New()
 	f.start(sh)
 	f.pass(2 * time.Second)
-	f.waitFor("readable file shipped", func() bool { return sh.count(ok) == 1 })
+	f.waitFor("readable file shipped", func() bool { return f.up.Count(ok) == 1 })
 	f.scans(20)
 	if n := f.logs.count("cannot read crash file"); n != 1 {
 		t.Fatalf("%d error lines, want 1:\n%s", n, f.logs.String())
@@ -430,7 +361,7 @@ func TestUnreadableFile(t *testing.T) {
 	mu.Lock()
 	deny = false
 	mu.Unlock()
-	f.waitFor("shipped once readable", func() bool { return sh.count(locked) == 1 })
+	f.waitFor("shipped once readable", func() bool { return f.up.Count(locked) == 1 })
 	if !strings.Contains(f.logs.String(), "readable now") {
 		t.Errorf("recovery not logged:\n%s", f.logs.String())
 	}
@@ -440,10 +371,10 @@ func TestUnreadableFile(t *testing.T) {
 func TestShipFailureRetried(t *testing.T) {
 	f := newFixture(t)
 	p := f.write("hs_err_pid8.log", hsErr(t))
-	sh := newShipper()
+	sh := pipelinetest.New()
 	var mu sync.Mutex
 	fails := 1
-	sh.fail = func(a pipeline.Artifact) error {
+	f.up.Fail = func(a artifact.Artifact) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if fails > 0 {
@@ -456,11 +387,11 @@ func TestShipFailureRetried(t *testing.T) {
 	f.pass(2 * time.Second)
 	f.waitFor("failure logged", func() bool { return f.logs.count("shipping crash file failed") == 1 })
 	f.scans(5)
-	if sh.count(p) != 0 {
+	if f.up.Count(p) != 0 {
 		t.Fatal("retried before the backoff")
 	}
 	f.pass(3 * time.Second)
-	f.waitFor("shipped on retry", func() bool { return sh.count(p) == 1 })
+	f.waitFor("shipped on retry", func() bool { return f.up.Count(p) == 1 })
 }
 
 // An error report does not wait behind a heap dump being uploaded.
@@ -468,19 +399,19 @@ func TestErrorReportNotBehindHeapDump(t *testing.T) {
 	f := newFixture(t)
 	f.s.SmallArtifact = 8192
 	big := f.write("java_pid10.hprof", append(hprofHeader(1), make([]byte, 10000)...))
-	sh := newShipper()
-	sh.gate, sh.gateAbove = make(chan struct{}), 8192
+	sh := pipelinetest.New()
+	release := f.up.Hold(8192)
 	stop := f.start(sh)
 	f.pass(2 * time.Second)
-	f.waitFor("heap dump shipping", func() bool { sh.mu.Lock(); defer sh.mu.Unlock(); return sh.waiting == 1 })
+	f.waitFor("heap dump shipping", func() bool { return f.up.Waiting() == 1 })
 	small := f.write("hs_err_pid10.log", hsErr(t))
 	f.pass(2 * time.Second)
-	f.waitFor("error report shipped", func() bool { return sh.count(small) == 1 })
-	if sh.count(big) != 0 {
+	f.waitFor("error report shipped", func() bool { return f.up.Count(small) == 1 })
+	if f.up.Count(big) != 0 {
 		t.Fatal("heap dump done while gated")
 	}
-	close(sh.gate)
-	f.waitFor("heap dump shipped", func() bool { return sh.count(big) == 1 })
+	release()
+	f.waitFor("heap dump shipped", func() bool { return f.up.Count(big) == 1 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -492,21 +423,21 @@ func TestStopWhileShipping(t *testing.T) {
 	f := newFixture(t)
 	f.s.SmallArtifact = 10
 	p := f.write("java_pid11.hprof", append(hprofHeader(1), make([]byte, 100)...))
-	sh := newShipper()
-	sh.gate, sh.gateAbove = make(chan struct{}), 10
+	sh := pipelinetest.New()
+	f.up.Hold(10)
 	stop := f.start(sh)
 	f.pass(2 * time.Second)
-	f.waitFor("shipping", func() bool { sh.mu.Lock(); defer sh.mu.Unlock(); return sh.waiting == 1 })
+	f.waitFor("shipping", func() bool { return f.up.Waiting() == 1 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	// A restart ships it.
 	f2 := newFixture(t)
 	f2.s.globs = f.s.globs
-	sh2 := sh.restart()
+	sh2 := sh.Restart()
 	f2.start(sh2)
 	f2.pass(2 * time.Second)
-	f2.waitFor("shipped after restart", func() bool { return sh2.count(p) == 1 })
+	f2.waitFor("shipped after restart", func() bool { return f2.up.Count(p) == 1 })
 }
 
 // New content at the same path (a reused pid) is a new artifact; the
@@ -514,17 +445,17 @@ func TestStopWhileShipping(t *testing.T) {
 func TestNewContentSamePath(t *testing.T) {
 	f := newFixture(t)
 	p := f.write("hs_err_pid12.log", hsErr(t))
-	sh := newShipper()
+	sh := pipelinetest.New()
 	f.start(sh)
 	f.pass(2 * time.Second)
-	f.waitFor("first shipped", func() bool { return sh.count(p) == 1 })
-	first := sh.all()[0].a.Info.ID
+	f.waitFor("first shipped", func() bool { return f.up.Count(p) == 1 })
+	first := f.up.All()[0].Artifact.ID
 	f.write("hs_err_pid12.log", append(hsErr(t), "# another crash\n"...))
 	f.pass(500 * time.Millisecond)
 	f.scans(3)
 	f.pass(2 * time.Second)
-	f.waitFor("second shipped", func() bool { return sh.count(p) == 2 })
-	second := sh.all()[1].a.Info.ID
+	f.waitFor("second shipped", func() bool { return f.up.Count(p) == 2 })
+	second := f.up.All()[1].Artifact.ID
 	if first == second {
 		t.Fatal("same stream id for other content")
 	}

@@ -64,7 +64,7 @@ type discard struct {
 }
 
 func (d *discard) Checkpoints() ([]pipeline.Checkpoint, bool) { return nil, true }
-func (d *discard) Open(info pipeline.StreamInfo, start int64) pipeline.Stream {
+func (d *discard) Open(info pipeline.StreamInfo, start int64) pipeline.StreamWriter {
 	return &discardStream{d: d}
 }
 func (d *discard) Forget(string) {}
@@ -86,6 +86,7 @@ func (s *discardStream) Flush()                  {}
 func (s *discardStream) SetMeta(json.RawMessage) {}
 func (s *discardStream) Committed() int64        { return s.end }
 func (s *discardStream) Close()                  {}
+func (s *discardStream) CloseStored(int64)       {}
 
 // BenchmarkTail reads a 256 MB file of real log lines through the tailer
 // (default buffers) into an emitter that drops the data.

@@ -316,8 +316,8 @@ func fdsTo(t *testing.T, path string) int {
 
 // streamByPath returns the stream first seen at path (the newest
 // generation if there are several), or nil.
-func (h *harness) streamByPath(path string) *pipelinetest.Stream {
-	var best *pipelinetest.Stream
+func (h *harness) streamByPath(path string) *pipelinetest.RecordedStream {
+	var best *pipelinetest.RecordedStream
 	var bestGen = -1
 	for _, s := range h.em.Streams() {
 		if s.Info().Path != path {

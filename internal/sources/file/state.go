@@ -54,11 +54,12 @@ type file struct {
 	waitSince time.Time
 }
 
-// stream is one open (or finished) pipeline stream and its read position.
+// stream is one generation of a file as the source tails it: its id, the
+// pipeline.StreamWriter it writes through, and its read position.
 type stream struct {
 	id        string
 	info      pipeline.StreamInfo
-	out       pipeline.Stream // the handle; kept after Close for Committed
+	out       pipeline.StreamWriter // the handle; kept after Close for Committed
 	closed    bool
 	gen       int
 	off       int64     // end of the last piece written: the next byte to read

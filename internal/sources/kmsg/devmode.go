@@ -51,7 +51,7 @@ func (b *batch) add(r *record, boot time.Time, end int64) {
 }
 
 // write hands the batch to the stream as one piece and empties it.
-func (b *batch) write(ctx context.Context, st pipeline.Stream, m *sourceMetrics) error {
+func (b *batch) write(ctx context.Context, st pipeline.StreamWriter, m *sourceMetrics) error {
 	if b.empty() {
 		return nil
 	}
@@ -71,7 +71,7 @@ func (r *run) device(ctx context.Context, dev Device) error {
 	meta, _ := json.Marshal(streamMeta{BootID: r.bootID, Mode: ModeKmsg})
 	info := pipeline.StreamInfo{ID: r.streamID, Kind: archive.KindKmsg, Path: s.device, Unit: archive.UnitRecords, Meta: meta}
 
-	var st pipeline.Stream
+	var st pipeline.StreamWriter
 	next := int64(-1) // the sequence number expected next; -1: the first one read
 	if cp, ok := r.checkpoint(info.ID); ok {
 		next = cp.Committed

@@ -295,9 +295,9 @@ func (h *harness) start(t *testing.T, em *pipelinetest.Emitter) (stop func() err
 }
 
 // waitStream waits until the stream id exists and cond holds for it.
-func waitStream(t *testing.T, em *pipelinetest.Emitter, id string, cond func(s *pipelinetest.Stream) bool) *pipelinetest.Stream {
+func waitStream(t *testing.T, em *pipelinetest.Emitter, id string, cond func(s *pipelinetest.RecordedStream) bool) *pipelinetest.RecordedStream {
 	t.Helper()
-	var s *pipelinetest.Stream
+	var s *pipelinetest.RecordedStream
 	ok := em.Wait(10*time.Second, func() bool {
 		s = em.Streams()[id]
 		return s != nil && cond(s)
@@ -314,14 +314,14 @@ func waitStream(t *testing.T, em *pipelinetest.Emitter, id string, cond func(s *
 }
 
 // reaches is a waitStream condition: the stream's last piece ends at end.
-func reaches(end int64) func(s *pipelinetest.Stream) bool {
-	return func(s *pipelinetest.Stream) bool {
+func reaches(end int64) func(s *pipelinetest.RecordedStream) bool {
+	return func(s *pipelinetest.RecordedStream) bool {
 		p := s.Pieces()
 		return len(p) > 0 && p[len(p)-1].End >= end
 	}
 }
 
-func pieceRanges(s *pipelinetest.Stream) [][2]int64 {
+func pieceRanges(s *pipelinetest.RecordedStream) [][2]int64 {
 	var out [][2]int64
 	for _, p := range s.Pieces() {
 		out = append(out, [2]int64{p.Start, p.End})
@@ -330,7 +330,7 @@ func pieceRanges(s *pipelinetest.Stream) [][2]int64 {
 }
 
 // concat joins the data of all pieces, gaps or not.
-func concat(s *pipelinetest.Stream) []byte {
+func concat(s *pipelinetest.RecordedStream) []byte {
 	var b []byte
 	for _, p := range s.Pieces() {
 		b = append(b, p.Data...)

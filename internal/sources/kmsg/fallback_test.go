@@ -75,7 +75,7 @@ func TestModeSelection(t *testing.T) {
 				return
 			}
 			h.start(t, em)
-			waitStream(t, em, tt.wantID, func(s *pipelinetest.Stream) bool {
+			waitStream(t, em, tt.wantID, func(s *pipelinetest.RecordedStream) bool {
 				return strings.Contains(string(concat(s)), tt.wantLine)
 			})
 			if n := len(em.Streams()); n != 1 {
@@ -329,7 +329,7 @@ func TestRealKlogctlAndCgroup(t *testing.T) {
 			stop := h.start(t, em)
 			id := "kmsg-" + bootID + tt.suffix
 			if tt.mode == ModeKlogctl {
-				waitStream(t, em, id, func(s *pipelinetest.Stream) bool { return len(s.Pieces()) > 0 })
+				waitStream(t, em, id, func(s *pipelinetest.RecordedStream) bool { return len(s.Pieces()) > 0 })
 			} else {
 				em.Wait(10*time.Second, func() bool { return em.Streams()[id] != nil })
 			}

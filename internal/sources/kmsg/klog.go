@@ -180,7 +180,7 @@ func (r *run) klog(ctx context.Context, first []byte) error {
 // klogPieces writes lines[start:] at *pos (one position later after a
 // gap, so the pipeline sees the jump) in pieces of at most about
 // maxPieceBytes, each with its anchor, and advances *pos.
-func (r *run) klogPieces(ctx context.Context, st pipeline.Stream, m *anchorMeta[klogState], lines []klogLine, start int, pos *int64, gap bool) error {
+func (r *run) klogPieces(ctx context.Context, st pipeline.StreamWriter, m *anchorMeta[klogState], lines []klogLine, start int, pos *int64, gap bool) error {
 	s := r.s
 	if gap {
 		s.log.Warn("kmsg: the last shipped kernel log line is no longer in the syslog(2) buffer: lines may have been lost (overwritten or cleared)", "position", *pos)

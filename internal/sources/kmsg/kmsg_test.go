@@ -328,7 +328,7 @@ func TestRealDevice(t *testing.T) {
 	}
 	em := pipelinetest.New()
 	stop := h.start(t, em)
-	s := waitStream(t, em, "kmsg-"+bootID, func(s *pipelinetest.Stream) bool { return len(s.Pieces()) > 0 })
+	s := waitStream(t, em, "kmsg-"+bootID, func(s *pipelinetest.RecordedStream) bool { return len(s.Pieces()) > 0 })
 	t0 = time.Now()
 	if err := stop(); err != nil {
 		t.Fatal(err)

@@ -158,7 +158,7 @@ const timeLayout = "2006-01-02T15:04:05.000000Z07:00"
 // separates them unambiguously.
 //
 // One record is one line because the archive counts records by lines when
-// it removes overlaps between chunks (archive.Step.Apply).
+// it removes overlaps between chunks (archive.StreamPlan.Apply).
 func appendLine(b []byte, r *record, boot time.Time) []byte {
 	b = boot.Add(time.Duration(r.Usec)*time.Microsecond).UTC().AppendFormat(b, timeLayout)
 	b = append(b, ' ')

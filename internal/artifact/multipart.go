@@ -1,7 +1,8 @@
-package pipeline
+package artifact
 
 // Artifacts too large for one PUT: a multipart upload of independent zstd
-// frames, resumed from the parts a previous process stored.
+// frames, resumed from the parts a previous process stored. Retries are
+// the sink wrapper's (pipeline.Retry.Wrap), around every call.
 
 import (
 	"context"
@@ -17,7 +18,7 @@ import (
 
 // multipart stores the artifact in parts, resuming an earlier upload: at
 // most two parts are in memory (one being compressed, one uploading).
-func (r *artifactRun) multipart(ctx context.Context, mp sinks.Multipart) error {
+func (r *run) multipart(ctx context.Context, mp sinks.Multipart) error {
 	free := make(chan *[]byte, 2)
 	for range 2 {
 		b := make([]byte, 0, r.part+r.part/64+sinks.MinPartSize+int64(len(r.hb))+(64<<10))
@@ -34,7 +35,7 @@ func (r *artifactRun) multipart(ctx context.Context, mp sinks.Multipart) error {
 		parts[p.Number-1] = p
 	}
 	r.kept = len(have)
-	mArtifactPartsResumed.Add(r.kept)
+	mPartsResumed.Add(r.kept)
 	if r.kept > 0 {
 		r.log.Info("resuming artifact upload", "parts_stored", r.kept, "parts", r.n)
 	}
@@ -58,21 +59,16 @@ func (r *artifactRun) multipart(ctx context.Context, mp sinks.Multipart) error {
 		defer wg.Done()
 		for j := range jobs {
 			if upErr == nil {
-				what := fmt.Sprintf("%s part %d/%d", r.key, j.i, r.n)
-				upErr = r.p.o.Retry.Do(upCtx, r.log, what, func(ctx context.Context) error {
-					p, err := up.PutPart(ctx, j.i, *j.body)
-					if err == nil {
-						parts[j.i-1] = p
-					}
-					return err
-				})
+				var p sinks.Part
+				p, upErr = up.PutPart(upCtx, j.i, *j.body) // retried by the sink's wrapper
 				if upErr != nil {
 					stopUp()
 				} else {
+					parts[j.i-1] = p
 					r.sent++
 					r.stored += int64(len(*j.body))
-					mArtifactParts.Inc()
-					mArtifactUploadedBytes.Add(len(*j.body))
+					mPartsUploaded.Inc()
+					mUploadedBytes.Add(len(*j.body))
 				}
 			}
 			free <- j.body
@@ -123,28 +119,26 @@ func (r *artifactRun) multipart(ctx context.Context, mp sinks.Multipart) error {
 	}
 	for _, p := range parts {
 		if p.Number == 0 {
-			return fmt.Errorf("pipeline: artifact %s: part missing after upload", r.key)
+			return fmt.Errorf("artifact: %s: part missing after upload", r.key)
 		}
 	}
 	// A Complete whose answer was lost is the sink's to recognise (it
 	// checks the object holds these parts): an object merely existing at
 	// the key proves nothing.
-	return r.p.o.Retry.Do(ctx, r.log, r.key, func(ctx context.Context) error { return up.Complete(ctx, parts) })
+	return up.Complete(ctx, parts)
 }
 
 // resume opens the upload and returns the stored parts that fit this
 // artifact's layout. The last of them is encoded again and compared (size,
 // and MD5 where the ETag is one): if an earlier version of logship laid
 // the parts out differently, the upload is aborted and started over.
-func (r *artifactRun) resume(ctx context.Context, mp sinks.Multipart, scratch []byte) (sinks.Upload, []sinks.Part, error) {
+func (r *run) resume(ctx context.Context, mp sinks.Multipart, scratch []byte) (sinks.Upload, []sinks.Part, error) {
 	var up sinks.Upload
 	var stored []sinks.Part
 	open := func() error {
-		return r.p.o.Retry.Do(ctx, r.log, r.key, func(ctx context.Context) error {
-			var err error
-			up, stored, err = mp.ResumeUpload(ctx, r.key, r.h, "application/zstd")
-			return err
-		})
+		var err error
+		up, stored, err = mp.ResumeUpload(ctx, r.key, r.h, "application/zstd")
+		return err
 	}
 	if err := open(); err != nil {
 		return nil, nil, err
@@ -170,7 +164,7 @@ func (r *artifactRun) resume(ctx context.Context, mp sinks.Multipart, scratch []
 	return up, nil, nil // whatever is still listed is replaced part by part
 }
 
-func (r *artifactRun) abort(ctx context.Context, up sinks.Upload) {
+func (r *run) abort(ctx context.Context, up sinks.Upload) {
 	if err := up.Abort(ctx); err != nil {
 		r.log.Warn("aborting artifact upload failed", "err", err)
 	}
@@ -178,7 +172,7 @@ func (r *artifactRun) abort(ctx context.Context, up sinks.Upload) {
 
 // usable keeps the stored parts that can belong to this layout: numbers
 // 1..n, every part but the last at least sinks.MinPartSize. Sorted.
-func (r *artifactRun) usable(stored []sinks.Part) []sinks.Part {
+func (r *run) usable(stored []sinks.Part) []sinks.Part {
 	seen := map[int]bool{}
 	var out []sinks.Part
 	for _, p := range stored {

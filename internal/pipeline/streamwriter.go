@@ -9,9 +9,9 @@ import (
 	"github.com/logship/logship/archive"
 )
 
-// stream is the pipeline's side of one stream: the open batch and the
-// acknowledgement tracker.
-type stream struct {
+// streamWriter is the pipeline's StreamWriter for one stream: its open
+// batch and the tracker of its acknowledged chunks.
+type streamWriter struct {
 	p      *Pipeline
 	source string
 
@@ -46,11 +46,11 @@ type sealedRange struct {
 	acked      bool
 }
 
-func newStream(p *Pipeline, source string, info StreamInfo, start int64) *stream {
-	return &stream{p: p, source: source, info: info, committed: start, next: start, updated: time.Now()}
+func newStreamWriter(p *Pipeline, source string, info StreamInfo, start int64) *streamWriter {
+	return &streamWriter{p: p, source: source, info: info, committed: start, next: start, updated: time.Now()}
 }
 
-func (s *stream) Write(ctx context.Context, pc Piece) error {
+func (s *streamWriter) Write(ctx context.Context, pc Piece) error {
 	if len(pc.Data) == 0 && pc.End == pc.Start {
 		return nil
 	}
@@ -99,7 +99,7 @@ func (s *stream) Write(ctx context.Context, pc Piece) error {
 }
 
 // sealLocked hands the open batch to the compressors.
-func (s *stream) sealLocked() {
+func (s *streamWriter) sealLocked() {
 	if s.buf == nil {
 		return
 	}
@@ -120,13 +120,13 @@ func (s *stream) sealLocked() {
 	s.p.compressQ <- c // never blocks: one slot per token
 }
 
-func (s *stream) Flush() {
+func (s *streamWriter) Flush() {
 	s.mu.Lock()
 	s.sealLocked()
 	s.mu.Unlock()
 }
 
-func (s *stream) SetMeta(m json.RawMessage) {
+func (s *streamWriter) SetMeta(m json.RawMessage) {
 	s.mu.Lock()
 	s.info.Meta = append(json.RawMessage(nil), m...)
 	s.updated = time.Now()
@@ -134,13 +134,13 @@ func (s *stream) SetMeta(m json.RawMessage) {
 	s.p.markDirty()
 }
 
-func (s *stream) Committed() int64 {
+func (s *streamWriter) Committed() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.committed
 }
 
-func (s *stream) Close() {
+func (s *streamWriter) Close() {
 	s.mu.Lock()
 	s.sealLocked()
 	s.closed = true
@@ -150,9 +150,24 @@ func (s *stream) Close() {
 	s.p.markDirty()
 }
 
+func (s *streamWriter) CloseStored(end int64) {
+	s.mu.Lock()
+	s.committed, s.next = end, end
+	s.sealed = nil
+	s.closed, s.finished = true, true
+	s.updated = time.Now()
+	s.mu.Unlock()
+	s.p.markDirty()
+	if err := s.p.SaveCheckpoint(); err != nil {
+		// The bytes are durable; the ticker saves the entry later (and the
+		// source finds them stored after a restart before that).
+		s.p.log.Error("saving checkpoint after a stored stream failed; will retry", "dir", s.p.o.StateDir, "stream", s.info.ID, "err", err)
+	}
+}
+
 // ack marks [start, end) durable and advances the checkpoint over the
 // acknowledged prefix.
-func (s *stream) ack(start, end int64) {
+func (s *streamWriter) ack(start, end int64) {
 	s.mu.Lock()
 	for _, r := range s.sealed {
 		if r.start == start && r.end == end && !r.acked {
@@ -178,7 +193,7 @@ func (s *stream) ack(start, end int64) {
 	}
 }
 
-func (s *stream) entry() savedEntry {
+func (s *streamWriter) entry() savedEntry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return savedEntry{Source: s.source, ID: s.info.ID, Kind: s.info.Kind, Path: s.info.Path, Unit: s.info.Unit, Meta: s.info.Meta,
