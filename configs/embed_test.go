@@ -54,8 +54,8 @@ func TestDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := c.Sources
-	if c.App != "demo" || len(s) != 1 || s[0].Type != "file" || len(s[0].Paths) != 1 || s[0].Paths[0] != "./demo/logs/**/*.log" ||
-		c.Sink.Type != "dir" || c.Sink.Path != "./demo/archive" || c.Pipeline.StateDir != "./demo/state" ||
+	if c.App != "demo" || len(s) != 1 || s[0].Type != "file" || len(s[0].File.Paths) != 1 || s[0].File.Paths[0] != "./demo/logs/**/*.log" ||
+		c.Sink.Type != "dir" || c.Sink.Dir.Path != "./demo/archive" || c.Pipeline.StateDir != "./demo/state" ||
 		c.Pipeline.MaxAge.String() != "2s" {
 		t.Errorf("default config is not the demo: %+v", c)
 	}

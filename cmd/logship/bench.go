@@ -16,6 +16,10 @@ import (
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/loggen"
 	"github.com/logship/logship/internal/osstest"
+	"github.com/logship/logship/internal/pipeline"
+	"github.com/logship/logship/internal/sinks/dir"
+	osssink "github.com/logship/logship/internal/sinks/oss"
+	"github.com/logship/logship/internal/sources/file"
 	"github.com/spf13/cobra"
 )
 
@@ -127,7 +131,11 @@ func (f *benchFlags) run(ctx context.Context, w io.Writer) error {
 		out = io.Discard
 	}
 	if f.idle {
-		fig, err := runIdle(ctx, dir, f.idleFiles, f.idleFor, benchConfig(dir, dir, f.codec, "5s", ""), out)
+		cfg, err := benchConfig(dir, dir, f.codec, 5*time.Second, "")
+		if err != nil {
+			return err
+		}
+		fig, err := runIdle(ctx, dir, f.idleFiles, f.idleFor, cfg, out)
 		if err != nil {
 			return err
 		}
@@ -268,11 +276,16 @@ func (f *benchFlags) runAgent(ctx context.Context, dir, sink string, round int, 
 			return figure{}, err
 		}
 		defer srv.Close()
-		a.config = benchConfig(dir, work, f.codec, "200ms", srv.Endpoint())
+		if a.config, err = benchConfig(dir, work, f.codec, 200*time.Millisecond, srv.Endpoint()); err != nil {
+			return figure{}, err
+		}
 		a.env = []string{"OSS_ACCESS_KEY_ID=" + benchAK, "OSS_ACCESS_KEY_SECRET=" + benchSK, "HOME=" + work}
 		a.stored = storedInOSS(srv, benchBucket)
 	} else {
-		a.config = benchConfig(dir, work, f.codec, "200ms", "")
+		var err error
+		if a.config, err = benchConfig(dir, work, f.codec, 200*time.Millisecond, ""); err != nil {
+			return figure{}, err
+		}
 		a.stored = storedInDir(filepath.Join(work, "archive"))
 	}
 	fig, err := a.run(ctx, work, raw)
@@ -281,15 +294,30 @@ func (f *benchFlags) runAgent(ctx context.Context, dir, sink string, round int, 
 }
 
 // benchConfig is the agent's config for a bench run: the defaults but
-// for max_age, reading dir/logs/*.log, its state in work/state, into
-// osstest at endpoint or, without one, the folder work/archive.
-func benchConfig(dir, work, codec, maxAge, endpoint string) []byte {
-	cfg := fmt.Sprintf("app: bench\nhost: bench\nsources:\n  - type: file\n    paths: [%q]\npipeline:\n  compression: %s\n  max_age: %s\n  state_dir: %q\n",
-		filepath.Join(dir, "logs", "*.log"), codec, maxAge, filepath.Join(work, "state"))
-	if endpoint != "" {
-		return fmt.Appendf(nil, "%ssink:\n  type: oss\n  bucket: %s\n  region: cn-hangzhou\n  endpoint: %s\n  prefix: logs/\n", cfg, benchBucket, endpoint)
+// for max_age, reading data/logs/*.log, its state in work/state, into
+// osstest at endpoint or, without one, the folder work/archive. It is
+// built as a value and written out with the defaults applied, so the
+// file in the work folder shows every setting the agent ran with.
+func benchConfig(data, work, codec string, maxAge time.Duration, endpoint string) ([]byte, error) {
+	c := &config.Config{
+		App:  "bench",
+		Host: "bench",
+		Sources: []config.Source{{
+			Type: config.SourceFile,
+			File: file.Config{Paths: []string{filepath.Join(data, "logs", "*.log")}},
+		}},
+		Pipeline: pipeline.Config{Compression: codec, MaxAge: config.Duration(maxAge), StateDir: filepath.Join(work, "state")},
+		Sink:     config.Sink{Type: config.SinkDir, Dir: dir.Config{Path: filepath.Join(work, "archive")}},
 	}
-	return fmt.Appendf(nil, "%ssink:\n  type: dir\n  path: %q\n", cfg, filepath.Join(work, "archive"))
+	if endpoint != "" {
+		c.Sink = config.Sink{Type: config.SinkOSS, Prefix: "logs/",
+			OSS: osssink.Config{Bucket: benchBucket, Region: "cn-hangzhou", Endpoint: endpoint}}
+	}
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c.YAML()
 }
 
 // writeSample writes about size bytes of whole lines to path by repeating

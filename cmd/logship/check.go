@@ -71,7 +71,7 @@ func runCheck(ctx context.Context, w, logw io.Writer, cf *configFlags, opts ...o
 	switch cfg.Sink.Type {
 	case config.SinkOSS:
 		opts = append([]osssink.Option{osssink.WithConfigFile(cfg.File())}, opts...)
-		osssink.Check(ctx, cfg.Sink, log, report, opts...)
+		osssink.Check(ctx, cfg.Sink.OSSConfig(), log, report, opts...)
 	case config.SinkDir:
 		checkDir(ctx, cfg, report)
 	default:
@@ -88,12 +88,12 @@ func runCheck(ctx context.Context, w, logw io.Writer, cf *configFlags, opts ...o
 func describeSink(s config.Sink) string {
 	switch s.Type {
 	case config.SinkOSS:
-		d := "sink oss, bucket " + s.Bucket
-		if s.Endpoint != "" {
-			d += ", endpoint " + s.Endpoint
+		d := "sink oss, bucket " + s.OSS.Bucket
+		if s.OSS.Endpoint != "" {
+			d += ", endpoint " + s.OSS.Endpoint
 		} else {
-			d += ", region " + s.Region
-			if s.Internal == nil || *s.Internal {
+			d += ", region " + s.OSS.Region
+			if s.OSS.Internal == nil || *s.OSS.Internal {
 				d += " (internal endpoint)"
 			} else {
 				d += " (public endpoint)"
@@ -104,7 +104,7 @@ func describeSink(s config.Sink) string {
 		}
 		return d
 	case config.SinkDir:
-		return "sink dir " + s.Path
+		return "sink dir " + s.Dir.Path
 	}
 	return "sink " + s.Type
 }
@@ -140,7 +140,7 @@ func checkDir(ctx context.Context, cfg *config.Config, report func(osssink.Step)
 	body := []byte("logship check probe from " + host + "; safe to delete\n")
 	st := timed("write", func() osssink.Step {
 		var err error
-		if d, err = dir.New(cfg.Sink.Path); err == nil {
+		if d, err = dir.New(cfg.Sink.Dir.Path); err == nil {
 			err = d.Put(ctx, &sinks.Object{Key: key, Body: body})
 		}
 		if err != nil {

@@ -103,9 +103,9 @@ func (f *selectFlags) resolve(ctx context.Context, stderr io.Writer) (retrieve.S
 		if err != nil {
 			errs = append(errs, fmt.Errorf("-c: %w", err))
 		} else {
-			oo.Sink, oo.ConfigFile = cfg.Sink, f.config
-			if from == "" && cfg.Sink.Type == config.SinkOSS && cfg.Sink.Bucket != "" {
-				from = "oss://" + cfg.Sink.Bucket + "/" + strings.Trim(cfg.Sink.Prefix, "/")
+			oo.Sink, oo.ConfigFile = cfg.Sink.OSSConfig(), f.config
+			if from == "" && cfg.Sink.Type == config.SinkOSS && cfg.Sink.OSS.Bucket != "" {
+				from = "oss://" + cfg.Sink.OSS.Bucket + "/" + strings.Trim(cfg.Sink.Prefix, "/")
 			}
 		}
 	}

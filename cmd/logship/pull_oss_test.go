@@ -17,7 +17,6 @@ import (
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
 	"github.com/logship/logship/archive"
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/osstest"
 	osssink "github.com/logship/logship/internal/sinks/oss"
 )
@@ -47,7 +46,7 @@ func ossEnv(t testing.TB) []string {
 func ossPullArchive(t *testing.T) (*osstest.Server, map[string][]byte) {
 	t.Helper()
 	srv := e2eServer(t)
-	s, err := osssink.New(context.Background(), config.Sink{Type: config.SinkOSS, Bucket: e2eBucket, Region: "cn-hangzhou", Endpoint: srv.Endpoint()}, nil,
+	s, err := osssink.New(context.Background(), osssink.Config{Bucket: e2eBucket, Region: "cn-hangzhou", Endpoint: srv.Endpoint()}, nil,
 		osssink.WithCredentials("test", credentials.NewStaticCredentialsProvider(e2eAK, e2eSK, "")))
 	if err != nil {
 		t.Fatal(err)

@@ -24,9 +24,9 @@ func NewSink(ctx context.Context, cfg *config.Config, log *slog.Logger) (sinks.S
 	c := cfg.Sink
 	switch c.Type {
 	case config.SinkDir:
-		return dir.New(c.Path)
+		return dir.New(c.Dir.Path)
 	case config.SinkOSS:
-		s, err := osssink.New(ctx, c, log, osssink.WithConfigFile(cfg.File()))
+		s, err := osssink.New(ctx, c.OSSConfig(), log, osssink.WithConfigFile(cfg.File()))
 		if err != nil {
 			return nil, err
 		}
@@ -47,11 +47,11 @@ func NewSources(cfg *config.Config, up artifact.Uploader, log *slog.Logger) ([]p
 		)
 		switch sc.Type {
 		case config.SourceFile:
-			s, err = file.New(sc, l)
+			s, err = file.New(sc.Name, sc.File, l)
 		case config.SourceKmsg:
-			s, err = kmsg.New(sc, l)
+			s, err = kmsg.New(sc.Name, sc.Kmsg, l)
 		case config.SourceCrash:
-			s, err = crash.New(sc, up, l)
+			s, err = crash.New(sc.Name, sc.Crash, up, l)
 		default:
 			err = fmt.Errorf("source type %q is not available in this build", sc.Type)
 		}
@@ -66,17 +66,13 @@ func NewSources(cfg *config.Config, up artifact.Uploader, log *slog.Logger) ([]p
 // Options returns the pipeline options of a config.
 func Options(cfg *config.Config, sink sinks.Sink, log *slog.Logger) pipeline.Options {
 	return pipeline.Options{
-		App: cfg.App, Host: cfg.Host, Prefix: cfg.Sink.Prefix,
-		Codec:              cfg.Pipeline.Compression,
-		MaxBytes:           int(cfg.Pipeline.MaxBytes),
-		MaxAge:             cfg.Pipeline.MaxAge.Std(),
-		MaxInFlight:        cfg.Pipeline.MaxInFlight,
-		Uploaders:          uploaders(cfg),
-		StateDir:           cfg.Pipeline.StateDir,
-		CheckpointInterval: cfg.Pipeline.CheckpointInterval.Std(),
-		Sink:               sink,
-		Retry:              pipeline.Retry{Permanent: cfg.Pipeline.RetryRefused.Std()},
-		Log:                log,
+		Config:    cfg.Pipeline,
+		App:       cfg.App,
+		Host:      cfg.Host,
+		Prefix:    cfg.Sink.Prefix,
+		Uploaders: uploaders(cfg),
+		Sink:      sink,
+		Log:       log,
 	}
 }
 
@@ -84,7 +80,7 @@ func uploaders(cfg *config.Config) int {
 	if cfg.Sink.Type == config.SinkDir {
 		return 2
 	}
-	return cfg.Sink.Concurrency
+	return cfg.Sink.OSS.Concurrency
 }
 
 // Run runs the agent until ctx ends, then shuts down in order (sources,

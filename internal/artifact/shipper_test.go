@@ -13,6 +13,7 @@ import (
 
 	"github.com/logship/logship/archive"
 	"github.com/logship/logship/internal/pipeline"
+	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sinks"
 	"github.com/logship/logship/internal/sinks/dir"
 )
@@ -370,8 +371,8 @@ func TestArtifactNotBehindChunks(t *testing.T) {
 	gs := &gateSink{Sink: d, gate: make(chan struct{})}
 	defer close(gs.gate)
 	const slots = 2
-	p, err := pipeline.New(pipeline.Options{App: "app", Host: "host", Sink: gs, StateDir: t.TempDir(),
-		MaxBytes: 16 << 10, MaxAge: 50 * time.Millisecond, MaxInFlight: slots, Uploaders: slots,
+	p, err := pipeline.New(pipeline.Options{App: "app", Host: "host", Sink: gs, Uploaders: slots,
+		Config: pipeline.Config{StateDir: t.TempDir(), MaxBytes: 16 << 10, MaxAge: schema.Duration(50 * time.Millisecond), MaxInFlight: slots},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

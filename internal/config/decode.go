@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/logship/logship/internal/schema"
 )
 
 // MaxFileSize bounds a config file; real ones are a few KiB.
@@ -145,7 +147,7 @@ func what(n *yaml.Node) string {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.ScalarNode:
-		return quote(n.Value)
+		return schema.Quote(n.Value)
 	}
 	return "an alias"
 }
@@ -182,7 +184,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		if n.Kind != yaml.SequenceNode {
 			hint := ""
 			if n.Kind == yaml.ScalarNode && t.Elem().Kind() == reflect.String {
-				hint = fmt.Sprintf(": write [%s]", quote(n.Value))
+				hint = fmt.Sprintf(": write [%s]", schema.Quote(n.Value))
 			}
 			d.add(n.Line, path, "expected %s, found %s%s", describe(t), what(n), hint)
 			return
@@ -199,16 +201,36 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			d.add(n.Line, path, "expected a mapping of keys (key: value), found %s", what(n))
 			return
 		}
-		d.mapping(n, v, path, map[string]int{})
+		d.mapping(n, v, path, map[string]int{}, nodeType(n, nil))
 	}
 }
 
-// mapping decodes the keys of mapping n into struct v. Merge keys (<<) are
-// applied first so that the keys written beside them win.
-func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string, seen map[string]int) {
-	d.merging = append(d.merging, n)
-	defer func() { d.merging = d.merging[:len(d.merging)-1] }()
-	fs := fieldsOf(v.Type())
+// nodeType returns the value of the type: key of mapping n, looking into
+// the mappings it merges (<<) when n does not set it; "" when none does.
+// It picks, for a key two components share, the component it goes to.
+func nodeType(n *yaml.Node, seen []*yaml.Node) string {
+	if n.Kind != yaml.MappingNode || slices.Contains(seen, n) || len(seen) > 16 {
+		return ""
+	}
+	seen = append(seen, n)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Value == "type" && k.Tag != "!!merge" && val.Kind == yaml.ScalarNode {
+			return val.Value
+		}
+	}
+	for _, m := range mergeTargets(n) {
+		if t := nodeType(m, seen); t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
+// mergeTargets lists the nodes that the merge keys (<<) of mapping n
+// merge, in order, aliases resolved; each should be a mapping.
+func mergeTargets(n *yaml.Node) []*yaml.Node {
+	var out []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Tag != "!!merge" {
@@ -225,19 +247,31 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string, seen map[s
 			if m.Kind == yaml.AliasNode && m.Alias != nil {
 				m = m.Alias
 			}
-			if m.Kind != yaml.MappingNode {
-				d.add(m.Line, path, "<< merges a mapping, found %s", what(m))
-				continue
-			}
-			if slices.Contains(d.merging, m) {
-				d.add(m.Line, path, "<< merges a mapping into itself")
-				continue
-			}
-			if !d.spend(len(m.Content), m.Line, path) {
-				return
-			}
-			d.mapping(m, v, path, map[string]int{})
+			out = append(out, m)
 		}
+	}
+	return out
+}
+
+// mapping decodes the keys of mapping n into struct v. Merge keys (<<) are
+// applied first so that the keys written beside them win.
+func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string, seen map[string]int, typ string) {
+	d.merging = append(d.merging, n)
+	defer func() { d.merging = d.merging[:len(d.merging)-1] }()
+	fs := fieldsOf(v.Type())
+	for _, m := range mergeTargets(n) {
+		if m.Kind != yaml.MappingNode {
+			d.add(m.Line, path, "<< merges a mapping, found %s", what(m))
+			continue
+		}
+		if slices.Contains(d.merging, m) {
+			d.add(m.Line, path, "<< merges a mapping into itself")
+			continue
+		}
+		if !d.spend(len(m.Content), m.Line, path) {
+			return
+		}
+		d.mapping(m, v, path, map[string]int{}, typ)
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
@@ -257,20 +291,20 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string, seen map[s
 		if path == "" && strings.HasPrefix(k.Value, "x-") {
 			continue // a place for anchors, as in compose files: x-defaults: &defaults
 		}
-		f, ok := lookup(fs, k.Value)
+		f, ok := lookup(fs, k.Value, typ)
 		if !ok {
 			d.add(k.Line, p, "unknown key%s", d.suggest(k.Value, fs))
 			continue
 		}
 		d.c.mark(p, position{d.file, k.Line})
-		d.value(val, v.Field(f.index), p)
+		d.value(val, v.FieldByIndex(f.index), p)
 	}
 }
 
 // suggest proposes the closest key of this mapping, or else the section
 // where a key of that name lives.
 func (d *decoder) suggest(key string, fs []field) string {
-	if s := didYouMean(key, keysOf(fs)); s != "" {
+	if s := schema.DidYouMean(key, keysOf(fs)); s != "" {
 		return s
 	}
 	for _, k := range append(scalarKeys(), sourceKeys()...) {

@@ -178,16 +178,16 @@ sink:
 	}{
 		{"app", c.App, "shop"},
 		{"shutdown_timeout", c.ShutdownTimeout, Duration(90 * 60e9)},
-		{"paths", strings.Join(c.Sources[0].Paths, ","), "/a/**/*.log,b.log"},
-		{"max_line_bytes 512KiB", c.Sources[0].MaxLineBytes, Size(512 << 10)},
-		{"read_buffer plain bytes", c.Sources[0].ReadBufferBytes, Size(4096)},
-		{"max_open_files", c.Sources[0].MaxOpenFiles, 10},
+		{"paths", strings.Join(c.Sources[0].File.Paths, ","), "/a/**/*.log,b.log"},
+		{"max_line_bytes 512KiB", c.Sources[0].File.MaxLineBytes, Size(512 << 10)},
+		{"read_buffer plain bytes", c.Sources[0].File.ReadBufferBytes, Size(4096)},
+		{"max_open_files", c.Sources[0].File.MaxOpenFiles, 10},
 		{"merged type", c.Sources[1].Type, "crash"},
-		{"merged settle", c.Sources[1].Settle, Duration(500e6)},
-		{"rate_limit 10MB", c.Sources[1].RateLimit, Size(10_000_000)},
+		{"merged settle", c.Sources[1].Crash.Settle, Duration(500e6)},
+		{"rate_limit 10MB", c.Sources[1].Crash.RateLimit, Size(10_000_000)},
 		{"max_bytes 8MiB", c.Pipeline.MaxBytes, Size(8 << 20)},
-		{"internal", *c.Sink.Internal, false},
-		{"part_size", c.Sink.PartSize, Size(1 << 30)},
+		{"internal", *c.Sink.OSS.Internal, false},
+		{"part_size", c.Sink.OSS.PartSize, Size(1 << 30)},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
@@ -202,8 +202,30 @@ func TestParseAlias(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Sources[1].Paths; len(got) != 1 || got[0] != "a.log" {
+	if got := c.Sources[1].Crash.Paths; len(got) != 1 || got[0] != "a.log" {
 		t.Errorf("aliased paths = %v", got)
+	}
+}
+
+// A key that two source types share (paths) goes to the component of the
+// entry's type, wherever type is written: after it, or in a merged mapping.
+func TestSharedKeyFollowsType(t *testing.T) {
+	doc := "app: shop\nx-crash: &crash {type: crash}\nsources:\n" +
+		"  - {paths: [a.log], type: crash}\n" +
+		"  - <<: *crash\n    paths: [b.log]\n" +
+		"  - {paths: [c.log], type: file}\n"
+	c, err := Parse([]byte(doc), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Sources
+	if len(s) != 3 || strings.Join(s[0].Crash.Paths, "") != "a.log" || strings.Join(s[1].Crash.Paths, "") != "b.log" ||
+		strings.Join(s[2].File.Paths, "") != "c.log" || s[0].File.Paths != nil || s[1].File.Paths != nil || s[2].Crash.Paths != nil {
+		t.Fatalf("paths went to the wrong component: %+v", s)
+	}
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -6,57 +6,113 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/logship/logship/internal/schema"
 )
 
 // One reflective walk over the yaml tags serves the file decoder, ApplyEnv,
 // Set, Validate and YAML, so a key added to the schema is known everywhere.
 
 var (
-	typeDuration = reflect.TypeFor[Duration]()
-	typeSize     = reflect.TypeFor[Size]()
+	typeDuration = reflect.TypeFor[schema.Duration]()
+	typeSize     = reflect.TypeFor[schema.Size]()
 	typeBoolPtr  = reflect.TypeFor[*bool]()
 )
 
 // field is one struct field as the config sees it.
 type field struct {
 	key   string   // yaml key
-	index int      // struct field index
+	index []int    // struct field index path (through inline members)
 	kinds []string // types it belongs to (the for tag); nil: every type
 }
 
 // fieldsOf lists the config fields of struct type t, in declaration order.
+// The fields of a member tagged yaml:",inline" are listed in its place,
+// belonging to the types of its for tag; a key that two members share
+// (paths, in file.Config and crash.Config) is listed once per member.
 func fieldsOf(t reflect.Type) []field {
 	var fs []field
 	for i := range t.NumField() {
 		sf := t.Field(i)
-		key, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
-		if !sf.IsExported() || key == "" || key == "-" {
+		key, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if !sf.IsExported() || key == "-" {
 			continue
 		}
-		f := field{key: key, index: i}
+		var kinds []string
 		if k := sf.Tag.Get("for"); k != "" {
-			f.kinds = strings.Split(k, ",")
+			kinds = strings.Split(k, ",")
 		}
-		fs = append(fs, f)
+		if key == "" && opts == "inline" && sf.Type.Kind() == reflect.Struct {
+			for _, f := range fieldsOf(sf.Type) {
+				f.index = append([]int{i}, f.index...)
+				if f.kinds == nil {
+					f.kinds = kinds
+				}
+				fs = append(fs, f)
+			}
+			continue
+		}
+		if key == "" {
+			continue
+		}
+		fs = append(fs, field{key: key, index: []int{i}, kinds: kinds})
 	}
 	return fs
 }
 
-func lookup(fs []field, key string) (field, bool) {
+// lookup finds the field of key for an entry of type typ: the one that
+// belongs to typ when several members have the key, else the first.
+func lookup(fs []field, key, typ string) (field, bool) {
+	var first field
+	found := false
 	for _, f := range fs {
-		if f.key == key {
+		if f.key != key {
+			continue
+		}
+		if f.belongs(typ) {
 			return f, true
 		}
+		if !found {
+			first, found = f, true
+		}
 	}
-	return field{}, false
+	return first, found
 }
 
+// kindsOf lists the types key belongs to, over every member that has it.
+func kindsOf(fs []field, key string) []string {
+	var kinds []string
+	for _, f := range fs {
+		if f.key == key {
+			for _, k := range f.kinds {
+				if !slices.Contains(kinds, k) {
+					kinds = append(kinds, k)
+				}
+			}
+		}
+	}
+	return kinds
+}
+
+// keysOf lists the keys of fs, once each.
 func keysOf(fs []field) []string {
-	keys := make([]string, len(fs))
-	for i, f := range fs {
-		keys[i] = f.key
+	var keys []string
+	for _, f := range fs {
+		if !slices.Contains(keys, f.key) {
+			keys = append(keys, f.key)
+		}
 	}
 	return keys
+}
+
+// typeOf returns the type field (type:) of struct v, or "".
+func typeOf(v reflect.Value) string {
+	for _, f := range fieldsOf(v.Type()) {
+		if f.key == "type" && v.FieldByIndex(f.index).Kind() == reflect.String {
+			return v.FieldByIndex(f.index).String()
+		}
+	}
+	return ""
 }
 
 // belongs reports whether a field applies to a source or sink type.
@@ -122,7 +178,7 @@ func setScalar(v reflect.Value, s string) error {
 	case t.Kind() == reflect.Int:
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 0)
 		if err != nil {
-			return fmt.Errorf("%s is not a whole number", quote(s))
+			return fmt.Errorf("%s is not a whole number", schema.Quote(s))
 		}
 		v.SetInt(n)
 	default:
@@ -138,7 +194,7 @@ func parseBool(s string) (bool, error) {
 	case "false", "no", "off", "0":
 		return false, nil
 	}
-	return false, fmt.Errorf("%s is not true or false", quote(s))
+	return false, fmt.Errorf("%s is not true or false", schema.Quote(s))
 }
 
 // scalarKeys lists the dotted paths of every scalar key outside lists:
@@ -148,7 +204,7 @@ func scalarKeys() []string {
 	var walk func(t reflect.Type, prefix string)
 	walk = func(t reflect.Type, prefix string) {
 		for _, f := range fieldsOf(t) {
-			ft := t.Field(f.index).Type
+			ft := t.FieldByIndex(f.index).Type
 			switch {
 			case isScalar(ft):
 				keys = append(keys, prefix+f.key)
@@ -180,12 +236,12 @@ func (c *Config) scalar(key string) (reflect.Value, error) {
 		var f field
 		ok := v.Kind() == reflect.Struct
 		if ok {
-			f, ok = lookup(fieldsOf(v.Type()), part)
+			f, ok = lookup(fieldsOf(v.Type()), part, typeOf(v))
 		}
 		if !ok {
-			return reflect.Value{}, fmt.Errorf("unknown key%s", didYouMean(key, scalarKeys()))
+			return reflect.Value{}, fmt.Errorf("unknown key%s", schema.DidYouMean(key, scalarKeys()))
 		}
-		v = v.Field(f.index)
+		v = v.FieldByIndex(f.index)
 	}
 	switch {
 	case isScalar(v.Type()):
@@ -257,7 +313,7 @@ func (c *Config) ApplyEnv(environ []string) error {
 		key, ok := byName[name]
 		if !ok {
 			ps = append(ps, Problem{Origin: "$" + name,
-				Msg: "unknown variable: every LOGSHIP_* variable is a config key" + didYouMean(name, append(names, reservedEnv...))})
+				Msg: "unknown variable: every LOGSHIP_* variable is a config key" + schema.DidYouMean(name, append(names, reservedEnv...))})
 			continue
 		}
 		if value == "" {
@@ -269,7 +325,7 @@ func (c *Config) ApplyEnv(environ []string) error {
 		}
 		c.mark(key, position{origin: "$" + name})
 	}
-	return ps.err()
+	return ps.Err()
 }
 
 // position is where a key was set.

@@ -19,7 +19,7 @@ func TestApplyEnv(t *testing.T) {
 			environ: []string{"LOGSHIP_APP=shop", "LOGSHIP_HOST=h1", "LOGSHIP_LOG_LEVEL=debug", "LOGSHIP_PIPELINE_MAX_BYTES=8MiB", "LOGSHIP_PIPELINE_MAX_AGE=30s", "LOGSHIP_SINK_BUCKET=b", "LOGSHIP_SINK_PATH=/x", "LOGSHIP_SINK_INTERNAL=false"},
 			check: func(c *Config) string {
 				if c.App != "shop" || c.Host != "h1" || c.LogLevel != "debug" || c.Pipeline.MaxBytes != 8<<20 ||
-					c.Pipeline.MaxAge != Duration(30e9) || c.Sink.Bucket != "b" || c.Sink.Path != "/x" || *c.Sink.Internal {
+					c.Pipeline.MaxAge != Duration(30e9) || c.Sink.OSS.Bucket != "b" || c.Sink.Dir.Path != "/x" || *c.Sink.OSS.Internal {
 					return "values not applied"
 				}
 				return ""
@@ -81,9 +81,9 @@ func TestSet(t *testing.T) {
 	}{
 		{key: "app", value: "shop", get: func(c *Config) any { return c.App }, want: "shop"},
 		{key: "pipeline.max_bytes", value: "16MiB", get: func(c *Config) any { return c.Pipeline.MaxBytes }, want: Size(16 << 20)},
-		{key: "sink.path", value: "/data", get: func(c *Config) any { return c.Sink.Path }, want: "/data"},
-		{key: "sink.concurrency", value: "8", get: func(c *Config) any { return c.Sink.Concurrency }, want: 8},
-		{key: "sink.internal", value: "true", get: func(c *Config) any { return *c.Sink.Internal }, want: true},
+		{key: "sink.path", value: "/data", get: func(c *Config) any { return c.Sink.Dir.Path }, want: "/data"},
+		{key: "sink.concurrency", value: "8", get: func(c *Config) any { return c.Sink.OSS.Concurrency }, want: 8},
+		{key: "sink.internal", value: "true", get: func(c *Config) any { return *c.Sink.OSS.Internal }, want: true},
 		{key: "pipeline.max_age", value: "30", wantErr: `pipeline.max_age: "30" has no unit: write 30s`},
 		{key: "pipeline.max_byte", value: "1", wantErr: "pipeline.max_byte: unknown key; did you mean pipeline.max_bytes?"},
 		{key: "app.name", value: "1", wantErr: "app.name: unknown key"},

@@ -110,12 +110,9 @@ func toNode(v reflect.Value) (*yaml.Node, error) {
 	case t.Kind() == reflect.Struct:
 		n := &yaml.Node{Kind: yaml.MappingNode}
 		fs := fieldsOf(t)
-		typ := ""
-		if f, ok := lookup(fs, "type"); ok {
-			typ = v.Field(f.index).String()
-		}
+		typ := typeOf(v)
 		for _, f := range fs {
-			fv := v.Field(f.index)
+			fv := v.FieldByIndex(f.index)
 			if !f.belongs(typ) && fv.IsZero() {
 				continue
 			}

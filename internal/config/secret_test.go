@@ -21,7 +21,7 @@ func TestSecretNeverPrinted(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Sink.AccessKeySecret.Reveal() != secret {
+	if c.Sink.OSS.AccessKeySecret.Reveal() != secret {
 		t.Fatal("secret not read")
 	}
 	y, err := c.YAML()
@@ -41,7 +41,7 @@ func TestSecretNeverPrinted(t *testing.T) {
 		"%v *":    fmt.Sprintf("%v", *c),
 		"%+v *":   fmt.Sprintf("%+v", *c),
 		"%#v *":   fmt.Sprintf("%#v", *c),
-		"%q":      fmt.Sprintf("%q", c.Sink.AccessKeySecret),
+		"%q":      fmt.Sprintf("%q", c.Sink.OSS.AccessKeySecret),
 	}
 	// Problems around the secret: wrong type, misspelt key, unknown
 	// variable, bad flag, and validation of a half-set credential.
@@ -58,7 +58,7 @@ func TestSecretNeverPrinted(t *testing.T) {
 	e := &Config{}
 	shown["env"] = fmt.Sprint(e.ApplyEnv([]string{"LOGSHIP_SINK_ACCESS_KEY_SECRETS=" + secret, "LOGSHIP_SINK_ACCESS_KEY_SECRET=" + secret}))
 	shown["set"] = fmt.Sprint(e.Set("sink.access_key_secre", secret))
-	if e.Sink.AccessKeySecret.Reveal() != secret {
+	if e.Sink.OSS.AccessKeySecret.Reveal() != secret {
 		t.Error("secret not read from the environment")
 	}
 	shown["env config"] = fmt.Sprintf("%v %+v %#v", e, e, e)

@@ -4,6 +4,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/logship/logship/internal/sinks/oss"
+	"github.com/logship/logship/internal/sources/file"
 )
 
 // valid returns a config that passes Validate after SetDefaults.
@@ -12,11 +15,11 @@ func valid() *Config {
 		App:  "shop",
 		Host: "host-1",
 		Sources: []Source{
-			{Type: SourceFile, Paths: []string{"/home/admin/logs/**/*.log"}},
+			{Type: SourceFile, File: file.Config{Paths: []string{"/home/admin/logs/**/*.log"}}},
 			{Type: SourceCrash},
 			{Type: SourceKmsg},
 		},
-		Sink: Sink{Type: SinkOSS, Bucket: "my-logs", Region: "cn-hangzhou"},
+		Sink: Sink{Type: SinkOSS, OSS: oss.Config{Bucket: "my-logs", Region: "cn-hangzhou"}},
 	}
 	c.SetDefaults()
 	return c
@@ -35,23 +38,23 @@ func TestValidate(t *testing.T) {
 		{"explicit host unsafe", func(c *Config) { c.Host = "a/b" }, []string{`host: "a/b" has '/'`}},
 		{"no sources", func(c *Config) { c.Sources = nil }, []string{"sources: at least one source"}},
 		{"unknown source type", func(c *Config) { c.Sources[0].Type = "flie" }, []string{`sources[0].type: "flie" is not one of file, crash, kmsg; did you mean file?`}},
-		{"file needs paths", func(c *Config) { c.Sources[0].Paths = nil }, []string{"sources[0].paths: required"}},
-		{"bad glob", func(c *Config) { c.Sources[0].Paths = []string{"/logs/**/[a-.log"} }, []string{`sources[0].paths[0]: "/logs/**/[a-.log" is not a valid glob`}},
-		{"bad exclude", func(c *Config) { c.Sources[1].Exclude = []string{"", "a\\"} }, []string{"sources[1].exclude[0]: empty pattern", "sources[1].exclude[1]"}},
-		{"read_from", func(c *Config) { c.Sources[0].ReadFrom = "start" }, []string{`sources[0].read_from: "start" is not one of beginning, end`}},
-		{"setting of another type", func(c *Config) { c.Sources[0].Settle = Duration(1e9); c.Sources[2].Paths = []string{"x"} }, []string{
+		{"file needs paths", func(c *Config) { c.Sources[0].File.Paths = nil }, []string{"sources[0].paths: required"}},
+		{"bad glob", func(c *Config) { c.Sources[0].File.Paths = []string{"/logs/**/[a-.log"} }, []string{`sources[0].paths[0]: "/logs/**/[a-.log" is not a valid glob`}},
+		{"bad exclude", func(c *Config) { c.Sources[1].Crash.Exclude = []string{"", "a\\"} }, []string{"sources[1].exclude[0]: empty pattern", "sources[1].exclude[1]"}},
+		{"read_from", func(c *Config) { c.Sources[0].File.ReadFrom = "start" }, []string{`sources[0].read_from: "start" is not one of beginning, end`}},
+		{"setting of another type", func(c *Config) { c.Sources[0].Crash.Settle = Duration(1e9); c.Sources[2].File.Paths = []string{"x"} }, []string{
 			"sources[0].settle: settle is for crash sources, not file: remove it",
 			"sources[2].paths: paths is for file and crash sources, not kmsg: remove it",
 		}},
 		{"duplicate names", func(c *Config) { c.Sources[1].Name = "file" }, []string{`sources[1].name: "file" is also the name of sources[0]`}},
-		{"line longer than chunk", func(c *Config) { c.Sources[0].MaxLineBytes = 8 << 20 }, []string{"sources[0].max_line_bytes: 8MiB is larger than pipeline.max_bytes (4MiB)"}},
-		{"read buffer larger than chunk", func(c *Config) { c.Sources[0].ReadBufferBytes = 8 << 20 }, []string{"sources[0].read_buffer: 8MiB is larger than pipeline.max_bytes"}},
-		{"counts", func(c *Config) { c.Sources[0].MaxOpenFiles = 0; c.Sources[0].FingerprintBytes = 4 }, []string{
+		{"line longer than chunk", func(c *Config) { c.Sources[0].File.MaxLineBytes = 8 << 20 }, []string{"sources[0].max_line_bytes: 8MiB is larger than pipeline.max_bytes (4MiB)"}},
+		{"read buffer larger than chunk", func(c *Config) { c.Sources[0].File.ReadBufferBytes = 8 << 20 }, []string{"sources[0].read_buffer: 8MiB is larger than pipeline.max_bytes"}},
+		{"counts", func(c *Config) { c.Sources[0].File.MaxOpenFiles = 0; c.Sources[0].File.FingerprintBytes = 4 }, []string{
 			"sources[0].max_open_files: 0 is too small: at least 1",
 			"sources[0].max_rotated_open: 32 is too large: at most 1",
 			"sources[0].fingerprint_bytes: 4 is too small: at least 16",
 		}},
-		{"kmsg mode", func(c *Config) { c.Sources[2].Mode = "dmesg" }, []string{`sources[2].mode: "dmesg" is not one of auto, kmsg, klogctl, cgroup`}},
+		{"kmsg mode", func(c *Config) { c.Sources[2].Kmsg.Mode = "dmesg" }, []string{`sources[2].mode: "dmesg" is not one of auto, kmsg, klogctl, cgroup`}},
 		{"max_bytes too small", func(c *Config) { c.Pipeline.MaxBytes = 1 << 10 }, []string{
 			"sources[0].max_line_bytes: 1MiB is larger than pipeline.max_bytes (1KiB)",
 			"sources[0].read_buffer: 256KiB is larger",
@@ -61,18 +64,18 @@ func TestValidate(t *testing.T) {
 		{"compression", func(c *Config) { c.Pipeline.Compression = "zstandard" }, []string{`pipeline.compression: "zstandard" is not one of zstd, gzip, none`}},
 		{"zero durations", func(c *Config) { c.Pipeline.MaxAge = 0; c.ShutdownTimeout = 0 }, []string{"shutdown_timeout: must be more than 0s", "pipeline.max_age: must be more than 0s"}},
 		{"unknown sink", func(c *Config) { c.Sink.Type = "s3" }, []string{`sink.type: "s3" is not one of dir, oss`}},
-		{"oss needs bucket and region", func(c *Config) { c.Sink.Bucket, c.Sink.Region = "", "" }, []string{"sink.bucket: required", "sink.region: required (or endpoint)"}},
-		{"oss endpoint instead of region", func(c *Config) { c.Sink.Region, c.Sink.Endpoint = "", "oss-cn-hangzhou-internal.aliyuncs.com" }, nil},
-		{"region with oss- prefix", func(c *Config) { c.Sink.Region = "oss-cn-hangzhou" }, []string{"sink.region: \"oss-cn-hangzhou\": write the region without oss-: cn-hangzhou"}},
-		{"bucket name", func(c *Config) { c.Sink.Bucket = "My_Logs" }, []string{`sink.bucket: "My_Logs" is not an OSS bucket name`}},
-		{"storage class", func(c *Config) { c.Sink.StorageClass = "standard" }, []string{`sink.storage_class: "standard" is not one of Standard, IA, Archive, ColdArchive, DeepColdArchive; did you mean Standard?`}},
-		{"sse", func(c *Config) { c.Sink.SSE = "AES" }, []string{`sink.sse: "AES" is not one of AES256, KMS`}},
-		{"sse key without KMS", func(c *Config) { c.Sink.SSE, c.Sink.SSEKeyID = "AES256", "k" }, []string{"sink.sse_key_id: only with sse: KMS"}},
-		{"sse KMS with key", func(c *Config) { c.Sink.SSE, c.Sink.SSEKeyID = "KMS", "k" }, nil},
-		{"half credentials", func(c *Config) { c.Sink.AccessKeyID = "id" }, []string{"sink.access_key_id: access_key_id and access_key_secret go together"}},
-		{"part size", func(c *Config) { c.Sink.PartSize = 1 << 10 }, []string{"sink.part_size: 1KiB is too small: at least 100KiB"}},
+		{"oss needs bucket and region", func(c *Config) { c.Sink.OSS.Bucket, c.Sink.OSS.Region = "", "" }, []string{"sink.bucket: required", "sink.region: required (or endpoint)"}},
+		{"oss endpoint instead of region", func(c *Config) { c.Sink.OSS.Region, c.Sink.OSS.Endpoint = "", "oss-cn-hangzhou-internal.aliyuncs.com" }, nil},
+		{"region with oss- prefix", func(c *Config) { c.Sink.OSS.Region = "oss-cn-hangzhou" }, []string{"sink.region: \"oss-cn-hangzhou\": write the region without oss-: cn-hangzhou"}},
+		{"bucket name", func(c *Config) { c.Sink.OSS.Bucket = "My_Logs" }, []string{`sink.bucket: "My_Logs" is not an OSS bucket name`}},
+		{"storage class", func(c *Config) { c.Sink.OSS.StorageClass = "standard" }, []string{`sink.storage_class: "standard" is not one of Standard, IA, Archive, ColdArchive, DeepColdArchive; did you mean Standard?`}},
+		{"sse", func(c *Config) { c.Sink.OSS.SSE = "AES" }, []string{`sink.sse: "AES" is not one of AES256, KMS`}},
+		{"sse key without KMS", func(c *Config) { c.Sink.OSS.SSE, c.Sink.OSS.SSEKeyID = "AES256", "k" }, []string{"sink.sse_key_id: only with sse: KMS"}},
+		{"sse KMS with key", func(c *Config) { c.Sink.OSS.SSE, c.Sink.OSS.SSEKeyID = "KMS", "k" }, nil},
+		{"half credentials", func(c *Config) { c.Sink.OSS.AccessKeyID = "id" }, []string{"sink.access_key_id: access_key_id and access_key_secret go together"}},
+		{"part size", func(c *Config) { c.Sink.OSS.PartSize = 1 << 10 }, []string{"sink.part_size: 1KiB is too small: at least 100KiB"}},
 		{"prefix", func(c *Config) { c.Sink.Prefix = "logs/../x" }, []string{`sink.prefix: "logs/../x": each folder must be`}},
-		{"dir with oss keys", func(c *Config) { c.Sink.Type, c.Sink.Path = SinkDir, "./a" }, []string{
+		{"dir with oss keys", func(c *Config) { c.Sink.Type, c.Sink.Dir.Path = SinkDir, "./a" }, []string{
 			"sink.bucket: bucket is for oss sinks, not dir: remove it",
 			"sink.region: region is for oss sinks, not dir: remove it",
 			"sink.internal: internal is for oss sinks",
@@ -129,10 +132,10 @@ func TestValidateLines(t *testing.T) {
 
 func TestSetDefaults(t *testing.T) {
 	c := &Config{App: "shop", Sources: []Source{
-		{Type: SourceFile, Paths: []string{"a"}},
-		{Type: SourceFile, Paths: []string{"b"}},
-		{Type: SourceFile, Name: "file-3", Paths: []string{"c"}},
-		{Type: SourceFile, Paths: []string{"d"}},
+		{Type: SourceFile, File: file.Config{Paths: []string{"a"}}},
+		{Type: SourceFile, File: file.Config{Paths: []string{"b"}}},
+		{Type: SourceFile, Name: "file-3", File: file.Config{Paths: []string{"c"}}},
+		{Type: SourceFile, File: file.Config{Paths: []string{"d"}}},
 		{Type: SourceCrash},
 		{Type: SourceKmsg},
 	}}
@@ -151,16 +154,16 @@ func TestSetDefaults(t *testing.T) {
 		{"host", c.Host != "", true},
 		{"log_level", c.LogLevel, "info"},
 		{"shutdown_timeout", c.ShutdownTimeout, Duration(10e9)},
-		{"read_from", c.Sources[0].ReadFrom, "beginning"},
-		{"read_buffer", c.Sources[0].ReadBufferBytes, Size(256 << 10)},
-		{"rotated_keep_open", c.Sources[0].RotatedKeepOpen.String(), "5m"},
-		{"crash paths", strings.Join(c.Sources[4].Paths, " "), "hs_err_pid*.log java_pid*.hprof /tmp/hs_err_pid*.log /tmp/java_pid*.hprof"},
-		{"crash settle", c.Sources[4].Settle, Duration(5e9)},
-		{"file has no settle", c.Sources[0].Settle, Duration(0)},
-		{"kmsg device", c.Sources[5].Device, "/dev/kmsg"},
+		{"read_from", c.Sources[0].File.ReadFrom, "beginning"},
+		{"read_buffer", c.Sources[0].File.ReadBufferBytes, Size(256 << 10)},
+		{"rotated_keep_open", c.Sources[0].File.RotatedKeepOpen.String(), "5m"},
+		{"crash paths", strings.Join(c.Sources[4].Crash.Paths, " "), "hs_err_pid*.log java_pid*.hprof /tmp/hs_err_pid*.log /tmp/java_pid*.hprof"},
+		{"crash settle", c.Sources[4].Crash.Settle, Duration(5e9)},
+		{"file has no settle", c.Sources[0].Crash.Settle, Duration(0)},
+		{"kmsg device", c.Sources[5].Kmsg.Device, "/dev/kmsg"},
 		{"max_bytes", c.Pipeline.MaxBytes, Size(4 << 20)},
 		{"compression", c.Pipeline.Compression, "zstd"},
-		{"sink", c.Sink.Type + " " + c.Sink.Path, "dir ./archive"},
+		{"sink", c.Sink.Type + " " + c.Sink.Dir.Path, "dir ./archive"},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
@@ -173,9 +176,9 @@ func TestSetDefaults(t *testing.T) {
 
 	o := &Config{Sink: Sink{Type: SinkOSS}}
 	o.SetDefaults()
-	if o.Sink.Internal == nil || !*o.Sink.Internal || o.Sink.Concurrency != 4 || o.Sink.PartSize != 8<<20 ||
-		o.Sink.Timeout != Duration(60e9) || o.Sink.StorageClass != "Standard" || o.Sink.Path != "" ||
-		o.Sink.ContentMD5 == nil || *o.Sink.ContentMD5 {
+	if o.Sink.OSS.Internal == nil || !*o.Sink.OSS.Internal || o.Sink.OSS.Concurrency != 4 || o.Sink.OSS.PartSize != 8<<20 ||
+		o.Sink.OSS.Timeout != Duration(60e9) || o.Sink.OSS.StorageClass != "Standard" || o.Sink.Dir.Path != "" ||
+		o.Sink.OSS.ContentMD5 == nil || *o.Sink.OSS.ContentMD5 {
 		t.Errorf("oss defaults: %+v", o.Sink)
 	}
 	again := *o

@@ -24,7 +24,7 @@ func BenchmarkPipelineDir(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				p, err := New(Options{App: "bench", Host: "h", Sink: d, StateDir: b.TempDir(), Codec: codec})
+				p, err := New(Options{App: "bench", Host: "h", Sink: d, Config: Config{StateDir: b.TempDir(), Compression: codec}})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -55,7 +55,7 @@ var ErrCheckpoint = errors.New("pipeline: bad checkpoint file")
 // by a crash during a save.
 func OpenStore(dir string) (*Store, error) {
 	if err := atomicfile.MkdirAll(dir, 0o750); err != nil { // durable: a lost state dir would look like a first start
-		return nil, fmt.Errorf("state dir: %w", err)
+		return nil, err
 	}
 	tmps, _ := filepath.Glob(filepath.Join(dir, checkpointFile+".tmp*"))
 	for _, t := range tmps {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,45 +15,29 @@ import (
 	"github.com/logship/logship/internal/sinks"
 )
 
-// Options configure a Pipeline.
+// Options configure a Pipeline: its Config (the pipeline: section) and
+// what the agent wires in.
 type Options struct {
+	Config
 	App, Host string
 	Prefix    string // key prefix
-	Codec     string // archive.CodecZstd (default), CodecGzip, CodecNone
-	// MaxBytes is the raw size at which a chunk is sealed; default 4 MiB.
-	MaxBytes int
-	// MaxAge is how long the first byte of a chunk may wait; default 5s.
-	MaxAge time.Duration
-	// MaxInFlight bounds chunks that are open, compressing or uploading;
-	// when all are taken, sources block (backpressure). Default 6.
-	MaxInFlight int
 	// Compressors is the number of compression workers; default GOMAXPROCS.
 	Compressors int
 	// Uploaders is the number of concurrent sink writes; default 4.
 	Uploaders int
-	// StateDir holds the checkpoint file; CheckpointInterval paces saves
-	// (default 1s).
-	StateDir           string
-	CheckpointInterval time.Duration
-	Sink               sinks.Sink
-	Retry              Retry
-	Log                *slog.Logger
-	Now                func() time.Time
+	Sink      sinks.Sink
+	// Retry is the retry policy of sink writes; its Permanent pace is
+	// Config.RetryRefused.
+	Retry Retry
+	Log   *slog.Logger
+	Now   func() time.Time
 }
 
+// setDefaults applies Config.SetDefaults and the defaults of what is not
+// configuration.
 func (o *Options) setDefaults() {
-	if o.Codec == "" {
-		o.Codec = archive.CodecZstd
-	}
-	if o.MaxBytes <= 0 {
-		o.MaxBytes = 4 << 20
-	}
-	if o.MaxAge <= 0 {
-		o.MaxAge = 5 * time.Second
-	}
-	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = 6
-	}
+	o.Config.SetDefaults()
+	o.Retry.Permanent = o.RetryRefused.Std()
 	if o.Compressors <= 0 {
 		o.Compressors = runtime.GOMAXPROCS(0)
 	}
@@ -61,9 +46,6 @@ func (o *Options) setDefaults() {
 	o.Compressors = min(o.Compressors, o.MaxInFlight)
 	if o.Uploaders <= 0 {
 		o.Uploaders = 4
-	}
-	if o.CheckpointInterval <= 0 {
-		o.CheckpointInterval = time.Second
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
@@ -148,14 +130,15 @@ func New(o Options) (*Pipeline, error) {
 	if err := archive.CheckName(o.Host); err != nil {
 		return nil, fmt.Errorf("pipeline: host: %w", err)
 	}
-	switch o.Codec {
-	case archive.CodecZstd, archive.CodecGzip, archive.CodecNone:
-	default:
-		return nil, fmt.Errorf("pipeline: unknown codec %q", o.Codec)
+	if !slices.Contains(Compressions, o.Compression) {
+		return nil, fmt.Errorf("pipeline: unknown codec %q", o.Compression)
+	}
+	if o.stateDirWhy != "" {
+		o.Log.Info("state dir chosen", "state_dir", o.StateDir, "why", o.stateDirWhy)
 	}
 	st, err := OpenStore(o.StateDir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pipeline.state_dir: %w: set pipeline.state_dir (or LOGSHIP_PIPELINE_STATE_DIR) to a folder this user can write that survives restarts, e.g. a mounted volume", err)
 	}
 	entries, exists, err := st.Load()
 	if err != nil {
@@ -184,6 +167,14 @@ func New(o Options) (*Pipeline, error) {
 	}
 	p.uploadCtx, p.cancelUpload = context.WithCancel(context.Background())
 	return p, nil
+}
+
+// Config returns the keys the pipeline runs with: what logship validate
+// --print shows for its section.
+func (p *Pipeline) Config() Config {
+	c := p.o.Config
+	c.stateDirWhy = ""
+	return c
 }
 
 func streamKey(source, id string) string { return source + "\x00" + id }
@@ -317,7 +308,7 @@ func (p *Pipeline) setOpen(s *streamWriter, open bool) {
 // ticker seals batches older than MaxAge and saves checkpoints.
 func (p *Pipeline) ticker() {
 	defer close(p.tickerDone)
-	every := min(p.o.MaxAge/4, p.o.CheckpointInterval)
+	every := min(p.o.MaxAge.Std()/4, p.o.CheckpointInterval.Std())
 	every = max(every, 10*time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -332,7 +323,7 @@ func (p *Pipeline) ticker() {
 		p.openMu.Lock()
 		var old []*streamWriter
 		for s := range p.open {
-			if now.Sub(s.openedAt) >= p.o.MaxAge {
+			if now.Sub(s.openedAt) >= p.o.MaxAge.Std() {
 				old = append(old, s)
 			}
 		}
@@ -340,7 +331,7 @@ func (p *Pipeline) ticker() {
 		for _, s := range old {
 			s.Flush()
 		}
-		if time.Since(lastSave) >= p.o.CheckpointInterval {
+		if time.Since(lastSave) >= p.o.CheckpointInterval.Std() {
 			lastSave = time.Now()
 			p.saveIfDirty()
 		}

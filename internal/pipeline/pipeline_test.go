@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sinks"
 	"github.com/logship/logship/internal/sinks/dir"
 )
@@ -58,9 +59,10 @@ func (f *flakySink) Put(ctx context.Context, o *sinks.Object) error {
 
 func newTestPipeline(t *testing.T, sink sinks.Sink, mut func(*Options)) *Pipeline {
 	t.Helper()
-	o := Options{App: "app", Host: "host", Sink: sink, StateDir: filepath.Join(t.TempDir(), "state"),
-		MaxBytes: 64 << 10, MaxAge: 50 * time.Millisecond, MaxInFlight: 4, CheckpointInterval: 20 * time.Millisecond,
-		Retry: Retry{Initial: time.Millisecond, Max: 5 * time.Millisecond, Permanent: 5 * time.Millisecond},
+	o := Options{App: "app", Host: "host", Sink: sink,
+		Config: Config{StateDir: filepath.Join(t.TempDir(), "state"), MaxBytes: 64 << 10, MaxAge: schema.Duration(50 * time.Millisecond),
+			MaxInFlight: 4, CheckpointInterval: schema.Duration(20 * time.Millisecond), RetryRefused: schema.Duration(5 * time.Millisecond)},
+		Retry: Retry{Initial: time.Millisecond, Max: 5 * time.Millisecond},
 		Log:   slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if mut != nil {
 		mut(&o)
@@ -163,7 +165,7 @@ func TestDeliversExactBytes(t *testing.T) {
 		t.Run(codec, func(t *testing.T) {
 			fs := newFlaky(t)
 			fs.failNext.Store(5) // retried transparently
-			p := newTestPipeline(t, fs, func(o *Options) { o.Codec = codec })
+			p := newTestPipeline(t, fs, func(o *Options) { o.Compression = codec })
 			p.Start()
 			em := p.Emitter("files")
 			want := map[string][]byte{}
@@ -365,7 +367,7 @@ func TestCheckpointCrashBeforeRename(t *testing.T) {
 // seals the oldest open batch instead of waiting for max_age.
 func TestManyStreamsDoNotStarve(t *testing.T) {
 	fs := newFlaky(t)
-	p := newTestPipeline(t, fs, func(o *Options) { o.MaxInFlight = 2; o.MaxAge = time.Hour })
+	p := newTestPipeline(t, fs, func(o *Options) { o.MaxInFlight = 2; o.MaxAge = schema.Duration(time.Hour) })
 	p.Start()
 	em := p.Emitter("files")
 	for i := 0; i < 20; i++ {
@@ -390,8 +392,8 @@ func TestManyStreamsDoNotStarve(t *testing.T) {
 func TestNoDeadlockUnderCheckpointing(t *testing.T) {
 	fs := newFlaky(t)
 	p := newTestPipeline(t, fs, func(o *Options) {
-		o.CheckpointInterval = time.Millisecond
-		o.MaxAge = time.Millisecond
+		o.CheckpointInterval = schema.Duration(time.Millisecond)
+		o.MaxAge = schema.Duration(time.Millisecond)
 		o.MaxBytes = 64 << 10
 	})
 	p.Start()

@@ -17,7 +17,7 @@ import (
 type Retry struct {
 	Initial   time.Duration // first backoff; default 200ms
 	Max       time.Duration // cap; default 30s
-	Permanent time.Duration // pace for permanent errors; default 60s
+	Permanent time.Duration // pace for permanent errors; default DefaultRetryRefused
 	// Sleep waits d or until ctx ends (tests inject a fast one).
 	Sleep func(ctx context.Context, d time.Duration) error
 }
@@ -30,7 +30,7 @@ func (r Retry) withDefaults() Retry {
 		r.Max = 30 * time.Second
 	}
 	if r.Permanent <= 0 {
-		r.Permanent = 60 * time.Second
+		r.Permanent = DefaultRetryRefused
 	}
 	if r.Sleep == nil {
 		r.Sleep = sleepCtx

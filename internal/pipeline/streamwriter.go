@@ -58,7 +58,7 @@ func (s *streamWriter) Write(ctx context.Context, pc Piece) error {
 		pc.Time = s.p.o.Now()
 	}
 	s.mu.Lock()
-	if s.buf != nil && (pc.Start != s.bEnd || len(*s.buf)+len(pc.Data) > s.p.o.MaxBytes || (pc.Event != "" && s.bEvent != "" && pc.Event != s.bEvent)) {
+	if s.buf != nil && (pc.Start != s.bEnd || len(*s.buf)+len(pc.Data) > int(s.p.o.MaxBytes) || (pc.Event != "" && s.bEvent != "" && pc.Event != s.bEvent)) {
 		s.sealLocked()
 	}
 	if s.buf == nil {
@@ -67,7 +67,7 @@ func (s *streamWriter) Write(ctx context.Context, pc Piece) error {
 			return err
 		}
 		s.mu.Lock()
-		bp := getBuf(s.p.rawFree, s.p.o.MaxBytes)
+		bp := getBuf(s.p.rawFree, int(s.p.o.MaxBytes))
 		if cap(*bp) < len(pc.Data) {
 			b := make([]byte, 0, len(pc.Data))
 			bp = &b
@@ -90,7 +90,7 @@ func (s *streamWriter) Write(ctx context.Context, pc Piece) error {
 		s.bEvent = pc.Event
 	}
 	s.next = pc.End
-	full := len(*s.buf) >= s.p.o.MaxBytes
+	full := len(*s.buf) >= int(s.p.o.MaxBytes)
 	if full {
 		s.sealLocked()
 	}

@@ -20,11 +20,11 @@ func (p *Pipeline) compressor() {
 			Source: c.info.Kind, Path: c.info.Path, Stream: c.info.ID,
 			Start: c.start, End: c.end, Unit: c.info.Unit,
 			Lines: c.lines, RawSize: int64(len(raw)), Checksum: archive.FormatChecksum(c.crc),
-			First: c.first.UTC(), Last: c.last.UTC(), Codec: p.o.Codec, Event: c.event,
+			First: c.first.UTC(), Last: c.last.UTC(), Codec: p.o.Compression, Event: c.event,
 		}
 		// Logs compress 5-15x: an eighth of a chunk holds most bodies
 		// without the append doubling (and copying) its way up.
-		bp := getBuf(p.bodyFree, max(p.o.MaxBytes/8, 64<<10))
+		bp := getBuf(p.bodyFree, max(int(p.o.MaxBytes)/8, 64<<10))
 		body, err := enc.Encode((*bp)[:0], h, raw)
 		if err != nil {
 			// Cannot happen for valid headers; drop loudly, never silently.
@@ -40,7 +40,7 @@ func (p *Pipeline) compressor() {
 		// unreachable sink holds its compressed size, not max_bytes.
 		putBuf(p.rawFree, c.raw)
 		c.raw = nil
-		c.obj = &sinks.Object{Key: archive.Key(p.o.Prefix, h), Body: body, Header: h, ContentType: contentType(p.o.Codec)}
+		c.obj = &sinks.Object{Key: archive.Key(p.o.Prefix, h), Body: body, Header: h, ContentType: contentType(p.o.Compression)}
 		p.uploadQ <- c
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/sinks"
 	"github.com/logship/logship/internal/sinks/dir"
 	osssink "github.com/logship/logship/internal/sinks/oss"
@@ -78,12 +77,12 @@ func ParseLocation(from string) (Location, error) {
 // Flags win over Sink, the sink section of an agent config (-c), which
 // gives what they leave unset: region, endpoint and access keys.
 type OSSOptions struct {
-	Sink       config.Sink // from the agent config; its bucket and prefix are not used (the location says)
-	ConfigFile string      // where Sink came from: a secret in it that others can read is warned about
-	Region     string      // e.g. cn-hangzhou; derived from an Aliyun endpoint when empty
-	Endpoint   string      // host name or URL, instead of the one Region and Internal make
-	Internal   bool        // the VPC endpoint oss-REGION-internal.aliyuncs.com, from inside Aliyun
-	Parallel   int         // requests at once (connections kept open)
+	Sink       osssink.Config // the oss sink of the agent config; its bucket and prefix are not used (the location says)
+	ConfigFile string         // where Sink came from: a secret in it that others can read is warned about
+	Region     string         // e.g. cn-hangzhou; derived from an Aliyun endpoint when empty
+	Endpoint   string         // host name or URL, instead of the one Region and Internal make
+	Internal   bool           // the VPC endpoint oss-REGION-internal.aliyuncs.com, from inside Aliyun
+	Parallel   int            // requests at once (connections kept open)
 	Log        *slog.Logger
 	Options    []osssink.Option // tests: another metadata service, ~/.ossutilconfig, environment
 }
@@ -129,7 +128,7 @@ const ecsWait = time.Second
 // that keys are relative to it like those of a folder.
 func openOSS(ctx context.Context, loc Location, o OSSOptions) (Store, error) {
 	c := o.Sink
-	c.Type, c.Bucket, c.Prefix = config.SinkOSS, loc.Bucket, loc.Prefix
+	c.Bucket, c.Prefix = loc.Bucket, loc.Prefix
 	if o.Region != "" {
 		c.Region = o.Region
 	}

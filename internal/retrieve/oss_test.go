@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/logship/logship/archive"
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/osstest"
 	osssink "github.com/logship/logship/internal/sinks/oss"
 )
@@ -238,11 +237,11 @@ func TestOpenOSSEndpoint(t *testing.T) {
 	}{
 		{"region", OSSOptions{Region: "cn-hangzhou"}, "https://oss-cn-hangzhou.aliyuncs.com"},
 		{"internal", OSSOptions{Region: "cn-hangzhou", Internal: true}, "https://oss-cn-hangzhou-internal.aliyuncs.com"},
-		{"config internal: true", OSSOptions{Sink: config.Sink{Region: "cn-beijing", Internal: &yes}}, "https://oss-cn-beijing.aliyuncs.com"},
-		{"config VPC endpoint", OSSOptions{Sink: config.Sink{Endpoint: "oss-cn-shanghai-internal.aliyuncs.com"}}, "https://oss-cn-shanghai.aliyuncs.com"},
-		{"config bucket domain", OSSOptions{Sink: config.Sink{Endpoint: "https://b.oss-cn-shenzhen-internal.aliyuncs.com"}}, "https://oss-cn-shenzhen.aliyuncs.com"},
-		{"config VPC endpoint, --internal", OSSOptions{Sink: config.Sink{Endpoint: "oss-cn-shanghai-internal.aliyuncs.com"}, Internal: true}, "https://oss-cn-shanghai-internal.aliyuncs.com"},
-		{"flags win", OSSOptions{Sink: config.Sink{Region: "cn-beijing", Endpoint: "oss-cn-beijing.aliyuncs.com"}, Region: "cn-hangzhou", Endpoint: "http://127.0.0.1:9"}, "http://127.0.0.1:9"},
+		{"config internal: true", OSSOptions{Sink: osssink.Config{Region: "cn-beijing", Internal: &yes}}, "https://oss-cn-beijing.aliyuncs.com"},
+		{"config VPC endpoint", OSSOptions{Sink: osssink.Config{Endpoint: "oss-cn-shanghai-internal.aliyuncs.com"}}, "https://oss-cn-shanghai.aliyuncs.com"},
+		{"config bucket domain", OSSOptions{Sink: osssink.Config{Endpoint: "https://b.oss-cn-shenzhen-internal.aliyuncs.com"}}, "https://oss-cn-shenzhen.aliyuncs.com"},
+		{"config VPC endpoint, --internal", OSSOptions{Sink: osssink.Config{Endpoint: "oss-cn-shanghai-internal.aliyuncs.com"}, Internal: true}, "https://oss-cn-shanghai-internal.aliyuncs.com"},
+		{"flags win", OSSOptions{Sink: osssink.Config{Region: "cn-beijing", Endpoint: "oss-cn-beijing.aliyuncs.com"}, Region: "cn-hangzhou", Endpoint: "http://127.0.0.1:9"}, "http://127.0.0.1:9"},
 		{"no region", OSSOptions{}, "--region is required"},
 		{"bad endpoint", OSSOptions{Endpoint: "ftp://x", Region: "cn-hangzhou"}, "scheme must be http or https"},
 	} {

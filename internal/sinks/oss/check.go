@@ -18,7 +18,7 @@ import (
 
 	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 
-	"github.com/logship/logship/internal/config"
+	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sinks"
 )
 
@@ -57,11 +57,12 @@ type Step struct {
 // region, clock skew, a missing RAM permission, a bucket in another
 // region) and ends the check. Check returns true when shipping would work:
 // no step failed (a warning does not count).
-func Check(ctx context.Context, c config.Sink, log *slog.Logger, report func(Step), opts ...Option) bool {
+func Check(ctx context.Context, c Config, log *slog.Logger, report func(Step), opts ...Option) bool {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	o := buildOptions(opts)
+	c.SetDefaults()
 	k := &checker{ctx: ctx, c: c, o: o, log: log, report: report, ok: true}
 	k.run()
 	return k.ok
@@ -69,7 +70,7 @@ func Check(ctx context.Context, c config.Sink, log *slog.Logger, report func(Ste
 
 type checker struct {
 	ctx    context.Context
-	c      config.Sink
+	c      Config
 	o      *options
 	log    *slog.Logger
 	report func(Step)
@@ -501,7 +502,7 @@ func knownRegion(r string) bool {
 func regionSuggestion(r string) string {
 	best, bestD := "", 4
 	for _, x := range regions {
-		if d := config.EditDistance(r, x); d < bestD {
+		if d := schema.EditDistance(r, x); d < bestD {
 			best, bestD = x, d
 		}
 	}

@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
-
-	"github.com/logship/logship/internal/config"
 )
 
 // The credentials chain: the first source that works is used for the life
@@ -95,7 +93,7 @@ func maskID(id string) string {
 	return id[:4] + "****" + id[len(id)-4:]
 }
 
-func chooseCredentials(ctx context.Context, c config.Sink, o *options, log *slog.Logger) (*chosenCreds, error) {
+func chooseCredentials(ctx context.Context, c Config, o *options, log *slog.Logger) (*chosenCreds, error) {
 	if o.creds != nil {
 		ch := &chosenCreds{name: o.credsName, provider: o.creds}
 		if ch.name == "" {

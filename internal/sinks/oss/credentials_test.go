@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/logship/logship/internal/config"
 )
 
 // fakeClock is a settable clock.
@@ -49,7 +47,7 @@ func deadMetadata(t *testing.T) Option {
 	return WithMetadataURL(u)
 }
 
-func pick(t *testing.T, c config.Sink, opts ...Option) (*chosenCreds, string, error) {
+func pick(t *testing.T, c Config, opts ...Option) (*chosenCreds, string, error) {
 	t.Helper()
 	var o options
 	for _, f := range opts {
@@ -66,12 +64,12 @@ func TestOSSCredentialsChainOrder(t *testing.T) {
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "logship.yaml")
 	os.WriteFile(cfgFile, []byte("x"), 0o600)
-	withCfg := config.Sink{AccessKeyID: "LTAI5tFromConfig0002", AccessKeySecret: "config-secret"}
+	withCfg := Config{AccessKeyID: "LTAI5tFromConfig0002", AccessKeySecret: "config-secret"}
 	full := map[string]string{"OSS_ACCESS_KEY_ID": "LTAI5tFromEnvxx0001", "OSS_ACCESS_KEY_SECRET": "env-secret", "OSS_SESSION_TOKEN": "env-token"}
 	noUtil := WithOssutilConfig(filepath.Join(dir, "none"))
 	for _, tc := range []struct {
 		name   string
-		c      config.Sink
+		c      Config
 		opts   []Option
 		source string
 		id     string
@@ -106,7 +104,7 @@ func TestOSSCredentialsChainOrder(t *testing.T) {
 		})
 	}
 	t.Run("env token", func(t *testing.T) {
-		ch, _, err := pick(t, config.Sink{}, env(full))
+		ch, _, err := pick(t, Config{}, env(full))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +114,7 @@ func TestOSSCredentialsChainOrder(t *testing.T) {
 		}
 	})
 	t.Run("nothing", func(t *testing.T) {
-		_, _, err := pick(t, config.Sink{}, env(nil), deadMetadata(t), noUtil)
+		_, _, err := pick(t, Config{}, env(nil), deadMetadata(t), noUtil)
 		if !errors.Is(err, errNoCredentials) || !strings.Contains(err.Error(), "OSS_ACCESS_KEY_ID") || !strings.Contains(err.Error(), "ecs-ram-role") {
 			t.Fatalf("%v", err)
 		}
@@ -138,12 +136,12 @@ func TestOSSLocalCredentialsFirst(t *testing.T) {
 	}))
 	defer stall.Close()
 	defer close(release)
-	ch, _, err := pick(t, config.Sink{}, env(nil), WithMetadataURL(stall.URL), WithOssutilConfig("testdata/ossutilconfig"),
+	ch, _, err := pick(t, Config{}, env(nil), WithMetadataURL(stall.URL), WithOssutilConfig("testdata/ossutilconfig"),
 		WithLocalCredentialsFirst(time.Second))
 	if err != nil || ch.name != "ossutilconfig" || asked.Load() != 0 {
 		t.Fatalf("chose %v, %v; metadata asked %d times", ch, err, asked.Load())
 	}
-	_, _, err = pick(t, config.Sink{}, env(nil), WithMetadataURL(stall.URL), WithOssutilConfig(filepath.Join(t.TempDir(), "none")),
+	_, _, err = pick(t, Config{}, env(nil), WithMetadataURL(stall.URL), WithOssutilConfig(filepath.Join(t.TempDir(), "none")),
 		WithLocalCredentialsFirst(50*time.Millisecond))
 	if !errors.Is(err, errNoCredentials) || !strings.Contains(err.Error(), "deadline exceeded") || asked.Load() != 1 ||
 		strings.Index(err.Error(), "none)") > strings.Index(err.Error(), "ecs-ram-role") {
@@ -153,7 +151,7 @@ func TestOSSLocalCredentialsFirst(t *testing.T) {
 
 func TestOSSConfigFileReadableByOthers(t *testing.T) {
 	dir := t.TempDir()
-	c := config.Sink{AccessKeyID: "LTAI5tFromConfig0002", AccessKeySecret: "config-secret"}
+	c := Config{AccessKeyID: "LTAI5tFromConfig0002", AccessKeySecret: "config-secret"}
 	for _, tc := range []struct {
 		mode os.FileMode
 		warn bool
@@ -241,7 +239,7 @@ func TestOSSECSRoleCredentials(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			clock := &fakeClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
 			m := newMetadataServer(t, clock, hardened)
-			ch, logs, err := pick(t, config.Sink{}, env(nil), WithMetadataURL(m.URL), WithClock(clock.now))
+			ch, logs, err := pick(t, Config{}, env(nil), WithMetadataURL(m.URL), WithClock(clock.now))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
 
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/osstest"
 	"github.com/logship/logship/internal/pipeline"
 	"github.com/logship/logship/internal/sinks"
@@ -28,7 +27,7 @@ func TestOSSClassify(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		srvOpts   func(*osstest.Options)
-		sinkCfg   func(*config.Sink)
+		sinkCfg   func(*Config)
 		id, sec   string
 		setup     func(*osstest.Server)
 		permanent bool
@@ -47,7 +46,7 @@ func TestOSSClassify(t *testing.T) {
 			s.Inject(osstest.Fault{Op: "PutObject", Status: 403, Code: "AccessDenied", Message: "You have no right to access this object."})
 		}, permanent: true, code: "AccessDenied",
 			want: []string{"AccessDenied: the RAM policy of this key lacks oss:PutObject on acs:oss:*:*:logs-bucket/logs/*"}},
-		{name: "no such bucket", sinkCfg: func(c *config.Sink) { c.Bucket = "no-such-bucket" }, permanent: true, code: "NoSuchBucket",
+		{name: "no such bucket", sinkCfg: func(c *Config) { c.Bucket = "no-such-bucket" }, permanent: true, code: "NoSuchBucket",
 			want: []string{`bucket "no-such-bucket" does not exist`, "check sink.bucket and sink.region"}},
 		{name: "unknown key id", id: "LTAI5tUnknownKey9999", permanent: true, code: "InvalidAccessKeyId",
 			want: []string{"LTAI****9999", "does not exist or is disabled"}},
@@ -96,7 +95,7 @@ func TestOSSClassify(t *testing.T) {
 			if tc.sec != "" {
 				sec = tc.sec
 			}
-			var cm []func(*config.Sink)
+			var cm []func(*Config)
 			if tc.sinkCfg != nil {
 				cm = append(cm, tc.sinkCfg)
 			}

@@ -25,7 +25,7 @@ import (
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/retry"
 
-	"github.com/logship/logship/internal/config"
+	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sinks"
 )
 
@@ -39,6 +39,7 @@ type Sink struct {
 	region    string
 	endpoint  *url.URL
 	pathStyle bool
+	internal  bool // the endpoint is a VPC one
 	storage   sdk.StorageClassType
 	sse       string
 	sseKey    string
@@ -158,7 +159,7 @@ type endpointInfo struct {
 var endpointRegion = regexp.MustCompile(`^(?:[a-z0-9-]+\.)?oss-([a-z0-9-]+?)(-internal)?\.aliyuncs\.com$`)
 
 // resolveEndpoint applies the endpoint rules of the package comment.
-func resolveEndpoint(c config.Sink) (endpointInfo, error) {
+func resolveEndpoint(c Config) (endpointInfo, error) {
 	var e endpointInfo
 	e.region = c.Region
 	raw := strings.TrimSpace(c.Endpoint)
@@ -217,9 +218,13 @@ func isLocalHost(host string) bool {
 }
 
 // New builds the sink from its config and picks the credentials (see
-// credentials.go). It contacts OSS only if the chain has to probe the ECS
-// metadata service; use Check to test connectivity.
-func New(ctx context.Context, c config.Sink, log *slog.Logger, opts ...Option) (*Sink, error) {
+// credentials.go). Zero values take their defaults (Config.SetDefaults,
+// nothing else). It does not run Validate, because the read side (ls,
+// pull, cat) opens whatever bucket a URL names with settings of its own;
+// the agent's config has been validated whole by package config. It
+// contacts OSS only if the chain has to probe the ECS metadata service;
+// use Check to test connectivity.
+func New(ctx context.Context, c Config, log *slog.Logger, opts ...Option) (*Sink, error) {
 	o := buildOptions(opts)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -227,6 +232,7 @@ func New(ctx context.Context, c config.Sink, log *slog.Logger, opts ...Option) (
 	if c.Bucket == "" {
 		return nil, errors.New("oss: sink.bucket is required")
 	}
+	c.SetDefaults()
 	ep, err := resolveEndpoint(c)
 	if err != nil {
 		return nil, err
@@ -241,6 +247,21 @@ func New(ctx context.Context, c config.Sink, log *slog.Logger, opts ...Option) (
 	return s, nil
 }
 
+// Config returns the keys the sink runs with, read back from its fields:
+// what logship validate --print shows for it. Region, Endpoint and
+// Internal are those requests go to, resolved from the config; the
+// credentials are not returned.
+func (s *Sink) Config() Config {
+	md5 := s.md5
+	internal := s.internal
+	return Config{
+		Bucket: s.bucket, Region: s.region, Internal: &internal, Endpoint: s.endpoint.String(),
+		StorageClass: string(s.storage), SSE: s.sse, SSEKeyID: s.sseKey,
+		Concurrency: s.conc, PartSize: schema.Size(s.partSize), Timeout: schema.Duration(s.timeout),
+		ContentMD5: &md5, Prefix: s.prefix,
+	}
+}
+
 func buildOptions(opts []Option) *options {
 	var o options
 	for _, f := range opts {
@@ -250,26 +271,15 @@ func buildOptions(opts []Option) *options {
 	return &o
 }
 
-func newSink(c config.Sink, ep endpointInfo, creds *chosenCreds, o *options, log *slog.Logger) *Sink {
+// newSink builds the sink of a config that SetDefaults has completed.
+func newSink(c Config, ep endpointInfo, creds *chosenCreds, o *options, log *slog.Logger) *Sink {
 	s := &Sink{
-		bucket: c.Bucket, prefix: c.Prefix, region: ep.region, endpoint: ep.url, pathStyle: ep.pathStyle,
+		bucket: c.Bucket, prefix: c.Prefix, region: ep.region, endpoint: ep.url, pathStyle: ep.pathStyle, internal: ep.internal,
 		sse: c.SSE, sseKey: c.SSEKeyID, partSize: c.PartSize.Int64(), conc: c.Concurrency,
 		timeout: c.Timeout.Std(), log: log, creds: creds, now: o.now,
-		md5: c.ContentMD5 != nil && *c.ContentMD5,
-	}
-	if c.StorageClass != "" {
-		s.storage = sdk.StorageClassType(c.StorageClass)
-	}
-	if s.partSize < sinks.MinPartSize {
-		s.partSize = 8 << 20
-	}
-	if s.conc <= 0 {
-		s.conc = 4
+		md5: *c.ContentMD5, storage: sdk.StorageClassType(c.StorageClass),
 	}
 	s.mpAt = int(max(2*s.partSize, 32<<20))
-	if s.timeout <= 0 {
-		s.timeout = 60 * time.Second
-	}
 	hc := o.httpClient
 	if hc == nil {
 		s.ownTransport = newTransport(o, s.conc)

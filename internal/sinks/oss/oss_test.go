@@ -18,8 +18,8 @@ import (
 	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
 
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/osstest"
+	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sinks"
 	"github.com/logship/logship/internal/sinks/sinktest"
 )
@@ -41,21 +41,21 @@ func newServer(t testing.TB, mod ...func(*osstest.Options)) *osstest.Server {
 	return srv
 }
 
-func sinkConfig(srv *osstest.Server) config.Sink {
-	return config.Sink{Type: "oss", Bucket: testBucket, Region: "cn-hangzhou", Endpoint: srv.Endpoint(),
-		Prefix: "logs/", Concurrency: 4, PartSize: 8 << 20, Timeout: config.Duration(10 * time.Second)}
+func sinkConfig(srv *osstest.Server) Config {
+	return Config{Bucket: testBucket, Region: "cn-hangzhou", Endpoint: srv.Endpoint(),
+		Prefix: "logs/", Concurrency: 4, PartSize: 8 << 20, Timeout: schema.Duration(10 * time.Second)}
 }
 
 func staticCreds(id, secret string) Option {
 	return WithCredentials("test", credentials.NewStaticCredentialsProvider(id, secret, ""))
 }
 
-func newTestSink(t testing.TB, srv *osstest.Server, mod ...func(*config.Sink)) *Sink {
+func newTestSink(t testing.TB, srv *osstest.Server, mod ...func(*Config)) *Sink {
 	t.Helper()
 	return newSinkWith(t, srv, mod, staticCreds(testAK, testSK))
 }
 
-func newSinkWith(t testing.TB, srv *osstest.Server, mod []func(*config.Sink), opts ...Option) *Sink {
+func newSinkWith(t testing.TB, srv *osstest.Server, mod []func(*Config), opts ...Option) *Sink {
 	t.Helper()
 	c := sinkConfig(srv)
 	for _, m := range mod {
@@ -96,7 +96,7 @@ func TestOSSConformance(t *testing.T) {
 // the storage class and the encryption asked for.
 func TestOSSPutObjectHeaders(t *testing.T) {
 	srv := newServer(t)
-	s := newTestSink(t, srv, func(c *config.Sink) { c.StorageClass = "IA"; c.SSE = "KMS"; c.SSEKeyID = "key-1" })
+	s := newTestSink(t, srv, func(c *Config) { c.StorageClass = "IA"; c.SSE = "KMS"; c.SSEKeyID = "key-1" })
 	obj := sinktest.Object(t, "a-1", 0, []byte("one\ntwo\n"))
 	if err := s.Put(context.Background(), obj); err != nil {
 		t.Fatal(err)
@@ -139,24 +139,24 @@ func TestOSSResolveEndpoint(t *testing.T) {
 	yes, no := true, false
 	for _, tc := range []struct {
 		name             string
-		c                config.Sink
+		c                Config
 		url, region      string
 		path, internal   bool
 		wantErrSubstring string
 	}{
-		{name: "internal by default", c: config.Sink{Bucket: "b", Region: "cn-hangzhou"}, url: "https://oss-cn-hangzhou-internal.aliyuncs.com", region: "cn-hangzhou", internal: true},
-		{name: "internal true", c: config.Sink{Bucket: "b", Region: "cn-shanghai", Internal: &yes}, url: "https://oss-cn-shanghai-internal.aliyuncs.com", region: "cn-shanghai", internal: true},
-		{name: "public", c: config.Sink{Bucket: "b", Region: "cn-shanghai", Internal: &no}, url: "https://oss-cn-shanghai.aliyuncs.com", region: "cn-shanghai"},
-		{name: "endpoint without scheme", c: config.Sink{Bucket: "b", Endpoint: "oss-cn-beijing.aliyuncs.com"}, url: "https://oss-cn-beijing.aliyuncs.com", region: "cn-beijing"},
-		{name: "endpoint internal, region derived", c: config.Sink{Bucket: "b", Endpoint: "https://oss-cn-beijing-internal.aliyuncs.com/"}, url: "https://oss-cn-beijing-internal.aliyuncs.com", region: "cn-beijing", internal: true},
-		{name: "bucket domain pasted", c: config.Sink{Bucket: "my-logs", Endpoint: "my-logs.oss-cn-beijing.aliyuncs.com"}, url: "https://oss-cn-beijing.aliyuncs.com", region: "cn-beijing"},
-		{name: "ip is path style", c: config.Sink{Bucket: "b", Region: "cn-hangzhou", Endpoint: "http://127.0.0.1:9000"}, url: "http://127.0.0.1:9000", region: "cn-hangzhou", path: true},
-		{name: "localhost is path style", c: config.Sink{Bucket: "b", Region: "cn-hangzhou", Endpoint: "http://localhost:9000"}, url: "http://localhost:9000", region: "cn-hangzhou", path: true},
-		{name: "ipv6", c: config.Sink{Bucket: "b", Region: "cn-hangzhou", Endpoint: "http://[::1]:9000"}, url: "http://[::1]:9000", region: "cn-hangzhou", path: true},
-		{name: "region wins over endpoint", c: config.Sink{Bucket: "b", Region: "cn-hangzhou", Endpoint: "oss-cn-beijing.aliyuncs.com"}, url: "https://oss-cn-beijing.aliyuncs.com", region: "cn-hangzhou"},
-		{name: "no region for a custom endpoint", c: config.Sink{Bucket: "b", Endpoint: "http://10.0.0.1"}, wantErrSubstring: "sink.region is required"},
-		{name: "nothing", c: config.Sink{Bucket: "b"}, wantErrSubstring: "sink.region is required"},
-		{name: "bad scheme", c: config.Sink{Bucket: "b", Region: "cn-hangzhou", Endpoint: "ftp://x"}, wantErrSubstring: "http or https"},
+		{name: "internal by default", c: Config{Bucket: "b", Region: "cn-hangzhou"}, url: "https://oss-cn-hangzhou-internal.aliyuncs.com", region: "cn-hangzhou", internal: true},
+		{name: "internal true", c: Config{Bucket: "b", Region: "cn-shanghai", Internal: &yes}, url: "https://oss-cn-shanghai-internal.aliyuncs.com", region: "cn-shanghai", internal: true},
+		{name: "public", c: Config{Bucket: "b", Region: "cn-shanghai", Internal: &no}, url: "https://oss-cn-shanghai.aliyuncs.com", region: "cn-shanghai"},
+		{name: "endpoint without scheme", c: Config{Bucket: "b", Endpoint: "oss-cn-beijing.aliyuncs.com"}, url: "https://oss-cn-beijing.aliyuncs.com", region: "cn-beijing"},
+		{name: "endpoint internal, region derived", c: Config{Bucket: "b", Endpoint: "https://oss-cn-beijing-internal.aliyuncs.com/"}, url: "https://oss-cn-beijing-internal.aliyuncs.com", region: "cn-beijing", internal: true},
+		{name: "bucket domain pasted", c: Config{Bucket: "my-logs", Endpoint: "my-logs.oss-cn-beijing.aliyuncs.com"}, url: "https://oss-cn-beijing.aliyuncs.com", region: "cn-beijing"},
+		{name: "ip is path style", c: Config{Bucket: "b", Region: "cn-hangzhou", Endpoint: "http://127.0.0.1:9000"}, url: "http://127.0.0.1:9000", region: "cn-hangzhou", path: true},
+		{name: "localhost is path style", c: Config{Bucket: "b", Region: "cn-hangzhou", Endpoint: "http://localhost:9000"}, url: "http://localhost:9000", region: "cn-hangzhou", path: true},
+		{name: "ipv6", c: Config{Bucket: "b", Region: "cn-hangzhou", Endpoint: "http://[::1]:9000"}, url: "http://[::1]:9000", region: "cn-hangzhou", path: true},
+		{name: "region wins over endpoint", c: Config{Bucket: "b", Region: "cn-hangzhou", Endpoint: "oss-cn-beijing.aliyuncs.com"}, url: "https://oss-cn-beijing.aliyuncs.com", region: "cn-hangzhou"},
+		{name: "no region for a custom endpoint", c: Config{Bucket: "b", Endpoint: "http://10.0.0.1"}, wantErrSubstring: "sink.region is required"},
+		{name: "nothing", c: Config{Bucket: "b"}, wantErrSubstring: "sink.region is required"},
+		{name: "bad scheme", c: Config{Bucket: "b", Region: "cn-hangzhou", Endpoint: "ftp://x"}, wantErrSubstring: "http or https"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, err := resolveEndpoint(tc.c)
@@ -195,7 +195,7 @@ func (h *hostRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestOSSVirtualHostedStyle(t *testing.T) {
 	srv := newServer(t)
 	rec := &hostRecorder{rt: srv.HTTPClient().Transport}
-	s := newSinkWith(t, srv, []func(*config.Sink){func(c *config.Sink) { c.Endpoint = "http://oss-cn-hangzhou-internal.aliyuncs.com" }},
+	s := newSinkWith(t, srv, []func(*Config){func(c *Config) { c.Endpoint = "http://oss-cn-hangzhou-internal.aliyuncs.com" }},
 		staticCreds(testAK, testSK), WithHTTPClient(&http.Client{Transport: rec}))
 	obj := sinktest.Object(t, "a-1", 0, []byte("x\n"))
 	if err := s.Put(context.Background(), obj); err != nil {
@@ -334,7 +334,7 @@ func TestOSSPutDamagedBody(t *testing.T) {
 				}
 				return srv.HTTPClient().Transport.RoundTrip(r)
 			}), fn: func(*http.Request, *http.Response) {}}
-			mod := []func(*config.Sink){func(c *config.Sink) { c.ContentMD5 = &withMD5 }}
+			mod := []func(*Config){func(c *Config) { c.ContentMD5 = &withMD5 }}
 			s := newSinkWith(t, srv, mod, staticCreds(testAK, testSK), WithHTTPClient(&http.Client{Transport: rw}))
 			obj := sinktest.Object(t, "a-1", 0, []byte("x\n"))
 			err := s.Put(context.Background(), obj)
@@ -414,7 +414,7 @@ func TestOSSGetVerifiesCRC64AndLength(t *testing.T) {
 // A request that makes no progress for sink.timeout fails, retryably.
 func TestOSSRequestTimeout(t *testing.T) {
 	srv := newServer(t)
-	s := newTestSink(t, srv, func(c *config.Sink) { c.Timeout = config.Duration(200 * time.Millisecond) })
+	s := newTestSink(t, srv, func(c *Config) { c.Timeout = schema.Duration(200 * time.Millisecond) })
 	srv.Inject(osstest.Fault{Op: "PutObject", Times: 1, Latency: time.Second})
 	start := time.Now()
 	err := s.Put(context.Background(), sinktest.Object(t, "a-1", 0, []byte("x\n")))

@@ -33,14 +33,13 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/logship/logship/internal/artifact"
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline"
+	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sources/glob"
 )
 
 // Defaults.
 const (
-	DefaultSettle       = 5 * time.Second
 	DefaultScanInterval = time.Second
 	// DefaultSmallArtifact: artifacts up to this size ship from the scan
 	// loop; larger ones (heap dumps) ship one at a time in the background,
@@ -97,52 +96,39 @@ type Source struct {
 
 var _ pipeline.Source = (*Source)(nil)
 
-// New checks cfg (a `type: crash` entry) and returns a source that ships
-// the files through up; zero values take their defaults, relative paths
-// are taken from the working directory, and every problem is reported at
-// once.
-func New(cfg config.Source, up artifact.Uploader, log *slog.Logger) (*Source, error) {
+// New returns a source named name ("" is "crash", the name config gives
+// the first crash source) for cfg, shipping the files through up. Zero values take their defaults
+// (Config.SetDefaults, nothing else), relative paths are taken from the
+// working directory, and every problem Config.Validate finds is reported
+// at once.
+func New(name string, cfg Config, up artifact.Uploader, log *slog.Logger) (*Source, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	name := cfg.Name
 	if name == "" {
 		name = "crash"
 	}
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("sources[%s].%s: %s", name, key, fmt.Sprintf(format, args...)))
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if up == nil {
-		errs = append(errs, errors.New("crash: no artifact uploader to ship the files with"))
+		return nil, errors.New("no artifact uploader to ship the files with")
 	}
 	s := &Source{name: name, up: up, log: log.With("source", name), m: newMetrics(name), settle: cfg.Settle.Std(), rateLimit: cfg.RateLimit.Int64(),
 		Now: time.Now, OpenFile: os.Open, PidAlive: pidAlive(DefaultProcRoot), ProcRoot: DefaultProcRoot,
 		SmallArtifact: DefaultSmallArtifact}
-	paths := cfg.Paths
-	if len(paths) == 0 {
-		paths = config.DefaultCrashPaths
-	}
-	globs, globErrs := glob.Compile(paths, cfg.Exclude, "hs_err_pid*.log")
-	for _, e := range globErrs {
-		bad(e.Key, "%v", e.Err)
-	}
-	s.globs = globs
+	s.globs, _ = glob.Compile(cfg.Paths, cfg.Exclude, examplePath) // Validate checked them
 	s.globs.MaxDepth = maxGlobDepth
-	switch {
-	case s.settle < 0:
-		bad("settle", "%v is negative: use e.g. 5s", s.settle)
-	case s.settle == 0:
-		s.settle = DefaultSettle
-	}
-	if s.rateLimit < 0 {
-		bad("rate_limit", "%d is negative: use 0 (no limit) or e.g. 20MiB", s.rateLimit)
-	}
 	s.ScanInterval = min(max(s.settle/2, 50*time.Millisecond), DefaultScanInterval)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
 	return s, nil
+}
+
+// Config returns the keys the source runs with, read back from its
+// fields: what logship validate --print shows for it.
+func (s *Source) Config() Config {
+	paths, exclude := s.globs.Globs()
+	return Config{Paths: paths, Exclude: exclude, Settle: schema.Duration(s.settle), RateLimit: schema.Size(s.rateLimit)}
 }
 
 // Name implements pipeline.Source.

@@ -16,9 +16,9 @@ import (
 
 	"github.com/logship/logship/archive"
 	"github.com/logship/logship/internal/artifact"
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline"
 	"github.com/logship/logship/internal/pipeline/pipelinetest"
+	"github.com/logship/logship/internal/schema"
 )
 
 const waitLimit = 20 * time.Second
@@ -72,10 +72,10 @@ type fixture struct {
 // look older than the settle period by their modification time.
 func newFixture(t *testing.T) *fixture {
 	f := &fixture{t: t, dir: t.TempDir(), proc: t.TempDir(), clk: &clock{t: time.Now().Add(-time.Hour)}, logs: &logBuffer{}, alive: map[int]bool{}}
-	cfg := config.Source{Type: "crash", Name: "crash", Paths: []string{f.dir + "/hs_err_pid*.log", f.dir + "/**/*.hprof"},
-		Exclude: []string{"*.tmp.hprof"}, Settle: config.Duration(time.Second)}
+	cfg := Config{Paths: []string{f.dir + "/hs_err_pid*.log", f.dir + "/**/*.hprof"},
+		Exclude: []string{"*.tmp.hprof"}, Settle: schema.Duration(time.Second)}
 	f.up = pipelinetest.NewArtifacts()
-	s, err := New(cfg, f.up, slog.New(slog.NewTextHandler(f.logs, nil)))
+	s, err := New("crash", cfg, f.up, slog.New(slog.NewTextHandler(f.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,18 +163,18 @@ func hsErr(t *testing.T) []byte {
 
 func TestNew(t *testing.T) {
 	wd, _ := os.Getwd()
-	s, err := New(config.Source{Type: "crash"}, pipelinetest.NewArtifacts(), nil)
+	s, err := New("", Config{}, pipelinetest.NewArtifacts(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Name() != "crash" || s.settle != DefaultSettle || len(s.globs.Patterns) != len(config.DefaultCrashPaths) || s.ScanInterval != time.Second {
+	if s.Name() != "crash" || s.settle != DefaultSettle || len(s.globs.Patterns) != len(DefaultPaths) || s.ScanInterval != time.Second {
 		t.Fatalf("defaults: %+v", s)
 	}
 	if got := s.globs.Patterns[0].Root(); got != wd {
 		t.Fatalf("relative default path rooted at %s, want the working directory %s", got, wd)
 	}
-	_, err = New(config.Source{Type: "crash", Name: "c", Paths: []string{"/a/[", "/b/**"}, Exclude: []string{"["}, Settle: -1, RateLimit: -5}, pipelinetest.NewArtifacts(), nil)
-	for _, want := range []string{"sources[c].paths[0]", "sources[c].paths[1]", "ends with **", "sources[c].exclude[0]", "sources[c].settle", "sources[c].rate_limit"} {
+	_, err = New("c", Config{Paths: []string{"/a/[", "/b/**"}, Exclude: []string{"["}, Settle: -1, RateLimit: -5}, pipelinetest.NewArtifacts(), nil)
+	for _, want := range []string{"paths[0]", "paths[1]", "ends with **", "exclude[0]", "settle", "rate_limit"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
@@ -182,7 +182,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestNoUploader(t *testing.T) {
-	if _, err := New(config.Source{Type: "crash"}, nil, nil); err == nil || !strings.Contains(err.Error(), "no artifact uploader") {
+	if _, err := New("", Config{}, nil, nil); err == nil || !strings.Contains(err.Error(), "no artifact uploader") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/loggen"
 	"github.com/logship/logship/internal/pipeline"
 )
@@ -92,7 +91,7 @@ func (s *discardStream) CloseStored(int64)       {}
 // (default buffers) into an emitter that drops the data.
 func BenchmarkTail(b *testing.B) {
 	path := benchLog(b)
-	src, err := New(config.Source{Name: "bench", Paths: []string{path}}, nil)
+	src, err := New("bench", Config{Paths: []string{path}}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,21 +14,19 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline/pipelinetest"
+	"github.com/logship/logship/internal/schema"
 )
 
 // waitFor is the deadline of every poll in these tests.
 const waitFor = 20 * time.Second
 
 // testConfig is a config with small intervals for tests.
-func testConfig(t *testing.T, paths ...string) config.Source {
-	return config.Source{
-		Type:             "file",
-		Name:             strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()),
+func testConfig(t *testing.T, paths ...string) Config {
+	return Config{
 		Paths:            paths,
-		ScanInterval:     config.Duration(20 * time.Millisecond),
-		PartialLineAfter: config.Duration(150 * time.Millisecond),
+		ScanInterval:     schema.Duration(20 * time.Millisecond),
+		PartialLineAfter: schema.Duration(150 * time.Millisecond),
 		ReadBufferBytes:  4096,
 		MaxLineBytes:     64 << 10,
 	}
@@ -82,11 +80,12 @@ type harness struct {
 func (h *harness) delta(c *metrics.Counter) uint64 { return c.Get() - h.base[c] }
 
 // newSource builds a Source with a captured log.
-func newSource(t *testing.T, cfg config.Source) (*Source, *logBuffer) {
+// It is named after the test.
+func newSource(t *testing.T, cfg Config) (*Source, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	src, err := New(cfg, log)
+	src, err := New(strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()), cfg, log)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -113,7 +112,7 @@ func run(t *testing.T, src *Source, logs *logBuffer, em *pipelinetest.Emitter) *
 }
 
 // start is newSource + run on a fresh (first start) emitter.
-func start(t *testing.T, cfg config.Source) *harness {
+func start(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	src, logs := newSource(t, cfg)
 	return run(t, src, logs, pipelinetest.New())

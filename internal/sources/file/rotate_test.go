@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline/pipelinetest"
+	"github.com/logship/logship/internal/schema"
 )
 
 // liveWriter appends numbered lines to one path through a kept descriptor,
@@ -410,7 +410,7 @@ func TestRotatedBounds(t *testing.T) {
 			p := filepath.Join(dir, "app.log")
 			cfg := testConfig(t, p)
 			cfg.MaxRotatedOpen = tt.maxOpen
-			cfg.RotatedKeepOpen = config.Duration(tt.keepOpen)
+			cfg.RotatedKeepOpen = schema.Duration(tt.keepOpen)
 			src, logs := newSource(t, cfg)
 			g := &gate{headMax: 1024} // fingerprint_bytes: head reads pass, data reads are held
 			src.openFile = g.open

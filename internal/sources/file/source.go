@@ -54,7 +54,6 @@ package file
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -62,22 +61,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline"
+	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sources/glob"
 )
 
-// Defaults for zero config values (the config package documents the same).
+// Tuning that is not configuration.
 const (
-	defaultMaxLineBytes     = 1 << 20
-	defaultScanInterval     = time.Second
-	defaultPartialLineAfter = 2 * time.Second
-	defaultMaxOpenFiles     = 256
-	defaultRotatedKeepOpen  = 5 * time.Minute
-	defaultMaxRotatedOpen   = 32
-	defaultFingerprintBytes = 1024
-	defaultReadBufferBytes  = 256 << 10
-
 	// forgetAfter is how long the checkpoint of a finished stream whose
 	// file is gone is kept (then Emitter.Forget).
 	forgetAfter = 24 * time.Hour
@@ -102,6 +92,7 @@ type settings struct {
 	rotatedKeep  time.Duration
 	maxRotated   int
 	fpBytes      int
+	readBuffer   int // read_buffer; bufBytes is it, at most maxLine
 	bufBytes     int
 	roundBytes   int
 	// rotatedIdle is how long a renamed, moved or deleted file must have
@@ -137,19 +128,20 @@ type Source struct {
 
 var _ pipeline.Source = (*Source)(nil)
 
-// New checks cfg and returns a source. Zero values take their defaults;
-// every problem is reported at once.
-func New(cfg config.Source, log *slog.Logger) (*Source, error) {
+// New returns a source named name ("" is "file", the name config gives
+// the first file source) for cfg. Zero values take their defaults
+// (Config.SetDefaults, nothing else), and every problem Config.Validate
+// finds is reported at once.
+func New(name string, cfg Config, log *slog.Logger) (*Source, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	name := cfg.Name
 	if name == "" {
 		name = "file"
 	}
-	var errs []error
-	bad := func(key string, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("sources[%s].%s: %s", name, key, fmt.Sprintf(format, args...)))
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	s := &Source{name: name, log: log.With("source", name), m: newSourceMetrics(name)}
 	s.openFile = func(n string) (handle, error) {
@@ -159,55 +151,44 @@ func New(cfg config.Source, log *slog.Logger) (*Source, error) {
 		}
 		return f, nil
 	}
-	if len(cfg.Paths) == 0 {
-		bad("paths", "no path given: add at least one glob, e.g. /home/admin/logs/**/*.log")
+	s.globs, _ = glob.Compile(cfg.Paths, cfg.Exclude, examplePath) // Validate checked them
+	s.cfg = settings{
+		readFromEnd:  cfg.ReadFrom == ReadFromEnd,
+		maxLine:      int(cfg.MaxLineBytes),
+		scanEvery:    cfg.ScanInterval.Std(),
+		partialAfter: cfg.PartialLineAfter.Std(),
+		maxOpen:      cfg.MaxOpenFiles,
+		rotatedKeep:  cfg.RotatedKeepOpen.Std(),
+		maxRotated:   cfg.MaxRotatedOpen,
+		fpBytes:      cfg.FingerprintBytes,
+		readBuffer:   int(cfg.ReadBufferBytes),
 	}
-	globs, globErrs := glob.Compile(cfg.Paths, cfg.Exclude, "*.log")
-	for _, e := range globErrs {
-		bad(e.Key, "%v", e.Err)
-	}
-	s.globs = globs
 	c := &s.cfg
-	switch cfg.ReadFrom {
-	case "", "beginning":
-	case "end":
-		c.readFromEnd = true
-	default:
-		bad("read_from", "%q is not beginning or end", cfg.ReadFrom)
-	}
-	positive := func(key string, v, def int64) int64 {
-		switch {
-		case v < 0:
-			bad(key, "%d is negative", v)
-		case v == 0:
-			return def
-		}
-		return v
-	}
-	c.maxLine = int(positive("max_line_bytes", cfg.MaxLineBytes.Int64(), defaultMaxLineBytes))
-	c.scanEvery = time.Duration(positive("scan_interval", int64(cfg.ScanInterval), int64(defaultScanInterval)))
-	c.partialAfter = time.Duration(positive("partial_line_after", int64(cfg.PartialLineAfter), int64(defaultPartialLineAfter)))
-	c.maxOpen = int(positive("max_open_files", int64(cfg.MaxOpenFiles), defaultMaxOpenFiles))
-	c.rotatedKeep = time.Duration(positive("rotated_keep_open", int64(cfg.RotatedKeepOpen), int64(defaultRotatedKeepOpen)))
-	c.maxRotated = int(positive("max_rotated_open", int64(cfg.MaxRotatedOpen), defaultMaxRotatedOpen))
-	c.fpBytes = int(positive("fingerprint_bytes", int64(cfg.FingerprintBytes), defaultFingerprintBytes))
-	c.bufBytes = int(positive("read_buffer", cfg.ReadBufferBytes.Int64(), defaultReadBufferBytes))
-	if c.maxLine < 16 {
-		bad("max_line_bytes", "%d is too small: use at least 16 (default 1MiB)", c.maxLine)
-	}
-	if c.fpBytes > 64<<10 {
-		bad("fingerprint_bytes", "%d is too large: use at most 65536 (default 1024)", c.fpBytes)
-	}
 	// A read block never exceeds a line's limit, so that every complete
 	// line in a block is within it.
-	c.bufBytes = min(c.bufBytes, c.maxLine)
+	c.bufBytes = min(c.readBuffer, c.maxLine)
 	c.roundBytes = max(roundBlocks*c.bufBytes, c.maxLine)
 	c.rotatedIdle = max(c.partialAfter, 2*c.scanEvery)
 	c.forgetAfter, c.maxGone = forgetAfter, maxGoneEntries
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
 	return s, nil
+}
+
+// Config returns the keys the source runs with, read back from its
+// settings: what logship validate --print shows for it.
+func (s *Source) Config() Config {
+	c := &s.cfg
+	readFrom := ReadFromBeginning
+	if c.readFromEnd {
+		readFrom = ReadFromEnd
+	}
+	paths, exclude := s.globs.Globs()
+	return Config{
+		Paths: paths, Exclude: exclude, ReadFrom: readFrom,
+		MaxLineBytes: schema.Size(c.maxLine), ScanInterval: schema.Duration(c.scanEvery),
+		PartialLineAfter: schema.Duration(c.partialAfter), MaxOpenFiles: c.maxOpen,
+		RotatedKeepOpen: schema.Duration(c.rotatedKeep), MaxRotatedOpen: c.maxRotated,
+		FingerprintBytes: c.fpBytes, ReadBufferBytes: schema.Size(c.readBuffer),
+	}
 }
 
 // Name implements pipeline.Source.

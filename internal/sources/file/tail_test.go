@@ -11,27 +11,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline/pipelinetest"
 )
 
 func TestNewValidation(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  config.Source
+		cfg  Config
 		want []string // substrings of the error; none: valid
 	}{
-		{"minimal", config.Source{Paths: []string{"/var/log/*.log"}}, nil},
-		{"no paths", config.Source{}, []string{"paths: no path given"}},
-		{"bad glob and read_from", config.Source{Paths: []string{"/x/[.log"}, ReadFrom: "middle"},
+		{"minimal", Config{Paths: []string{"/var/log/*.log"}}, nil},
+		{"no paths", Config{}, []string{"paths: required"}},
+		{"bad glob and read_from", Config{Paths: []string{"/x/[.log"}, ReadFrom: "middle"},
 			[]string{"paths[0]", "read_from", "middle"}},
-		{"bad exclude", config.Source{Paths: []string{"/x/*.log"}, Exclude: []string{"[z"}}, []string{"exclude[0]"}},
-		{"trailing **", config.Source{Paths: []string{"/x/**"}}, []string{"ends with **"}},
-		{"negative", config.Source{Paths: []string{"/x/*.log"}, MaxOpenFiles: -1}, []string{"max_open_files", "negative"}},
+		{"bad exclude", Config{Paths: []string{"/x/*.log"}, Exclude: []string{"[z"}}, []string{"exclude[0]"}},
+		{"trailing **", Config{Paths: []string{"/x/**"}}, []string{"ends with **"}},
+		{"negative", Config{Paths: []string{"/x/*.log"}, MaxOpenFiles: -1}, []string{"max_open_files", "negative"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := New(tt.cfg, nil)
+			s, err := New("", tt.cfg, nil)
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Fatalf("New: %v", err)

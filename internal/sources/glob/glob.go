@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/logship/logship/internal/schema"
 )
 
 // DefaultMaxDepth bounds how many folders a walk descends below the root
@@ -45,7 +47,7 @@ func ParsePattern(p, example string) (Pattern, error) {
 	parts := strings.Split(strings.TrimPrefix(abs, "/"), "/")
 	for _, s := range parts {
 		if _, err := path.Match(s, ""); err != nil {
-			return Pattern{}, fmt.Errorf("%q: bad segment %q: %w", p, s, err)
+			return Pattern{}, &SyntaxError{Pattern: p, Segment: s, Err: err}
 		}
 	}
 	if parts[len(parts)-1] == "**" {
@@ -123,7 +125,7 @@ func ParseExclude(p string) (Exclude, error) {
 		return Exclude{}, errors.New("empty pattern")
 	}
 	if _, err := path.Match(p, ""); err != nil {
-		return Exclude{}, fmt.Errorf("%q: %w", p, err)
+		return Exclude{}, &SyntaxError{Pattern: p, Err: err}
 	}
 	full := p
 	if !strings.HasPrefix(p, "/") {
@@ -132,7 +134,7 @@ func ParseExclude(p string) (Exclude, error) {
 	segs := strings.Split(strings.TrimPrefix(path.Clean(full), "/"), "/")
 	for _, s := range segs {
 		if _, err := path.Match(s, ""); err != nil {
-			return Exclude{}, fmt.Errorf("%q: %w", p, err)
+			return Exclude{}, &SyntaxError{Pattern: p, Err: err}
 		}
 	}
 	return Exclude{raw: p, full: segs}, nil
@@ -147,6 +149,22 @@ func (e Exclude) Match(name string) bool {
 	}
 	return matchSegs(e.full, strings.Split(strings.TrimPrefix(name, "/"), "/"))
 }
+
+// SyntaxError is a glob that path.Match refuses; Segment is the part of
+// Pattern that is wrong, when one was singled out.
+type SyntaxError struct {
+	Pattern, Segment string
+	Err              error
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Segment == "" {
+		return fmt.Sprintf("%q: %v", e.Pattern, e.Err)
+	}
+	return fmt.Sprintf("%q: bad segment %q: %v", e.Pattern, e.Segment, e.Err)
+}
+
+func (e *SyntaxError) Unwrap() error { return e.Err }
 
 // KeyError is a bad entry of a source's config; Key is its config key
 // below the source ("paths[1]", "exclude[0]").
@@ -313,4 +331,34 @@ func join(dir, name string) string {
 		return "/" + name
 	}
 	return dir + "/" + name
+}
+
+// Globs returns the path and exclude globs of the set as they were
+// written (relative ones relative).
+func (s *Set) Globs() (paths, excludes []string) {
+	for _, p := range s.Patterns {
+		paths = append(paths, p.raw)
+	}
+	for _, e := range s.Excludes {
+		excludes = append(excludes, e.raw)
+	}
+	return paths, excludes
+}
+
+// Check adds a problem for every bad entry of paths and excludes (the
+// rules of Compile; example as for ParsePattern), at paths[i] and
+// exclude[i]. It is the glob part of the Validate of file and crash.
+func Check(ps *schema.Problems, paths, excludes []string, example string) {
+	_, errs := Compile(paths, excludes, example)
+	for _, e := range errs {
+		var se *SyntaxError
+		switch {
+		case errors.As(e.Err, &se) && se.Segment != "":
+			ps.Add(e.Key, "%s is not a valid glob (segment %s): use *, ?, [a-z] and ** for any folders", schema.Quote(se.Pattern), schema.Quote(se.Segment))
+		case errors.As(e.Err, &se):
+			ps.Add(e.Key, "%s is not a valid glob: use *, ?, [a-z] and ** for any folders", schema.Quote(se.Pattern))
+		default:
+			ps.Add(e.Key, "%v", e.Err)
+		}
+	}
 }

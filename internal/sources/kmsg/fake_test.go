@@ -14,7 +14,6 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"golang.org/x/sys/unix"
 
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline/pipelinetest"
 )
 
@@ -243,14 +242,14 @@ var harnessN struct {
 	n int
 }
 
-func newHarness(t *testing.T, cfg config.Source) *harness {
+func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	harnessN.Lock()
 	harnessN.n++
-	cfg.Name = fmt.Sprintf("kmsg-test-%d", harnessN.n)
+	name := fmt.Sprintf("kmsg-test-%d", harnessN.n)
 	harnessN.Unlock()
 	h := &harness{ring: newRing(), klog: &fakeKlog{}, logs: &syncBuffer{}}
-	src, err := New(cfg, slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	src, err := New(name, cfg, slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}

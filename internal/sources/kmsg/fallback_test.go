@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline/pipelinetest"
 	"golang.org/x/sys/unix"
 )
@@ -56,7 +55,7 @@ func TestModeSelection(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, config.Source{Mode: tt.mode, CgroupRoot: tt.cgroupRoot, Device: tt.device})
+			h := newHarness(t, Config{Mode: tt.mode, CgroupRoot: tt.cgroupRoot, Device: tt.device})
 			h.ring.push(splitRecords(readFixture(t, "records.txt"))...)
 			if tt.device != "" {
 				h.src.OpenDevice = OpenDevice
@@ -99,7 +98,7 @@ func TestModeSelection(t *testing.T) {
 // gap (a jump of one position); a restart resumes after the committed
 // line.
 func TestKlogctlPolls(t *testing.T) {
-	h := newHarness(t, config.Source{Mode: ModeKlogctl})
+	h := newHarness(t, Config{Mode: ModeKlogctl})
 	const id = kmsgID + "-klogctl"
 	em := pipelinetest.New()
 	h.klog.set(nil)
@@ -258,7 +257,7 @@ func TestCgroupCounters(t *testing.T) {
 			}
 			write(ctx)
 			write(tt.steps[0].files)
-			h := newHarness(t, config.Source{Mode: ModeCgroup, CgroupRoot: root})
+			h := newHarness(t, Config{Mode: ModeCgroup, CgroupRoot: root})
 			if tt.v1 {
 				self := filepath.Join(t.TempDir(), "cgroup")
 				os.WriteFile(self, []byte("5:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n0::/\n"), 0o644)
@@ -314,7 +313,7 @@ func TestRealKlogctlAndCgroup(t *testing.T) {
 	}{{ModeKlogctl, "-klogctl"}, {ModeCgroup, "-cgroup"}}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			h := newHarness(t, config.Source{Mode: tt.mode})
+			h := newHarness(t, Config{Mode: tt.mode})
 			h.src.Klogctl = klogctl
 			h.src.BootIDPath = DefaultBootIDPath
 			h.src.SelfCgroupPath = DefaultSelfCgroup

@@ -47,7 +47,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/logship/logship/archive"
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline"
 )
 
@@ -103,27 +102,24 @@ type Source struct {
 	PollInterval time.Duration
 }
 
-// New returns a kmsg source for a config entry of type kmsg.
-func New(cfg config.Source, log *slog.Logger) (*Source, error) {
-	mode := cfg.Mode
-	if mode == "" {
-		mode = ModeAuto
+// New returns a source named name ("" is "kmsg", the name config gives
+// the first kmsg source) for cfg. Zero values take their defaults
+// (Config.SetDefaults, nothing else); the problems Config.Validate finds
+// are reported at once.
+func New(name string, cfg Config, log *slog.Logger) (*Source, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	switch mode {
-	case ModeAuto, ModeKmsg, ModeKlogctl, ModeCgroup:
-	default:
-		return nil, fmt.Errorf("kmsg: mode %q: want auto, kmsg, klogctl or cgroup", cfg.Mode)
-	}
-	name := cfg.Name
 	if name == "" {
 		name = "kmsg"
 	}
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Source{
+	return &Source{
 		name:           name,
-		mode:           mode,
+		mode:           cfg.Mode,
 		device:         cfg.Device,
 		cgroupRoot:     cfg.CgroupRoot,
 		log:            log.With("source", name),
@@ -134,14 +130,13 @@ func New(cfg config.Source, log *slog.Logger) (*Source, error) {
 		SelfCgroupPath: DefaultSelfCgroup,
 		Now:            time.Now,
 		PollInterval:   DefaultPollInterval,
-	}
-	if s.device == "" {
-		s.device = DefaultDevice
-	}
-	if s.cgroupRoot == "" {
-		s.cgroupRoot = DefaultCgroupRoot
-	}
-	return s, nil
+	}, nil
+}
+
+// Config returns the keys the source runs with, read back from its
+// fields: what logship validate --print shows for it.
+func (s *Source) Config() Config {
+	return Config{Device: s.device, CgroupRoot: s.cgroupRoot, Mode: s.mode}
 }
 
 // Name implements pipeline.Source.

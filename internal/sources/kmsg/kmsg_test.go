@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/logship/logship/archive"
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline"
 	"github.com/logship/logship/internal/pipeline/pipelinetest"
 	"golang.org/x/sys/unix"
@@ -31,7 +30,7 @@ func TestNewModes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			s, err := New(config.Source{Type: "kmsg", Mode: tt.mode}, nil)
+			s, err := New("", Config{Mode: tt.mode}, nil)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("New(mode %q) err = %v, want error %v", tt.mode, err, tt.wantErr)
 			}
@@ -57,7 +56,7 @@ func TestDeviceStream(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, config.Source{Mode: ModeKmsg})
+			h := newHarness(t, Config{Mode: ModeKmsg})
 			if tt.noWait {
 				h.src.OpenDevice = func(p string) (Device, error) {
 					d, err := h.ring.open(p)
@@ -117,7 +116,7 @@ func TestDeviceStream(t *testing.T) {
 
 // TestDeviceBatches checks records available at once share a piece.
 func TestDeviceBatches(t *testing.T) {
-	h := newHarness(t, config.Source{Mode: ModeKmsg})
+	h := newHarness(t, Config{Mode: ModeKmsg})
 	for i := range int64(500) {
 		h.ring.push(rec(i, strings.Repeat("x", 100)))
 	}
@@ -132,7 +131,7 @@ func TestDeviceBatches(t *testing.T) {
 // TestDeviceGap: records overwritten before they were read (EPIPE) are a
 // jump in positions, logged with the lost range and counted.
 func TestDeviceGap(t *testing.T) {
-	h := newHarness(t, config.Source{Mode: ModeKmsg})
+	h := newHarness(t, Config{Mode: ModeKmsg})
 	for i := range int64(3) {
 		h.ring.push(rec(i, "before"))
 	}
@@ -186,7 +185,7 @@ func TestOOMEvent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, config.Source{Mode: tt.mode})
+			h := newHarness(t, Config{Mode: tt.mode})
 			tt.feed(h)
 			em := pipelinetest.New()
 			h.start(t, em)
@@ -253,7 +252,7 @@ func TestRestart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, config.Source{Mode: tt.mode})
+			h := newHarness(t, Config{Mode: tt.mode})
 			if tt.setup != nil {
 				tt.setup(t, h)
 			}
@@ -274,7 +273,7 @@ func TestForgetsOtherBoots(t *testing.T) {
 	em.Open(pipeline.StreamInfo{ID: kmsgID + "-klogctl", Kind: archive.KindKmsg, Unit: archive.UnitRecords}, 7)
 	em = em.Restart()
 
-	h := newHarness(t, config.Source{Mode: ModeKmsg})
+	h := newHarness(t, Config{Mode: ModeKmsg})
 	h.ring.push(rec(0, "a"))
 	h.start(t, em)
 	waitStream(t, em, kmsgID, reaches(1))
@@ -318,7 +317,7 @@ func TestRealDevice(t *testing.T) {
 		t.Errorf("Close twice: %v", err)
 	}
 
-	h := newHarness(t, config.Source{Mode: ModeKmsg})
+	h := newHarness(t, Config{Mode: ModeKmsg})
 	h.src.OpenDevice = OpenDevice
 	h.src.BootIDPath = DefaultBootIDPath
 	h.src.BootTime = time.Time{}

@@ -1,4 +1,14 @@
-package config
+// Package schema is what every component's config is made of: the value
+// types of config keys (Duration, Size, Secret) and the Problems that a
+// Validate method returns, one per bad key, with helpers for the usual
+// checks. It imports nothing of logship, so that components can declare
+// their own config types (file.Config, oss.Config, pipeline.Config) while
+// package config imports them to decode, layer and report.
+//
+// A component's Validate reports key paths relative to the component
+// (read_from, paths[0]); package config places them (sources[0].read_from)
+// and adds the file and line.
+package schema
 
 import (
 	"errors"
@@ -33,8 +43,9 @@ func (p Problem) Error() string {
 	return b.String()
 }
 
-// Problems is every problem found in one pass. Load, Parse, ApplyEnv, Set
-// and Validate return it as their error, so a command can print them all.
+// Problems is every problem found in one pass. A component's Validate,
+// and config's Load, Parse, ApplyEnv, Set and Validate, return it as their
+// error, so a command can print them all.
 type Problems []Problem
 
 // Error joins the problems, one per line.
@@ -55,17 +66,17 @@ func AsProblems(err error) (Problems, bool) {
 	return nil, false
 }
 
-// err returns ps as an error, or nil when there are none.
-func (ps Problems) err() error {
+// Err returns ps as an error, or nil when there are none.
+func (ps Problems) Err() error {
 	if len(ps) == 0 {
 		return nil
 	}
 	return ps
 }
 
-// closest returns the candidate nearest to s by edit distance, or "" when
+// Closest returns the candidate nearest to s by edit distance, or "" when
 // none is near enough to be a plausible misspelling.
-func closest(s string, candidates []string) string {
+func Closest(s string, candidates []string) string {
 	best, bestD := "", 1<<30
 	ls := strings.ToLower(s)
 	for _, c := range candidates {
@@ -117,16 +128,16 @@ func EditDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// didYouMean returns "; did you mean X?" or "".
-func didYouMean(s string, candidates []string) string {
-	if c := closest(s, candidates); c != "" {
+// DidYouMean returns "; did you mean X?" or "".
+func DidYouMean(s string, candidates []string) string {
+	if c := Closest(s, candidates); c != "" {
 		return "; did you mean " + c + "?"
 	}
 	return ""
 }
 
-// quote quotes a value for a message, shortening long ones.
-func quote(s string) string {
+// Quote quotes a value for a message, shortening long ones.
+func Quote(s string) string {
 	if len(s) > 80 {
 		s = s[:77] + "..."
 	}

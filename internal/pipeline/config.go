@@ -1,0 +1,121 @@
+package pipeline
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/schema"
+)
+
+// Config is the pipeline: section of the config file (batching,
+// compression, checkpoints). The yaml tags are the config keys.
+type Config struct {
+	MaxBytes           schema.Size     `yaml:"max_bytes"`           // raw bytes per chunk; default 4MiB
+	MaxAge             schema.Duration `yaml:"max_age"`             // oldest byte waits at most this; default 5s
+	Compression        string          `yaml:"compression"`         // zstd|gzip|none; default zstd
+	MaxInFlight        int             `yaml:"max_in_flight"`       // chunks open, compressing or uploading; when all are taken, sources block; default 6
+	StateDir           string          `yaml:"state_dir"`           // checkpoint folder; default /var/lib/logship, or the user's state folder where that cannot be written
+	CheckpointInterval schema.Duration `yaml:"checkpoint_interval"` // pace of checkpoint saves; default 1s
+	RetryRefused       schema.Duration `yaml:"retry_refused"`       // retry pace after a refusal (AccessDenied, bad key, skewed clock); default 1m
+
+	// stateDirWhy says why SetDefaults chose a state_dir other than
+	// DefaultStateDir; New logs it.
+	stateDirWhy string
+}
+
+// Compressions are the values of compression (archive codecs).
+var Compressions = []string{archive.CodecZstd, archive.CodecGzip, archive.CodecNone}
+
+// Defaults of the keys, and the limits Validate holds them to.
+const (
+	DefaultMaxBytes           = 4 << 20
+	DefaultMaxAge             = 5 * time.Second
+	DefaultCompression        = archive.CodecZstd
+	DefaultMaxInFlight        = 6
+	DefaultStateDir           = "/var/lib/logship"
+	DefaultCheckpointInterval = time.Second
+	DefaultRetryRefused       = time.Minute
+
+	MinMaxBytes    = 64 << 10  // so that a chunk is worth an object
+	MaxMaxBytes    = 256 << 20 // so that a typo cannot exhaust memory
+	MaxMaxAge      = time.Hour
+	MaxMaxInFlight = 1024
+)
+
+// SetDefaults fills every zero value with its default. It is idempotent.
+// An unset state_dir is DefaultStateDir when this user can write it (or
+// create it), else the user's state folder (see StateDirFor).
+func (c *Config) SetDefaults() {
+	schema.Default(&c.MaxBytes, DefaultMaxBytes)
+	schema.Default(&c.MaxAge, schema.Duration(DefaultMaxAge))
+	schema.Default(&c.Compression, DefaultCompression)
+	schema.Default(&c.MaxInFlight, DefaultMaxInFlight)
+	if c.StateDir == "" {
+		c.StateDir, c.stateDirWhy = StateDirFor(DefaultStateDir, os.Getenv, os.UserHomeDir, Writable)
+	}
+	schema.Default(&c.CheckpointInterval, schema.Duration(DefaultCheckpointInterval))
+	schema.Default(&c.RetryRefused, schema.Duration(DefaultRetryRefused))
+}
+
+// Validate reports every problem of a config that SetDefaults has
+// completed, as schema.Problems with keys relative to the section. That
+// a source's line and read fit in max_bytes is checked by package config,
+// which sees both.
+func (c Config) Validate() error {
+	var ps schema.Problems
+	ps.Between("max_bytes", c.MaxBytes.Int64(), MinMaxBytes, MaxMaxBytes, schema.ShowSize)
+	ps.Positive("max_age", c.MaxAge)
+	if c.MaxAge > schema.Duration(MaxMaxAge) {
+		ps.Add("max_age", "%s is too long: at most %s", c.MaxAge, schema.Duration(MaxMaxAge))
+	}
+	ps.OneOf("compression", c.Compression, Compressions)
+	ps.Between("max_in_flight", int64(c.MaxInFlight), 1, MaxMaxInFlight, schema.Count)
+	if c.StateDir == "" {
+		ps.Add("state_dir", "required: a folder for checkpoints that survives restarts, e.g. %s", DefaultStateDir)
+	}
+	ps.Positive("checkpoint_interval", c.CheckpointInterval)
+	ps.Positive("retry_refused", c.RetryRefused)
+	return ps.Err()
+}
+
+// StateDirFor decides the state_dir of a config that sets none: preferred
+// when writable says this user can write it, else $XDG_STATE_HOME/logship,
+// else HOME/.local/state/logship (the XDG default), which a non-root
+// container user can write. why is "" for preferred, else the reason, to
+// be logged at start. When no home can be found, preferred stays: opening
+// it then fails with a message that names pipeline.state_dir.
+func StateDirFor(preferred string, getenv func(string) string, home func() (string, error), writable func(string) bool) (dir, why string) {
+	if writable(preferred) {
+		return preferred, ""
+	}
+	base := getenv("XDG_STATE_HOME")
+	if !filepath.IsAbs(base) { // the XDG rule: a relative value is ignored
+		h, err := home()
+		if err != nil || h == "" {
+			return preferred, ""
+		}
+		base = filepath.Join(h, ".local", "state")
+	}
+	dir = filepath.Join(base, "logship")
+	return dir, fmt.Sprintf("%s cannot be written by this user; using %s (set pipeline.state_dir to a folder that survives restarts)", preferred, dir)
+}
+
+// Writable reports whether this process may create files in dir, or,
+// when dir does not exist, create it: whether its nearest existing parent
+// is a folder it may write.
+func Writable(dir string) bool {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err == nil {
+			return fi.IsDir() && unix.Access(d, unix.W_OK|unix.X_OK) == nil
+		}
+		if !os.IsNotExist(err) || d == filepath.Dir(d) {
+			return false
+		}
+	}
+}
