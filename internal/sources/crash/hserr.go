@@ -1,8 +1,10 @@
 package crash
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +46,11 @@ type HsErr struct {
 	Time             string // as written: Thu Nov 26 12:48:42 2026 UTC
 	Elapsed          string // seconds since the JVM started, as written
 	CommandLine      string
+	// Heap is the heap summary at death, one entry per line ("garbage-first
+	// heap   total 16384K, used 948K [...]", " Metaspace used ..."), at
+	// most 12; only ReadHsErr reads far enough to find it. It is not among
+	// the header facts (Extra).
+	Heap []string
 }
 
 // ParseHsErr summarises the head of a file; ok reports whether it is an
@@ -53,51 +60,116 @@ func ParseHsErr(head []byte) (h HsErr, ok bool) {
 	if len(head) > HeadBytes {
 		head = head[:HeadBytes]
 	}
-	lines := strings.Split(string(head), "\n")
-	for i := 0; i < len(lines); i++ {
-		line := strings.TrimRight(lines[i], "\r")
-		if c, found := strings.CutPrefix(line, "#"); found {
-			c = strings.TrimSpace(c)
-			switch {
-			case h.Signal == "" && h.Error == "" && isSignalLine(c):
-				h.parseSignal(c)
-			case h.Error == "" && h.Signal == "" && (strings.HasPrefix(c, "Internal Error (") || strings.HasPrefix(c, "Out of Memory Error (")):
-				h.parseInternal(c, next(lines, i))
-			case h.Error == "" && h.Signal == "" && strings.HasPrefix(c, "There is insufficient memory for the Java Runtime Environment"):
-				h.Error = clean("insufficient memory: " + strings.TrimSpace(strings.TrimPrefix(next(lines, i), "#")))
-			case h.JREVersion == "" && strings.HasPrefix(c, "JRE version:"):
-				h.JREVersion = clean(strings.TrimPrefix(c, "JRE version:"))
-			case h.JavaVM == "" && strings.HasPrefix(c, "Java VM:"):
-				h.JavaVM = clean(strings.TrimPrefix(c, "Java VM:"))
-			case h.ProblematicFrame == "" && c == "Problematic frame:":
-				h.ProblematicFrame = clean(strings.TrimPrefix(next(lines, i), "#"))
-			case (h.PID == "" || h.TID == "") && strings.Contains(c, "pid=") && strings.Contains(c, "tid="):
-				// "Out of Memory Error (os_linux.cpp:2750), pid=..., tid=..."
-				// after an "insufficient memory" block.
-				h.PID, h.TID = clean(field(c, "pid=")), clean(field(c, "tid="))
+	var p hsErrParser
+	for _, line := range strings.Split(string(head), "\n") {
+		p.line(line)
+	}
+	return p.h, p.h.recognised()
+}
+
+// maxHeapLines bounds HsErr.Heap.
+const maxHeapLines = 12
+
+// ReadHsErr summarises a whole hs_err file read from r, streaming: beyond
+// what ParseHsErr finds in the head it picks up the heap summary at death
+// (the "Heap:" block of the PROCESS section, which a JVM with many threads
+// writes far past the head). It reads at most limit bytes; lines longer
+// than 64 KiB are cut.
+func ReadHsErr(r io.Reader, limit int64) (h HsErr, ok bool, err error) {
+	br := bufio.NewReaderSize(io.LimitReader(r, limit), 64<<10)
+	var p hsErrParser
+	for {
+		line, rerr := br.ReadSlice('\n')
+		if rerr == bufio.ErrBufferFull {
+			p.line(string(line))
+			for rerr == bufio.ErrBufferFull { // skip the rest of a long line
+				_, rerr = br.ReadSlice('\n')
 			}
-			continue
+		} else if len(line) > 0 {
+			p.line(string(bytes.TrimSuffix(line, []byte{'\n'})))
 		}
-		switch {
-		case h.Thread == "" && strings.HasPrefix(line, "Current thread ("):
-			if _, rest, found := strings.Cut(line, "):"); found {
-				h.Thread = clean(rest)
-			}
-		case h.Time == "" && (strings.HasPrefix(line, "Time: ") || strings.HasPrefix(line, "time: ")):
-			v := line[len("Time: "):]
-			if t, el, found := strings.Cut(v, " elapsed time:"); found {
-				h.Time, h.Elapsed = clean(t), clean(firstWord(el))
-			} else {
-				h.Time = clean(v)
-			}
-		case h.Elapsed == "" && strings.HasPrefix(line, "elapsed time: "):
-			h.Elapsed = clean(firstWord(line[len("elapsed time: "):]))
-		case h.CommandLine == "" && strings.HasPrefix(line, "Command Line: "):
-			h.CommandLine = clean(line[len("Command Line: "):])
+		if rerr == io.EOF {
+			return p.h, p.h.recognised(), nil
+		}
+		if rerr != nil {
+			return p.h, p.h.recognised(), rerr
 		}
 	}
-	ok = h.Signal != "" || h.Error != "" || h.JREVersion != ""
-	return h, ok
+}
+
+func (h *HsErr) recognised() bool { return h.Signal != "" || h.Error != "" || h.JREVersion != "" }
+
+// hsErrParser takes an hs_err file line by line; pending says what the
+// next line holds when a line announces it ("# Problematic frame:").
+type hsErrParser struct {
+	h       HsErr
+	pending string // "frame", "internal", "insufficient", "heap"
+}
+
+func (p *hsErrParser) line(line string) {
+	h := &p.h
+	line = strings.TrimRight(line, "\r")
+	switch p.pending {
+	case "frame":
+		h.ProblematicFrame = clean(strings.TrimPrefix(line, "#"))
+	case "internal":
+		detail := strings.TrimSpace(strings.TrimPrefix(line, "#"))
+		if strings.HasPrefix(line, "#") && detail != "" && !strings.HasPrefix(detail, "JRE version:") {
+			h.Error = clean(h.Error + ": " + detail)
+		}
+	case "insufficient":
+		h.Error = clean("insufficient memory: " + strings.TrimSpace(strings.TrimPrefix(line, "#")))
+	case "heap":
+		if strings.TrimSpace(line) != "" && len(h.Heap) < maxHeapLines {
+			h.Heap = append(h.Heap, clean(line))
+			return
+		}
+	}
+	p.pending = ""
+	if c, found := strings.CutPrefix(line, "#"); found {
+		c = strings.TrimSpace(c)
+		switch {
+		case h.Signal == "" && h.Error == "" && isSignalLine(c):
+			h.parseSignal(c)
+		case h.Error == "" && h.Signal == "" && (strings.HasPrefix(c, "Internal Error (") || strings.HasPrefix(c, "Out of Memory Error (")):
+			h.parseInternal(c)
+			p.pending = "internal"
+		case h.Error == "" && h.Signal == "" && strings.HasPrefix(c, "There is insufficient memory for the Java Runtime Environment"):
+			h.Error = "insufficient memory:"
+			p.pending = "insufficient"
+		case h.JREVersion == "" && strings.HasPrefix(c, "JRE version:"):
+			h.JREVersion = clean(strings.TrimPrefix(c, "JRE version:"))
+		case h.JavaVM == "" && strings.HasPrefix(c, "Java VM:"):
+			h.JavaVM = clean(strings.TrimPrefix(c, "Java VM:"))
+		case h.ProblematicFrame == "" && c == "Problematic frame:":
+			p.pending = "frame"
+		case (h.PID == "" || h.TID == "") && strings.Contains(c, "pid=") && strings.Contains(c, "tid="):
+			// "Out of Memory Error (os_linux.cpp:2750), pid=..., tid=..."
+			// after an "insufficient memory" block.
+			h.PID, h.TID = clean(field(c, "pid=")), clean(field(c, "tid="))
+		}
+		return
+	}
+	switch {
+	case h.Thread == "" && strings.HasPrefix(line, "Current thread ("):
+		if _, rest, found := strings.Cut(line, "):"); found {
+			h.Thread = clean(rest)
+		}
+	case h.Time == "" && (strings.HasPrefix(line, "Time: ") || strings.HasPrefix(line, "time: ")):
+		v := line[len("Time: "):]
+		if t, el, found := strings.Cut(v, " elapsed time:"); found {
+			h.Time, h.Elapsed = clean(t), clean(firstWord(el))
+		} else {
+			h.Time = clean(v)
+		}
+	case h.Elapsed == "" && strings.HasPrefix(line, "elapsed time: "):
+		h.Elapsed = clean(firstWord(line[len("elapsed time: "):]))
+	case h.CommandLine == "" && strings.HasPrefix(line, "Command Line: "):
+		h.CommandLine = clean(line[len("Command Line: "):])
+	case h.Heap == nil && strings.TrimSpace(line) == "Heap:":
+		h.Heap = []string{}
+		p.pending = "heap"
+	}
 }
 
 // isSignalLine matches "SIGSEGV (0xb) at pc=...", and the Windows form
@@ -115,14 +187,10 @@ func (h *HsErr) parseSignal(c string) {
 	h.TID = clean(field(c, "tid="))
 }
 
-func (h *HsErr) parseInternal(c, nextLine string) {
+func (h *HsErr) parseInternal(c string) {
 	what, _, _ := strings.Cut(c, ", pid=")
 	h.PID = clean(field(c, "pid="))
 	h.TID = clean(field(c, "tid="))
-	detail := strings.TrimSpace(strings.TrimPrefix(nextLine, "#"))
-	if detail != "" && !strings.HasPrefix(detail, "JRE version:") {
-		what += ": " + detail
-	}
 	h.Error = clean(what)
 }
 
@@ -137,13 +205,6 @@ func field(s, key string) string {
 		v = v[:j]
 	}
 	return v
-}
-
-func next(lines []string, i int) string {
-	if i+1 < len(lines) {
-		return strings.TrimRight(lines[i+1], "\r")
-	}
-	return ""
 }
 
 func firstWord(s string) string {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -69,8 +70,40 @@ func TestParseHsErrFields(t *testing.T) {
 		Elapsed:          "0.101450",
 		CommandLine:      "-Xshare:auto -XX:-CreateCoredumpOnCrash -XX:ErrorFile=/tmp/jv/hs_err_pid%p.log Crash",
 	}
-	if h != want {
+	if !reflect.DeepEqual(h, want) {
 		t.Fatalf("got  %+v\nwant %+v", h, want)
+	}
+}
+
+// TestReadHsErrHeap: reading the whole file (a complete report the Java 17
+// of the build machine wrote for Unsafe.putAddress(0, 0)) finds the heap
+// summary at death, which lies past the head ParseHsErr reads, and the
+// same facts as the head.
+func TestReadHsErrHeap(t *testing.T) {
+	b, err := os.ReadFile("testdata/hs_err_sigsegv_full.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, ok, err := ReadHsErr(bytes.NewReader(b), 1<<20)
+	if err != nil || !ok {
+		t.Fatalf("ok %v err %v", ok, err)
+	}
+	want := []string{
+		"garbage-first heap   total 16384K, used 948K [0x00000000ff000000, 0x0000000100000000)",
+		"region size 1024K, 1 young (1024K), 0 survivors (0K)",
+		"Metaspace       used 123K, committed 320K, reserved 1114112K",
+		"class space    used 6K, committed 128K, reserved 1048576K",
+	}
+	if !reflect.DeepEqual(h.Heap, want) {
+		t.Errorf("heap %q, want %q", h.Heap, want)
+	}
+	head, _ := ParseHsErr(b)
+	head.Heap = h.Heap
+	if !reflect.DeepEqual(h, head) {
+		t.Errorf("ReadHsErr %+v\nParseHsErr %+v", h, head)
+	}
+	if h, _, _ := ReadHsErr(bytes.NewReader(b), 4096); h.Heap != nil || h.Signal != "SIGSEGV" {
+		t.Errorf("limited to 4 KiB: heap %q signal %q", h.Heap, h.Signal)
 	}
 }
 
