@@ -1,0 +1,161 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Caps of what a run keeps.
+const (
+	maxHosts       = 2000
+	maxProblems    = 200
+	maxSpans       = 100000 // shipping spans per host kept to find gaps
+	maxErrorsKept  = 5      // errors kept per incident
+	maxIncidents   = 500
+	maxStarts      = 200 // per host
+	maxKernelKinds = 500
+)
+
+// run is the state of one Build.
+type run struct {
+	opt             Options
+	loc             *time.Location
+	res             *Result
+	hosts           map[string]*hostAcc
+	hostOrder       []string
+	tmpl            templates
+	exc             exceptions
+	kern            map[string]*KernelIssue
+	incidents       []*incidentAcc
+	incidentsSorted bool
+	events          []Event
+	filesSkipped    int
+	problems        int
+	buf             []byte
+}
+
+type hostAcc struct {
+	*Host
+	spans    [][2]time.Time // ingest spans of its chunks
+	firstErr ErrorLine
+}
+
+type incidentAcc struct {
+	ev     Event
+	hostID string
+	errs   []ErrorLine // earliest first
+}
+
+func newRun(opt Options, loc *time.Location) *run {
+	return &run{opt: opt, loc: loc, res: &Result{}, hosts: map[string]*hostAcc{}, kern: map[string]*KernelIssue{}}
+}
+
+func (r *run) problem(format string, args ...any) {
+	r.problems++
+	if len(r.res.Problems) < maxProblems {
+		r.res.Problems = append(r.res.Problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// host returns the accumulator of app/host, created on first use. Past
+// the cap every further host shares one named "(other hosts)".
+func (r *run) host(app, name string) *hostAcc {
+	id := app + "/" + name
+	if h := r.hosts[id]; h != nil {
+		return h
+	}
+	if len(r.hosts) >= maxHosts {
+		return r.host("", "(other hosts)")
+	}
+	h := &hostAcc{Host: &Host{App: app, Name: name}}
+	r.hosts[id] = h
+	r.hostOrder = append(r.hostOrder, id)
+	return h
+}
+
+// label is how a host is named in the report: its name, with the app when
+// several apps are in the folder.
+func (r *run) label(h *Host) string {
+	return h.Name
+}
+
+// shipSpans notes when the agent read the file's chunks (to find gaps).
+func (r *run) shipSpans(in *input) {
+	h := r.host(in.app, in.host)
+	for _, s := range in.segs {
+		if len(h.spans) < maxSpans {
+			h.spans = append(h.spans, [2]time.Time{s.First, s.Last})
+		}
+	}
+}
+
+func (r *run) inWindow(t time.Time) bool {
+	if t.IsZero() {
+		return true
+	}
+	return (r.opt.Since.IsZero() || !t.Before(r.opt.Since)) && (r.opt.Until.IsZero() || !t.After(r.opt.Until))
+}
+
+// event adds a timeline event (inside the window).
+func (r *run) event(t time.Time, host *Host, kind, sev, text string) Event {
+	ev := Event{Time: t, Host: host.Name, Kind: kind, Severity: sev, Text: text}
+	if r.inWindow(t) {
+		r.events = append(r.events, ev)
+	}
+	return ev
+}
+
+// incident registers an event whose preceding errors are wanted.
+func (r *run) incident(ev Event, hostID string) {
+	if len(r.incidents) < maxIncidents && !ev.Time.IsZero() && r.inWindow(ev.Time) {
+		r.incidents = append(r.incidents, &incidentAcc{ev: ev, hostID: hostID})
+		r.incidentsSorted = false
+	}
+}
+
+func (r *run) sortIncidents() {
+	sort.Slice(r.incidents, func(i, j int) bool { return r.incidents[i].ev.Time.Before(r.incidents[j].ev.Time) })
+	r.incidentsSorted = true
+}
+
+// noteError offers an error record to the incidents it precedes.
+func (r *run) noteError(hostID string, t time.Time, file string, text []byte) {
+	if t.IsZero() {
+		return
+	}
+	// Incidents are sorted by time: find those in [t, t+Before].
+	i := sort.Search(len(r.incidents), func(i int) bool { return !r.incidents[i].ev.Time.Before(t) })
+	for ; i < len(r.incidents) && !r.incidents[i].ev.Time.After(t.Add(r.opt.Before)); i++ {
+		inc := r.incidents[i]
+		if inc.hostID != hostID {
+			continue
+		}
+		n := len(inc.errs)
+		if n == maxErrorsKept && !t.Before(inc.errs[n-1].Time) {
+			continue
+		}
+		el := ErrorLine{Time: t, File: file, Text: sample(text)}
+		j := sort.Search(n, func(k int) bool { return t.Before(inc.errs[k].Time) })
+		if n < maxErrorsKept {
+			inc.errs = append(inc.errs, ErrorLine{})
+		}
+		copy(inc.errs[j+1:], inc.errs[j:])
+		inc.errs[j] = el
+	}
+}
+
+// startBanner names the application start a record's first line
+// announces, or "".
+func startBanner(msg []byte) string {
+	switch {
+	case bytes.Contains(msg, []byte("Starting ")) && bytes.Contains(msg, []byte(" using Java ")):
+		return "Spring Boot start"
+	case bytes.Contains(msg, []byte(":: Spring Boot ::")):
+		return "Spring Boot banner"
+	case bytes.Contains(msg, []byte("[info][gc") ) && bytes.Contains(msg, []byte("] Using ")):
+		return "JVM start (GC log)"
+	}
+	return ""
+}
