@@ -242,7 +242,34 @@ func (f format) parseHead(line []byte) (head, bool) {
 	} else {
 		h.msg = trimSep(rest[end:])
 	}
+	if f.name == FormatSpringBoot {
+		h.msg = springMsg(h.msg)
+	}
 	return h, true
+}
+
+// springMsg drops the pid, "---" and the bracketed app and thread names
+// from a Spring Boot line: "4242 --- [main] c.e.App : msg" -> "c.e.App : msg".
+func springMsg(b []byte) []byte {
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	rest, ok := bytes.CutPrefix(b[i:], []byte(" --- "))
+	if !ok {
+		return b
+	}
+	for {
+		rest = bytes.TrimLeft(rest, " ")
+		if len(rest) == 0 || rest[0] != '[' {
+			return rest
+		}
+		j := bytes.IndexByte(rest, ']')
+		if j < 0 {
+			return rest
+		}
+		rest = rest[j+1:]
+	}
 }
 
 // julLevel reads the second line of a JUL record, "SEVERE: message".

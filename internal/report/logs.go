@@ -76,6 +76,8 @@ type fileRun struct {
 	zone  zoneRule
 	clock ingestClock
 	rec   logRec
+	// zoneless counts record heads whose time carried no zone.
+	zoneless int64
 }
 
 // readLog streams one application log file.
@@ -92,9 +94,6 @@ func (r *run) readLog(ctx context.Context, in *input) error {
 	fr.fm = detect(head)
 	fr.lf.Format = fr.fm.name
 	fr.zone = r.zoneFor(f, fr.fm, in)
-	if fr.fm.stamp != stampNone {
-		fr.lf.Zone = fr.zone.label
-	}
 	defer r.addFile(fr)
 	if fr.fm.name == FormatBinary || fr.fm.name == FormatEmpty {
 		return nil
@@ -183,6 +182,9 @@ func (fr *fileRun) line(line []byte, off int64) {
 			ingest := fr.clock.at(off)
 			rec.open, rec.level = true, h.level
 			rec.t = fr.zone.at(h.st, ingest)
+			if !h.st.hasZone {
+				fr.zoneless++
+			}
 			rec.timed = !rec.t.IsZero()
 			if rec.t.IsZero() {
 				rec.t = ingest
@@ -277,6 +279,9 @@ func (fr *fileRun) flush() {
 const maxFiles = 2000
 
 func (r *run) addFile(fr *fileRun) {
+	if fr.zoneless > 0 {
+		fr.lf.Zone = fr.zone.label
+	}
 	h := fr.h
 	h.Lines += fr.lf.Lines
 	h.Bytes += fr.lf.Bytes

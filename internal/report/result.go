@@ -15,16 +15,16 @@ type Result struct {
 	Hosts    []*Host   `json:"hosts"`
 	Timeline []Event   `json:"timeline"`
 	// TimelineDropped counts minor events left out of Timeline (cap).
-	TimelineDropped int          `json:"timeline_dropped,omitempty"`
-	OOMKills        []OOMKill    `json:"oom_kills"`
+	TimelineDropped int           `json:"timeline_dropped,omitempty"`
+	OOMKills        []OOMKill     `json:"oom_kills"`
 	KernelErrors    []KernelIssue `json:"kernel_errors"`
-	Crashes         []Crash      `json:"jvm_crashes"`
-	HeapDumps       []HeapDump   `json:"heap_dumps"`
-	Snapshots       []Snapshot   `json:"snapshots"`
-	Files           []LogFile    `json:"files"`
-	FilesDropped    int          `json:"files_dropped,omitempty"`
-	Exceptions      []Exception  `json:"exceptions"`
-	Templates       []Template   `json:"error_templates"`
+	Crashes         []Crash       `json:"jvm_crashes"`
+	HeapDumps       []HeapDump    `json:"heap_dumps"`
+	Snapshots       []Snapshot    `json:"snapshots"`
+	Files           []LogFile     `json:"files"`
+	FilesDropped    int           `json:"files_dropped,omitempty"`
+	Exceptions      []Exception   `json:"exceptions"`
+	Templates       []Template    `json:"error_templates"`
 	// TemplatesOverflow counts error and warning records whose template
 	// was new once the template table was full.
 	TemplatesOverflow int64      `json:"templates_overflow,omitempty"`
@@ -54,15 +54,15 @@ type Host struct {
 	ShipFirst time.Time `json:"ship_first,omitzero"`
 	ShipLast  time.Time `json:"ship_last,omitzero"`
 	// Seen is the span of the timestamps in its data.
-	SeenFirst time.Time    `json:"seen_first,omitzero"`
-	SeenLast  time.Time    `json:"seen_last,omitzero"`
-	Gaps      []Gap        `json:"gaps,omitempty"`
-	Starts    []Start      `json:"starts,omitempty"`
-	Exits     []Exit       `json:"exits,omitempty"`
+	SeenFirst time.Time        `json:"seen_first,omitzero"`
+	SeenLast  time.Time        `json:"seen_last,omitzero"`
+	Gaps      []Gap            `json:"gaps,omitempty"`
+	Starts    []Start          `json:"starts,omitempty"`
+	Exits     []Exit           `json:"exits,omitempty"`
 	Levels    [numLevels]int64 `json:"levels"`
-	Records   int64        `json:"records"`
-	Lines     int64        `json:"lines"`
-	Bytes     int64        `json:"bytes"`
+	Records   int64            `json:"records"`
+	Lines     int64            `json:"lines"`
+	Bytes     int64            `json:"bytes"`
 	// Histogram counts records per level over time.
 	Histogram Histogram `json:"histogram"`
 }
@@ -154,18 +154,18 @@ type HeapDump struct {
 
 // Snapshot is one diagnostic bundle, summarised from its manifest.
 type Snapshot struct {
-	Host        string         `json:"host"`
-	Path        string         `json:"path"`
-	Time        time.Time      `json:"time,omitzero"`
-	Trigger     string         `json:"trigger,omitempty"`
-	Note        string         `json:"note,omitempty"`
-	MemLimit    int64          `json:"memory_limit_bytes,omitempty"`
-	MemUsage    int64          `json:"memory_usage_bytes,omitempty"`
-	OOMKills    int64          `json:"oom_kills,omitempty"`
-	Processes   int64          `json:"processes,omitempty"`
-	JVMs        []SnapshotJVM  `json:"jvm,omitempty"`
-	Collectors  []string       `json:"collectors,omitempty"` // "name: status" of those not ok
-	Error       string         `json:"error,omitempty"`      // why the manifest could not be read
+	Host       string        `json:"host"`
+	Path       string        `json:"path"`
+	Time       time.Time     `json:"time,omitzero"`
+	Trigger    string        `json:"trigger,omitempty"`
+	Note       string        `json:"note,omitempty"`
+	MemLimit   int64         `json:"memory_limit_bytes,omitempty"`
+	MemUsage   int64         `json:"memory_usage_bytes,omitempty"`
+	OOMKills   int64         `json:"oom_kills,omitempty"`
+	Processes  int64         `json:"processes,omitempty"`
+	JVMs       []SnapshotJVM `json:"jvm,omitempty"`
+	Collectors []string      `json:"collectors,omitempty"` // "name: status" of those not ok
+	Error      string        `json:"error,omitempty"`      // why the manifest could not be read
 }
 
 // SnapshotJVM is one JVM in a snapshot.
@@ -179,18 +179,18 @@ type SnapshotJVM struct {
 
 // LogFile is one application log file.
 type LogFile struct {
-	Host    string    `json:"host"`
-	Source  string    `json:"source"`
-	Path    string    `json:"path"`
-	Format  string    `json:"format"`
-	Zone    string    `json:"zone,omitempty"` // the zone given to timestamps without one, and why
-	Bytes   int64     `json:"bytes"`
-	Lines   int64     `json:"lines"`
-	Records int64     `json:"records"`
+	Host    string           `json:"host"`
+	Source  string           `json:"source"`
+	Path    string           `json:"path"`
+	Format  string           `json:"format"`
+	Zone    string           `json:"zone,omitempty"` // the zone given to timestamps without one, and why
+	Bytes   int64            `json:"bytes"`
+	Lines   int64            `json:"lines"`
+	Records int64            `json:"records"`
 	Levels  [numLevels]int64 `json:"levels"`
-	Untimed int64     `json:"untimed,omitempty"` // records with no time at all
-	First   time.Time `json:"first,omitzero"`
-	Last    time.Time `json:"last,omitzero"`
+	Untimed int64            `json:"untimed,omitempty"` // records with no time at all
+	First   time.Time        `json:"first,omitzero"`
+	Last    time.Time        `json:"last,omitzero"`
 }
 
 // Exception is one exception class.

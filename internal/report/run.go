@@ -115,8 +115,26 @@ func (r *run) incident(ev Event, hostID string) {
 	}
 }
 
+// sortIncidents orders the incidents by time and drops an exit within a
+// minute after an OOM kill or crash of its host: the same incident, its
+// errors are listed once.
 func (r *run) sortIncidents() {
-	sort.Slice(r.incidents, func(i, j int) bool { return r.incidents[i].ev.Time.Before(r.incidents[j].ev.Time) })
+	sort.SliceStable(r.incidents, func(i, j int) bool { return r.incidents[i].ev.Time.Before(r.incidents[j].ev.Time) })
+	kept := r.incidents[:0]
+	for _, inc := range r.incidents {
+		dup := false
+		if inc.ev.Kind == KindExit {
+			for _, k := range kept {
+				if k.hostID == inc.hostID && k.ev.Kind != KindExit && inc.ev.Time.Sub(k.ev.Time) <= time.Minute {
+					dup = true
+				}
+			}
+		}
+		if !dup {
+			kept = append(kept, inc)
+		}
+	}
+	r.incidents = kept
 	r.incidentsSorted = true
 }
 
@@ -154,7 +172,7 @@ func startBanner(msg []byte) string {
 		return "Spring Boot start"
 	case bytes.Contains(msg, []byte(":: Spring Boot ::")):
 		return "Spring Boot banner"
-	case bytes.Contains(msg, []byte("[info][gc") ) && bytes.Contains(msg, []byte("] Using ")):
+	case bytes.Contains(msg, []byte("[info][gc")) && bytes.Contains(msg, []byte("] Using ")):
 		return "JVM start (GC log)"
 	}
 	return ""

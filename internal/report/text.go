@@ -199,6 +199,9 @@ func WriteText(w io.Writer, res *Result, o TextOptions) error {
 		for _, f := range res.Files {
 			tw.printf("  %s  %s %s  %s, %d lines, %d records: ERROR %d, WARN %d\n", f.Host, f.Source, f.Path, HumanBytes(f.Bytes), f.Lines, f.Records, f.Levels[LevelError], f.Levels[LevelWarn])
 			tw.printf("      format %s", f.Format)
+			if f.Untimed > 0 {
+				tw.printf("; %d records without a time (no date in the lines and no ingest times)", f.Untimed)
+			}
 			if f.Zone != "" {
 				tw.printf("; zone-less times read as %s", f.Zone)
 			}
@@ -321,7 +324,7 @@ func writeLevelsText(tw *textWriter, res *Result) {
 		return
 	}
 	const n = 60
-	tw.section(fmt.Sprintf("ERROR and WARN over time (%s .. %s UTC, %d columns of %s)", when(res.First), when(res.Last), n, res.Last.Sub(res.First).Round(time.Second)/n))
+	tw.section(fmt.Sprintf("ERROR and WARN over time (%s .. %s UTC, %d columns of %s)", when(res.First), when(res.Last), n, roundDur(res.Last.Sub(res.First)/n)))
 	for _, h := range res.Hosts {
 		if h.Levels[LevelError]+h.Levels[LevelWarn] == 0 {
 			continue
@@ -336,5 +339,16 @@ func writeLevelsText(tw *textWriter, res *Result) {
 	}
 }
 
-// WriteHTML is a placeholder replaced by the HTML renderer.
-func WriteHTML(w io.Writer, res *Result) error { return nil }
+// roundDur rounds a duration to what a reader needs: seconds under an
+// hour, minutes under a day, hours beyond.
+func roundDur(d time.Duration) time.Duration {
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Millisecond)
+	case d < time.Hour:
+		return d.Round(time.Second)
+	case d < 24*time.Hour:
+		return d.Round(time.Minute)
+	}
+	return d.Round(time.Hour)
+}
