@@ -128,6 +128,10 @@ type pageCheck struct {
 	Selected       int     `json:"selected"`
 	Height         float64 `json:"height"`
 	SmallText      int     `json:"smallText"`
+	SmallSVGText   int     `json:"smallSvgText"`
+	// Problems are console errors, exceptions and network requests seen
+	// while the page loaded.
+	Problems []string `json:"-"`
 }
 
 const checkJS = `(() => {
@@ -142,7 +146,9 @@ const checkJS = `(() => {
     svgShapes: document.querySelectorAll('svg.chart rect, svg.chart path, svg.chart circle').length,
     scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
     userSelectNone: all.filter(e => getComputedStyle(e).userSelect === 'none').length,
-    selected: selected, height: document.documentElement.scrollHeight, smallText: small});
+    selected: selected, height: document.documentElement.scrollHeight, smallText: small,
+    smallSvgText: [...document.querySelectorAll('svg.chart text')].filter(e => {
+      const r = e.getBoundingClientRect(); return r.height > 0 && r.height < 10; }).length});
 })()`
 
 // renderInChromium loads file in headless Chromium at each width and
@@ -244,9 +250,7 @@ func renderInChromium(t *testing.T, file, dir string, widths []int) map[int]page
 				drained = true
 			}
 		}
-		if len(problems) > 0 {
-			t.Errorf("width %d: %s", w, strings.Join(problems, "\n"))
-		}
+		pc.Problems = problems
 		out[w] = pc
 	}
 	return out

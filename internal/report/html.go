@@ -27,14 +27,15 @@ p,li{overflow-wrap:anywhere}
 .badge.bad{border-color:#f0b4b4;background:#fdecec}
 .badge.bad b{color:var(--err)}
 .chartbox{overflow-x:auto;border:1px solid var(--line);border-radius:6px;background:#fff}
-svg.chart{display:block;width:100%;min-width:680px;height:auto}
+svg.chart{display:block;width:100%;height:auto}
+svg.narrow{display:none}
 svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
 .tick{font-size:12px;fill:var(--muted)}
 .lanelabel{font-size:13px;font-weight:600;fill:var(--fg)}
 .lane{fill:var(--soft)}
 .grid{stroke:var(--line);stroke-width:1}
 .ship{fill:#90a4ae}
-.gap{fill:#ffe0b2;opacity:.8}
+.gap{fill:#fff3e0}
 .b-err{fill:var(--err)}.b-warn{fill:var(--warn)}.b-info{fill:#90a4ae}.b-debug{fill:#cfd8dc}.b-other{fill:#b0bec5}
 .hit{fill:transparent}
 .ev{stroke:#fff;stroke-width:1}
@@ -45,9 +46,11 @@ svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,s
 .legend svg{width:14px;height:14px;vertical-align:-2px;margin-right:4px}
 .tw{overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-size:14px}
-th,td{text-align:left;vertical-align:top;padding:5px 8px;border-bottom:1px solid var(--line);overflow-wrap:anywhere}
-th{background:var(--soft);font-weight:600}
-td.num{text-align:right;white-space:nowrap}
+th,td{text-align:left;vertical-align:top;padding:5px 8px;border-bottom:1px solid var(--line)}
+th{background:var(--soft);font-weight:600;white-space:nowrap}
+td.x{overflow-wrap:anywhere;width:60%}
+td.n{white-space:nowrap}
+td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 td.t{white-space:nowrap;font-variant-numeric:tabular-nums}
 tr.error td{background:#fdecec}
 tr.warn td{background:#fff6e6}
@@ -58,7 +61,16 @@ summary{cursor:pointer}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:6px 0}
 dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 .card{border:1px solid var(--line);border-radius:6px;padding:10px 12px;margin:10px 0}
-@media (max-width:600px){body{padding:10px}dl{grid-template-columns:1fr}dt{margin-top:6px}td.t{white-space:normal}}
+@media (max-width:600px){
+body{padding:10px}
+dl{grid-template-columns:1fr}dt{margin-top:6px}
+table.rt thead{display:none}
+table.rt,table.rt tbody,table.rt tr,table.rt td{display:block;width:auto}
+table.rt tr{border-bottom:1px solid var(--line);padding:6px 2px}
+table.rt td{border:none;padding:1px 4px;text-align:left;white-space:normal;overflow-wrap:anywhere}
+table.rt td::before{content:attr(data-label) ": ";color:var(--muted)}
+svg.wide{display:none}svg.narrow{display:block}
+}
 `
 
 type htmlWriter struct {
@@ -71,6 +83,30 @@ func (hw *htmlWriter) p(format string, args ...any) {
 		_, hw.err = fmt.Fprintf(hw.w, format, args...)
 	}
 }
+
+// Tables: every cell carries its column's name, so that on a phone each
+// row becomes a block of "name: value" lines instead of a grid wider
+// than the screen.
+type col struct{ name, class string }
+
+func (hw *htmlWriter) tableStart(cols []col) {
+	hw.p(`<div class="tw"><table class="rt"><thead><tr>`)
+	for _, c := range cols {
+		hw.p(`<th>%s</th>`, esc(c.name))
+	}
+	hw.p(`</tr></thead><tbody>`)
+}
+
+// row writes one row; cells are HTML (escape text with esc).
+func (hw *htmlWriter) row(cols []col, class string, cells ...string) {
+	hw.p(`<tr class="%s">`, class)
+	for i, c := range cells {
+		hw.p(`<td data-label="%s" class="%s">%s</td>`, esc(cols[i].name), cols[i].class, c)
+	}
+	hw.p(`</tr>`)
+}
+
+func (hw *htmlWriter) tableEnd() { hw.p(`</tbody></table></div>`) }
 
 // WriteHTML renders the result as one self-contained page: inline CSS
 // and SVG, no script, no font, nothing fetched (a Content-Security-Policy
@@ -89,8 +125,8 @@ func WriteHTML(w io.Writer, res *Result) error {
 	hw.p(`<p>%s</p>`, esc(summaryLine(res)))
 	badges(hw, res)
 	hw.p(`<h2 id="timeline">Timeline</h2>`)
-	if svg := timelineSVG(res); svg != "" {
-		hw.p(`<div class="chartbox">%s</div>`, svg)
+	if svg := timelineSVG(res, wide); svg != "" {
+		hw.p(`<div class="chartbox">%s%s</div>`, svg, timelineSVG(res, narrow))
 		legend(hw)
 	}
 	timelineTable(hw, res)
@@ -162,18 +198,23 @@ func timelineTable(hw *htmlWriter, res *Result) {
 		hw.p(`<p>Nothing with a time.</p>`)
 		return
 	}
-	hw.p(`<div class="tw"><table><thead><tr><th>time (UTC)</th><th>host</th><th>what</th><th>detail</th></tr></thead><tbody>`)
+	cols := []col{{"time (UTC)", "t"}, {"host", "n"}, {"what", "n"}, {"detail", "x"}}
+	hw.tableStart(cols)
 	for _, ev := range res.Timeline {
-		hw.p(`<tr class="%s"><td class="t">%s</td><td>%s</td><td>%s</td><td>%s</td></tr>`, ev.Severity, esc(ev.Time.UTC().Format("2006-01-02 15:04:05.000")), esc(ev.Host), esc(ev.Kind), esc(ev.Text))
+		hw.row(cols, ev.Severity, esc(ev.Time.UTC().Format("2006-01-02 15:04:05.000")), esc(ev.Host), esc(ev.Kind), esc(ev.Text))
 	}
-	hw.p(`</tbody></table></div>`)
+	hw.tableEnd()
 	if res.TimelineDropped > 0 {
 		hw.p(`<p class="muted">%d minor events left out.</p>`, res.TimelineDropped)
 	}
 }
 
 func hostsHTML(hw *htmlWriter, res *Result) {
-	hw.p(`<h2 id="hosts">Hosts</h2>`)
+	hw.p(`<h2 id="hosts">Hosts</h2><ul class="legend">`)
+	for i, name := range []string{"ERROR", "WARN", "INFO", "DEBUG", "no level"} {
+		hw.p(`<li><svg viewBox="0 0 14 14" aria-hidden="true"><rect class="%s" x="2" y="2" width="10" height="10"/></svg>%s</li>`, [...]string{"b-err", "b-warn", "b-info", "b-debug", "b-other"}[i], name)
+	}
+	hw.p(`</ul>`)
 	for _, h := range res.Hosts {
 		hw.p(`<div class="card"><h3>%s <span class="muted">app %s</span></h3><dl>`, esc(h.Name), esc(h.App))
 		if !h.ShipFirst.IsZero() {
@@ -208,8 +249,8 @@ func hostsHTML(hw *htmlWriter, res *Result) {
 			hw.p(`<dt>gap</dt><dd>%s .. %s: nothing shipped for %s</dd>`, when(g.From), when(g.To), g.To.Sub(g.From).Round(1e9))
 		}
 		hw.p(`</dl>`)
-		if svg := levelsSVG(res, h); svg != "" {
-			hw.p(`<div class="chartbox">%s</div>`, svg)
+		if svg := levelsSVG(res, h, wide); svg != "" {
+			hw.p(`<div class="chartbox">%s%s</div>`, svg, levelsSVG(res, h, narrow))
 		}
 		hw.p(`</div>`)
 	}
@@ -226,11 +267,13 @@ func incidentsHTML(hw *htmlWriter, res *Result) {
 			hw.p(`<p class="muted">No ERROR logged on this host in the time before.</p></div>`)
 			continue
 		}
-		hw.p(`<div class="tw"><table><tbody>`)
+		cols := []col{{"time (UTC)", "t"}, {"file", "n"}, {"first line", "x"}}
+		hw.tableStart(cols)
 		for _, e := range inc.Errors {
-			hw.p(`<tr><td class="t">%s</td><td>%s</td><td>%s</td></tr>`, clock(e.Time), esc(path.Base(e.File)), esc(e.Text))
+			hw.row(cols, "", clock(e.Time), esc(path.Base(e.File)), esc(e.Text))
 		}
-		hw.p(`</tbody></table></div></div>`)
+		hw.tableEnd()
+		hw.p(`</div>`)
 	}
 }
 
@@ -238,7 +281,9 @@ func oomHTML(hw *htmlWriter, res *Result) {
 	if len(res.OOMKills) == 0 {
 		return
 	}
-	hw.p(`<h2 id="oom">OOM kills</h2><div class="tw"><table><thead><tr><th>time (UTC)</th><th>host</th><th>process</th><th>RSS at kill</th><th>cgroup</th><th>usage / limit</th></tr></thead><tbody>`)
+	hw.p(`<h2 id="oom">OOM kills</h2>`)
+	cols := []col{{"time (UTC)", "t"}, {"host", "n"}, {"process", "n"}, {"RSS at kill", "x"}, {"cgroup", "x"}, {"usage / limit", "n"}}
+	hw.tableStart(cols)
 	for _, k := range res.OOMKills {
 		proc := k.Process
 		if k.PID != 0 {
@@ -252,9 +297,9 @@ func oomHTML(hw *htmlWriter, res *Result) {
 		if k.LimitKB > 0 {
 			lim = kb(k.UsageKB) + " / " + kb(k.LimitKB)
 		}
-		hw.p(`<tr class="error"><td class="t">%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>`, when(k.Time), esc(k.Host), esc(proc), esc(rss), esc(k.Cgroup+" "+k.Constraint), esc(lim))
+		hw.row(cols, "error", when(k.Time), esc(k.Host), esc(proc), esc(rss), esc(k.Cgroup+" "+k.Constraint), esc(lim))
 	}
-	hw.p(`</tbody></table></div>`)
+	hw.tableEnd()
 }
 
 func crashesHTML(hw *htmlWriter, res *Result) {
@@ -296,7 +341,9 @@ func snapshotsHTML(hw *htmlWriter, res *Result) {
 	if len(res.Snapshots) == 0 {
 		return
 	}
-	hw.p(`<h2 id="snapshots">Snapshots</h2><div class="tw"><table><thead><tr><th>time (UTC)</th><th>host</th><th>trigger</th><th>memory</th><th>JVMs</th><th>bundle</th></tr></thead><tbody>`)
+	hw.p(`<h2 id="snapshots">Snapshots</h2>`)
+	cols := []col{{"time (UTC)", "t"}, {"host", "n"}, {"trigger", "n"}, {"memory", "n"}, {"JVMs", "x"}, {"bundle", "x"}}
+	hw.tableStart(cols)
 	for _, s := range res.Snapshots {
 		mem := ""
 		if s.MemLimit > 0 {
@@ -310,20 +357,22 @@ func snapshotsHTML(hw *htmlWriter, res *Result) {
 		if s.Error != "" {
 			bundle += " (unreadable: " + s.Error + ")"
 		}
-		hw.p(`<tr><td class="t">%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>`, when(s.Time), esc(s.Host), esc(s.Trigger), esc(mem), esc(strings.Join(jvms, "; ")), esc(bundle))
+		hw.row(cols, "", when(s.Time), esc(s.Host), esc(s.Trigger), esc(mem), esc(strings.Join(jvms, "; ")), esc(bundle))
 	}
-	hw.p(`</tbody></table></div>`)
+	hw.tableEnd()
 }
 
 func kernelHTML(hw *htmlWriter, res *Result) {
 	if len(res.KernelErrors) == 0 {
 		return
 	}
-	hw.p(`<h2 id="kernel">Kernel messages worth a look</h2><div class="tw"><table><thead><tr><th>kind</th><th>count</th><th>first .. last (UTC)</th><th>host</th><th>sample</th></tr></thead><tbody>`)
+	hw.p(`<h2 id="kernel">Kernel messages worth a look</h2>`)
+	cols := []col{{"kind", "n"}, {"count", "num"}, {"first .. last (UTC)", "t"}, {"host", "n"}, {"sample", "x"}}
+	hw.tableStart(cols)
 	for _, k := range res.KernelErrors {
-		hw.p(`<tr><td>%s</td><td class="num">%d</td><td class="t">%s .. %s</td><td>%s</td><td><code>%s</code></td></tr>`, esc(k.Kind), k.Count, when(k.First), clock(k.Last), esc(k.Host), esc(k.Sample))
+		hw.row(cols, "", esc(k.Kind), fmt.Sprint(k.Count), when(k.First)+" .. "+clock(k.Last), esc(k.Host), "<code>"+esc(k.Sample)+"</code>")
 	}
-	hw.p(`</tbody></table></div>`)
+	hw.tableEnd()
 }
 
 func exceptionsHTML(hw *htmlWriter, res *Result) {
@@ -345,12 +394,13 @@ func templatesHTML(hw *htmlWriter, res *Result) {
 		return
 	}
 	hw.p(`<h2 id="messages">Top error and warning messages</h2><p class="muted">Grouped by template: numbers, ids, addresses and UUIDs masked.</p>`)
-	hw.p(`<div class="tw"><table><thead><tr><th>level</th><th>count</th><th>template and a sample</th><th>first .. last (UTC)</th><th>hosts</th></tr></thead><tbody>`)
+	cols := []col{{"level", "n"}, {"count", "num"}, {"template and a sample", "x"}, {"first .. last (UTC)", "t"}, {"hosts", "x"}}
+	hw.tableStart(cols)
 	for _, t := range res.Templates {
-		hw.p(`<tr class="%s"><td>%s</td><td class="num">%d</td><td><code>%s</code><br><span class="muted">%s</span></td><td class="t">%s ..<br>%s</td><td>%s</td></tr>`,
-			esc(t.Level), strings.ToUpper(t.Level), t.Count, esc(t.Template), esc(t.Sample), when(t.First), when(t.Last), esc(strings.Join(t.Hosts, ", ")))
+		hw.row(cols, esc(t.Level), strings.ToUpper(t.Level), fmt.Sprint(t.Count), "<code>"+esc(t.Template)+`</code><br><span class="muted">`+esc(t.Sample)+"</span>",
+			when(t.First)+" ..<br>"+when(t.Last), esc(strings.Join(t.Hosts, ", ")))
 	}
-	hw.p(`</tbody></table></div>`)
+	hw.tableEnd()
 	if res.TemplatesOverflow > 0 {
 		hw.p(`<p class="muted">%d records of further templates not grouped (the template table was full).</p>`, res.TemplatesOverflow)
 	}
@@ -360,16 +410,18 @@ func filesHTML(hw *htmlWriter, res *Result) {
 	if len(res.Files) == 0 {
 		return
 	}
-	hw.p(`<h2 id="files">Log files</h2><div class="tw"><table><thead><tr><th>host</th><th>file</th><th>format</th><th>size</th><th>records</th><th>ERROR</th><th>WARN</th></tr></thead><tbody>`)
+	hw.p(`<h2 id="files">Log files</h2>`)
+	cols := []col{{"host", "n"}, {"file", "x"}, {"format", "x"}, {"size", "num"}, {"records", "num"}, {"ERROR", "num"}, {"WARN", "num"}}
+	hw.tableStart(cols)
 	for _, f := range res.Files {
 		zone := ""
 		if f.Zone != "" {
 			zone = `<br><span class="muted">zone-less times: ` + esc(f.Zone) + `</span>`
 		}
-		hw.p(`<tr><td>%s</td><td><code>%s</code> <span class="muted">%s</span></td><td>%s%s</td><td class="num">%s</td><td class="num">%d</td><td class="num">%d</td><td class="num">%d</td></tr>`,
-			esc(f.Host), esc(f.Path), esc(f.Source), esc(f.Format), zone, HumanBytes(f.Bytes), f.Records, f.Levels[LevelError], f.Levels[LevelWarn])
+		hw.row(cols, "", esc(f.Host), "<code>"+esc(f.Path)+`</code> <span class="muted">`+esc(f.Source)+"</span>", esc(f.Format)+zone,
+			HumanBytes(f.Bytes), fmt.Sprint(f.Records), fmt.Sprint(f.Levels[LevelError]), fmt.Sprint(f.Levels[LevelWarn]))
 	}
-	hw.p(`</tbody></table></div>`)
+	hw.tableEnd()
 	if res.FilesDropped > 0 {
 		hw.p(`<p class="muted">%d more files.</p>`, res.FilesDropped)
 	}

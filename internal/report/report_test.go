@@ -175,7 +175,7 @@ func TestHTMLSelfContained(t *testing.T) {
 			t.Errorf("page contains %q", bad)
 		}
 	}
-	for _, want := range []string{"Content-Security-Policy", `<svg class="chart timeline"`, "SIGSEGV", "OOM kill", "java.sql.SQLTransientConnectionException"} {
+	for _, want := range []string{"Content-Security-Policy", `<svg class="chart timeline wide"`, "SIGSEGV", "OOM kill", "java.sql.SQLTransientConnectionException"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -199,7 +199,10 @@ func TestHTMLInChromium(t *testing.T) {
 	f.Close()
 	checks := renderInChromium(t, file, screenshotDir(t), []int{1280, 390})
 	for w, pc := range checks {
-		if pc.Charts < 1+len(res.Hosts) || pc.SVGShapes < 20 {
+		if len(pc.Problems) > 0 {
+			t.Errorf("width %d: %s", w, strings.Join(pc.Problems, "\n"))
+		}
+		if pc.Charts < 2*(1+len(res.Hosts)) || pc.SVGShapes < 20 {
 			t.Errorf("width %d: %d charts with %d shapes", w, pc.Charts, pc.SVGShapes)
 		}
 		if pc.ScrollWidth > pc.InnerWidth {
@@ -208,8 +211,29 @@ func TestHTMLInChromium(t *testing.T) {
 		if pc.UserSelectNone > 0 || pc.Selected < 1000 {
 			t.Errorf("width %d: %d elements with user-select:none, %d characters selectable", w, pc.UserSelectNone, pc.Selected)
 		}
-		if pc.SmallText > 0 {
-			t.Errorf("width %d: %d text elements under 11 px", w, pc.SmallText)
+		if pc.SmallText > 0 || pc.SmallSVGText > 0 {
+			t.Errorf("width %d: %d text elements under 11 px, %d chart labels under 10 px", w, pc.SmallText, pc.SmallSVGText)
 		}
+	}
+}
+
+// TestChromiumCheckerCatches: the browser checks see what they must
+// refuse: a request for an image, a console error, an unselectable
+// element and a page wider than the screen.
+func TestChromiumCheckerCatches(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bad.html")
+	page := `<!doctype html><html><head><meta name="viewport" content="width=device-width"></head><body><main>
+<p style="user-select:none">hidden from selection</p><img src="http://192.0.2.1/x.png"><div style="width:2000px">wide</div>
+<script>console.error("boom")</script></main></body></html>`
+	if err := os.WriteFile(file, []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pc := renderInChromium(t, file, t.TempDir(), []int{390})[390]
+	joined := strings.Join(pc.Problems, "\n")
+	if !strings.Contains(joined, "network request: http://192.0.2.1/x.png") || !strings.Contains(joined, "console error") {
+		t.Errorf("problems not seen: %q", pc.Problems)
+	}
+	if pc.UserSelectNone == 0 || pc.ScrollWidth <= pc.InnerWidth {
+		t.Errorf("checks missed: %+v", pc)
 	}
 }

@@ -12,11 +12,22 @@ import (
 // rather than shrink below reading size).
 
 const (
-	chartW     = 1000.0
-	laneLabelW = 150.0
-	laneH      = 46.0
-	axisH      = 26.0
-	histBins   = 120
+	laneH = 86.0 // label, three marker rows, bars, shipping bar
+	axisH = 30.0
+)
+
+// size is one drawing of a chart: wide for screens, narrow for phones
+// (the page shows one of the two), so that text and markers keep their
+// size instead of shrinking with the width.
+type size struct {
+	w    float64
+	bins int
+	cls  string
+}
+
+var (
+	wide   = size{1000, 120, "wide"}
+	narrow = size{400, 50, "narrow"}
 )
 
 // kindStyle is how an event kind is drawn: shape and CSS class.
@@ -56,11 +67,12 @@ func (a timeAxis) x(t time.Time) float64 {
 // ticks draws up to 6 time labels along the bottom.
 func (a timeAxis) ticks(b *svgBuf, y, top float64) {
 	span := a.to.Sub(a.from)
+	most := time.Duration(max(2, int((a.x1-a.x0)/110)))
 	steps := []time.Duration{time.Second, 5 * time.Second, 15 * time.Second, time.Minute, 5 * time.Minute, 15 * time.Minute,
 		time.Hour, 3 * time.Hour, 6 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour, 365 * 24 * time.Hour}
 	step := steps[len(steps)-1]
 	for _, s := range steps {
-		if span/s <= 6 {
+		if span/s <= most {
 			step = s
 			break
 		}
@@ -77,7 +89,7 @@ func (a timeAxis) ticks(b *svgBuf, y, top float64) {
 			continue
 		}
 		x := a.x(t)
-		b.f(`<line class="grid" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, x, top, x, y-14)
+		b.f(`<line class="grid" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, x, top, x, y-20)
 		b.f(`<text class="tick" x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x, y, esc(t.UTC().Format(layout)))
 	}
 }
@@ -108,9 +120,10 @@ func marker(b *svgBuf, ev Event, x, y float64) {
 	b.f(`</g>`)
 }
 
-// timelineSVG is the first chart: one lane per host with its shipping
-// span, gaps, ERROR/WARN bars and event markers on one time axis.
-func timelineSVG(res *Result) string {
+// timelineSVG is the first chart: one lane per host (its name on top)
+// with its shipping span, gaps, ERROR/WARN bars and event markers on one
+// time axis. Markers that would overlap are stacked.
+func timelineSVG(res *Result, sz size) string {
 	var b svgBuf
 	if res.First.IsZero() || len(res.Hosts) == 0 {
 		return ""
@@ -119,26 +132,27 @@ func timelineSVG(res *Result) string {
 	if !to.After(from) {
 		from, to = from.Add(-time.Minute), to.Add(time.Minute)
 	}
-	pad := to.Sub(from) / 50
+	pad := to.Sub(from) / 40
 	from, to = from.Add(-pad), to.Add(pad)
-	ax := timeAxis{from: from, to: to, x0: laneLabelW, x1: chartW - 10}
-	h := float64(len(res.Hosts))*laneH + axisH + 8
-	b.f(`<svg class="chart timeline" viewBox="0 0 %.0f %.0f" role="img" aria-label="timeline of all hosts">`, chartW, h)
+	chartW, histBins := sz.w, sz.bins
+	ax := timeAxis{from: from, to: to, x0: 12, x1: chartW - 12}
+	h := float64(len(res.Hosts))*laneH + axisH + 4
+	b.f(`<svg class="chart timeline %s" viewBox="0 0 %.0f %.0f" role="img" aria-label="timeline of all hosts">`, sz.cls, chartW, h)
 	lane := map[string]float64{}
 	for i, host := range res.Hosts {
-		y := 4 + float64(i)*laneH
+		y := 2 + float64(i)*laneH
 		lane[host.Name] = y
 		b.f(`<rect class="lane" x="0" y="%.1f" width="%.0f" height="%.0f"/>`, y, chartW, laneH-4)
-		b.f(`<text class="lanelabel" x="6" y="%.1f">%s</text>`, y+laneH/2+2, esc(shorten(host.Name, 20)))
-		if !host.ShipFirst.IsZero() {
-			x0, x1 := ax.x(host.ShipFirst), ax.x(host.ShipLast)
-			b.f(`<rect class="ship" x="%.1f" y="%.1f" width="%.1f" height="4"><title>%s</title></rect>`, x0, y+laneH-12, max(x1-x0, 2),
-				esc("shipped "+when(host.ShipFirst)+" .. "+when(host.ShipLast)))
-		}
 		for _, g := range host.Gaps {
 			x0, x1 := ax.x(g.From), ax.x(g.To)
 			b.f(`<rect class="gap" x="%.1f" y="%.1f" width="%.1f" height="%.0f"><title>%s</title></rect>`, x0, y, max(x1-x0, 2), laneH-4,
 				esc("nothing shipped "+when(g.From)+" .. "+when(g.To)))
+		}
+		b.f(`<text class="lanelabel" x="8" y="%.1f">%s</text>`, y+17, esc(shorten(host.Name, int(chartW/20))))
+		if !host.ShipFirst.IsZero() {
+			x0, x1 := ax.x(host.ShipFirst), ax.x(host.ShipLast)
+			b.f(`<rect class="ship" x="%.1f" y="%.1f" width="%.1f" height="4"><title>%s</title></rect>`, x0, y+laneH-10, max(x1-x0, 2),
+				esc("shipped "+when(host.ShipFirst)+" .. "+when(host.ShipLast)))
 		}
 		bins := host.Histogram.Rebucket(from, to, histBins)
 		var top int64
@@ -146,45 +160,58 @@ func timelineSVG(res *Result) string {
 			top = max(top, c[LevelError]+c[LevelWarn])
 		}
 		if top > 0 {
-			bw := (ax.x1 - ax.x0) / histBins
+			const barH = 24.0
+			bw := (ax.x1 - ax.x0) / float64(histBins)
+			base := y + laneH - 14
 			for j, c := range bins {
 				e, w := c[LevelError], c[LevelWarn]
 				if e+w == 0 {
 					continue
 				}
 				x := ax.x0 + float64(j)*bw
-				he := (laneH - 16) * float64(e) / float64(top)
-				hw := (laneH - 16) * float64(w) / float64(top)
-				base := y + laneH - 14
-				b.f(`<g><title>%s: %d ERROR, %d WARN</title>`, esc(when(from.Add(time.Duration(float64(to.Sub(from))*float64(j)/histBins)))), e, w)
+				he := barH * float64(e) / float64(top)
+				hw := barH * float64(w) / float64(top)
+				b.f(`<g><title>%s: %d ERROR, %d WARN</title>`, esc(when(from.Add(time.Duration(float64(to.Sub(from))*float64(j)/float64(histBins))))), e, w)
 				if e > 0 {
-					b.f(`<rect class="b-err" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, x, base-he, max(bw-0.6, 0.6), he)
+					b.f(`<rect class="b-err" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, x, base-he, max(bw-0.8, 0.6), he)
 				}
 				if w > 0 {
-					b.f(`<rect class="b-warn" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, x, base-he-hw, max(bw-0.6, 0.6), hw)
+					b.f(`<rect class="b-warn" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, x, base-he-hw, max(bw-0.8, 0.6), hw)
 				}
 				b.f(`</g>`)
 			}
 		}
 	}
+	// Markers: a row per lane, stacked up to three high where they would
+	// touch; the rest share the top row.
+	lastX := map[string][3]float64{}
 	for _, ev := range res.Timeline {
 		y, ok := lane[ev.Host]
 		if !ok || ev.Kind == KindShipStart || ev.Kind == KindShipStop || ev.Kind == KindGap {
 			continue
 		}
-		marker(&b, ev, ax.x(ev.Time), y+14)
+		x := ax.x(ev.Time)
+		rows := lastX[ev.Host]
+		row := 0
+		for row < 2 && rows[row] != 0 && x-rows[row] < 16 {
+			row++
+		}
+		rows[row] = x
+		lastX[ev.Host] = rows
+		marker(&b, ev, x, y+14+float64(row)*14)
 	}
-	ax.ticks(&b, h-6, 4)
+	ax.ticks(&b, h-8, 2)
 	b.f(`</svg>`)
 	return b.String()
 }
 
 // levelsSVG draws one host's records per level over time as stacked bars.
-func levelsSVG(res *Result, host *Host) string {
+func levelsSVG(res *Result, host *Host, sz size) string {
 	if res.First.IsZero() || !res.Last.After(res.First) {
 		return ""
 	}
 	const h, top0 = 150.0, 8.0
+	chartW, histBins := sz.w, sz.bins
 	ax := timeAxis{from: res.First, to: res.Last, x0: 50, x1: chartW - 10}
 	bins := host.Histogram.Rebucket(res.First, res.Last, histBins)
 	var top int64
@@ -199,11 +226,11 @@ func levelsSVG(res *Result, host *Host) string {
 		return ""
 	}
 	var b svgBuf
-	b.f(`<svg class="chart levels" viewBox="0 0 %.0f %.0f" role="img" aria-label="records per level over time on %s">`, chartW, h, esc(host.Name))
+	b.f(`<svg class="chart levels %s" viewBox="0 0 %.0f %.0f" role="img" aria-label="records per level over time on %s">`, sz.cls, chartW, h, esc(host.Name))
 	base := h - axisH
 	b.f(`<text class="tick" x="44" y="%.1f" text-anchor="end">%d</text>`, top0+10, top)
 	b.f(`<line class="grid" x1="50" y1="%.1f" x2="%.0f" y2="%.1f"/>`, base, chartW-10, base)
-	bw := (ax.x1 - ax.x0) / histBins
+	bw := (ax.x1 - ax.x0) / float64(histBins)
 	classes := [numLevels]string{"b-err", "b-warn", "b-info", "b-debug", "b-other"}
 	for j, c := range bins {
 		y := base
@@ -219,7 +246,7 @@ func levelsSVG(res *Result, host *Host) string {
 			parts = append(parts, fmt.Sprintf("%s %d", LevelNames[l], c[l]))
 		}
 		if len(parts) > 0 {
-			t := res.First.Add(time.Duration(float64(res.Last.Sub(res.First)) * float64(j) / histBins))
+			t := res.First.Add(time.Duration(float64(res.Last.Sub(res.First)) * float64(j) / float64(histBins)))
 			b.f(`<rect class="hit" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %s</title></rect>`, x, top0, bw, base-top0, esc(when(t)), esc(strings.Join(parts, ", ")))
 		}
 	}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"strings"
 	"sort"
 	"time"
 )
@@ -239,12 +240,17 @@ func addHost(hosts []string, h string) []string {
 	return hosts
 }
 
-// sample makes a bounded, printable copy of a message.
+// sample makes a bounded, printable copy of a message, runs of spaces
+// made one (padded logger columns).
 func sample(b []byte) string {
 	if len(b) > maxTemplateBytes*2 {
 		b = b[:maxTemplateBytes*2]
 	}
-	return printable(b)
+	s := printable(b)
+	if strings.Contains(s, "  ") {
+		s = strings.Join(strings.Fields(s), " ")
+	}
+	return s
 }
 
 // printable returns b as valid UTF-8 with control characters but tab
