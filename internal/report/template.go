@@ -2,8 +2,8 @@ package report
 
 import (
 	"bytes"
-	"strings"
 	"sort"
+	"strings"
 	"time"
 )
 
