@@ -174,7 +174,7 @@ func displayFrom(sf selectFlags) string {
 func pullForReport(ctx context.Context, cmd *cobra.Command, a retrieve.Store, flt retrieve.Filter, dir string, par int) ([]report.HeapDump, error) {
 	stderr := cmd.ErrOrStderr()
 	pulls := []retrieve.Filter{flt, flt}
-	pulls[0].Source = "[!c]*" // file, kmsg, snapshot, stdout, event: all but crash
+	pulls[0].Source = "[^c]*" // file, kmsg, snapshot, stdout, event: all but crash
 	if flt.Source != "" {
 		pulls[0].Source = flt.Source
 		pulls = pulls[:1]

@@ -35,6 +35,9 @@ func (r *run) readCrash(in *input) error {
 		n, _ := io.ReadFull(f, head)
 		hp, _ := crash.ParseHprof(head[:n])
 		t := hp.Time
+		if t.Year() < 2000 || t.Year() > 2200 { // not a time a JVM wrote
+			t = time.Time{}
+		}
 		if t.IsZero() && len(in.segs) > 0 {
 			t = in.segs[0].First
 		}

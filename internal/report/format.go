@@ -108,7 +108,7 @@ func classify(line []byte) (string, head) {
 			return FormatSpringBoot, h
 		case st.frac == ',':
 			return FormatLog4j, h
-		case st.frac == '.' && bytes.HasPrefix(bytes.TrimLeft(rest, " "), []byte("[")):
+		case st.frac == '.' && (bytes.HasPrefix(bytes.TrimLeft(rest, " "), []byte("[")) || bytes.HasPrefix(after, []byte("["))):
 			return FormatLogback, h
 		}
 		return FormatISO, h
@@ -245,7 +245,34 @@ func (f format) parseHead(line []byte) (head, bool) {
 	if f.name == FormatSpringBoot {
 		h.msg = springMsg(h.msg)
 	}
+	h.msg = skipBrackets(h.msg)
 	return h, true
+}
+
+// skipBrackets drops bracketed groups at the start of a message (the
+// thread name of logback and log4j patterns, "[main]",
+// "[QuorumPeer[myid=1]/...]"): the same message from two threads is one
+// template.
+func skipBrackets(b []byte) []byte {
+	for n := 0; n < 2 && len(b) > 0 && b[0] == '['; n++ {
+		depth, end := 0, -1
+		for i := 0; i < len(b) && i < 256 && end < 0; i++ {
+			switch b[i] {
+			case '[':
+				depth++
+			case ']':
+				depth--
+				if depth == 0 {
+					end = i
+				}
+			}
+		}
+		if end < 0 {
+			return b
+		}
+		b = trimSep(b[end+1:])
+	}
+	return b
 }
 
 // springMsg drops the pid, "---" and the bracketed app and thread names

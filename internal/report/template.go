@@ -21,8 +21,9 @@ import (
 const maxTemplateBytes = 240
 
 // mask appends the template of msg to dst: UUIDs, IPv4 addresses (with a
-// port), hex numbers and hex ids, and digit runs are replaced by <UUID>,
-// <IP>, <HEX> and <N>; runs of spaces become one.
+// port), 0x numbers, ids (words of hex digits with a digit, six or more
+// long, or four or more with a letter) and the remaining digit runs are
+// replaced by <UUID>, <IP>, <HEX>, <ID> and <N>; runs of spaces become one.
 func mask(dst, msg []byte) []byte {
 	for i := 0; i < len(msg) && len(dst) < maxTemplateBytes; {
 		c := msg[i]
@@ -56,8 +57,10 @@ func mask(dst, msg []byte) []byte {
 			j = i + isIPv4At(msg[i:])
 		case len(w) > 2 && w[0] == '0' && (w[1] == 'x' || w[1] == 'X') && allHex(w[2:]):
 			dst = append(dst, "<HEX>"...)
-		case len(w) >= 8 && allHex(w) && hasDigit(w):
-			dst = append(dst, "<HEX>"...)
+		case allHex(w) && hasDigit(w) && (len(w) >= 6 || len(w) >= 4 && !allDigits(w)):
+			// Ids and hashes: trace ids, span ids, long numbers. A
+			// short all-digit word is a count or a status: <N>.
+			dst = append(dst, "<ID>"...)
 		default:
 			dst = appendDigitsMasked(dst, w)
 		}
@@ -77,6 +80,15 @@ func allHex(b []byte) bool {
 		}
 	}
 	return len(b) > 0
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func hasDigit(b []byte) bool {
