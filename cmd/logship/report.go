@@ -80,6 +80,9 @@ is written), else UTC; --tz sets it.
 				return usageErr(errors.New("give a pulled folder or --from ARCHIVE, not both"))
 			case len(args) == 1:
 				dir = args[0]
+				if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+					return usageErr(fmt.Errorf("%s is not a folder written by pull (or use --from ARCHIVE)", dir))
+				}
 			case from == "" && sf.config == "":
 				return usageErr(errors.New("give a folder written by pull, or --from ARCHIVE (a folder or oss://BUCKET/PREFIX)"))
 			default:
@@ -121,9 +124,6 @@ is written), else UTC; --tz sets it.
 				enc.SetIndent("", "  ")
 				return enc.Encode(res)
 			}
-			if htmlOut != "" && cmd.Flags().Changed("html") && !cmd.Flags().Changed("text") {
-				return nil
-			}
 			useColor := color == "always"
 			if color == "auto" {
 				f, ok := cmd.OutOrStdout().(*os.File)
@@ -134,8 +134,7 @@ is written), else UTC; --tz sets it.
 	}
 	sf.add(c)
 	fl := c.Flags()
-	fl.StringVar(&htmlOut, "html", "", "write a self-contained HTML page to this file (no text on stdout unless --text)")
-	fl.Bool("text", false, "with --html, print the text report too")
+	fl.StringVar(&htmlOut, "html", "", "also write a self-contained HTML page to this file")
 	fl.BoolVar(&asJSON, "json", false, "print the result as JSON on stdout")
 	fl.StringVar(&tz, "tz", "auto", "zone of log timestamps written without one: auto, UTC, Local, or a name like Asia/Shanghai")
 	fl.DurationVar(&gap, "gap", 15*time.Minute, "report a host that shipped nothing for this long")
@@ -152,7 +151,13 @@ func reportCache(sf selectFlags) (string, error) {
 	if err != nil {
 		return "", usageErr(fmt.Errorf("no user cache folder (%v): give --cache DIR", err))
 	}
-	sum := sha256.Sum256([]byte(sf.from + "\x00" + sf.region + "\x00" + sf.endpoint))
+	cfg := sf.config
+	if cfg != "" {
+		if abs, err := filepath.Abs(cfg); err == nil {
+			cfg = abs
+		}
+	}
+	sum := sha256.Sum256([]byte(sf.from + "\x00" + sf.region + "\x00" + sf.endpoint + "\x00" + cfg))
 	return filepath.Join(base, "logship", "report", hex.EncodeToString(sum[:8])), nil
 }
 

@@ -83,7 +83,7 @@ func TestReportCLI(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.OOMKills) != 1 || len(res.Timeline) < 10 {
 		t.Fatalf("--json: exit %d, %d OOM kills, %d events", code, len(res.OOMKills), len(res.Timeline))
 	}
-	for _, bad := range [][]string{{"report"}, {"report", incidentDir, "--from", incidentDir}, {"report", incidentDir, "--tz", "Mars/Olympus"}, {"report", incidentDir, "--color", "pink"}} {
+	for _, bad := range [][]string{{"report"}, {"report", incidentDir, "--from", incidentDir}, {"report", incidentDir, "--tz", "Mars/Olympus"}, {"report", incidentDir, "--color", "pink"}, {"report", incidentDir + "/nothing-here"}} {
 		if code, _, _ := runReport(t, bad...); code != exitUsage {
 			t.Errorf("%q: exit %d, want %d", bad, code, exitUsage)
 		}
