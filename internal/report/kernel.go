@@ -147,7 +147,17 @@ func (r *run) kernelLine(h *hostAcc, in *input, l kmsg.Line, oom *OOMKill) {
 	noteSpan(&ki.First, &ki.Last, l.Time)
 }
 
+// maxOOMKills caps the OOM kills listed (a kernel log looping on kills).
+const maxOOMKills = 1000
+
 func (r *run) addOOM(h *hostAcc, in *input, k OOMKill) {
+	if len(r.res.OOMKills) >= maxOOMKills {
+		r.oomDropped++
+		if r.oomDropped == 1 {
+			r.problem("more than %d OOM kills: the rest are not listed", maxOOMKills)
+		}
+		return
+	}
 	r.res.OOMKills = append(r.res.OOMKills, k)
 	text := "OOM kill"
 	if k.Process != "" {

@@ -115,6 +115,25 @@ func TestBounds(t *testing.T) {
 	if total != 200000 {
 		t.Errorf("histogram holds %d of 200000", total)
 	}
+	// Shipping spans: 100,000 chunks with one 20-minute gap keep a few
+	// spans and find the gap.
+	r := newRun(Options{Gap: 15 * time.Minute}, nil)
+	in := &input{app: "a", host: "h"}
+	for i := range 100000 {
+		at := t0.Add(time.Duration(i) * time.Second)
+		if i >= 50000 {
+			at = at.Add(20 * time.Minute)
+		}
+		in.segs = append(in.segs[:0], segment{First: at, Last: at.Add(500 * time.Millisecond)})
+		r.shipSpans(in)
+	}
+	ha := r.host("a", "h")
+	if len(ha.spans) > spanMerge {
+		t.Errorf("%d spans kept", len(ha.spans))
+	}
+	if g := gaps(ha.spans, 15*time.Minute); len(g) != 1 || g[0].To.Sub(g[0].From) != 20*time.Minute+500*time.Millisecond {
+		t.Errorf("gaps %v", g)
+	}
 	var ts templates
 	var es exceptions
 	for i := range maxTemplates + 500 {

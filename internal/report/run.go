@@ -11,7 +11,7 @@ import (
 const (
 	maxHosts       = 2000
 	maxProblems    = 200
-	maxSpans       = 100000 // shipping spans per host kept to find gaps
+	spanMerge      = 4096 // shipping spans per host before they are merged
 	maxErrorsKept  = 5      // errors kept per incident
 	maxIncidents   = 500
 	maxStarts      = 200 // per host
@@ -32,14 +32,16 @@ type run struct {
 	incidentsSorted bool
 	events          []Event
 	filesSkipped    int
+	oomDropped      int
 	problems        int
 	buf             []byte
 }
 
 type hostAcc struct {
 	*Host
-	spans    [][2]time.Time // ingest spans of its chunks
-	firstErr ErrorLine
+	spans     [][2]time.Time // ingest spans of its chunks
+	spanLimit int
+	firstErr  ErrorLine
 }
 
 type incidentAcc struct {
@@ -82,13 +84,40 @@ func (r *run) label(h *Host) string {
 }
 
 // shipSpans notes when the agent read the file's chunks (to find gaps).
+// Spans closer than the gap threshold are merged as they pile up (that
+// changes no gap found), so what is kept grows with the gaps, not the
+// chunks.
 func (r *run) shipSpans(in *input) {
 	h := r.host(in.app, in.host)
+	if h.spanLimit == 0 {
+		h.spanLimit = spanMerge
+	}
 	for _, s := range in.segs {
-		if len(h.spans) < maxSpans {
-			h.spans = append(h.spans, [2]time.Time{s.First, s.Last})
+		h.spans = append(h.spans, [2]time.Time{s.First, s.Last})
+		if len(h.spans) >= h.spanLimit {
+			h.spans = mergeSpans(h.spans, r.opt.Gap)
+			if len(h.spans) > h.spanLimit/2 {
+				h.spanLimit *= 2
+			}
 		}
 	}
+}
+
+// mergeSpans sorts spans and joins those less than gap apart.
+func mergeSpans(spans [][2]time.Time, gap time.Duration) [][2]time.Time {
+	sort.Slice(spans, func(i, j int) bool { return spans[i][0].Before(spans[j][0]) })
+	out := spans[:1]
+	for _, s := range spans[1:] {
+		last := &out[len(out)-1]
+		if s[0].Sub(last[1]) < gap {
+			if s[1].After(last[1]) {
+				last[1] = s[1]
+			}
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 func (r *run) inWindow(t time.Time) bool {
