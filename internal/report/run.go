@@ -12,7 +12,7 @@ const (
 	maxHosts       = 2000
 	maxProblems    = 200
 	spanMerge      = 4096 // shipping spans per host before they are merged
-	maxErrorsKept  = 5      // errors kept per incident
+	maxErrorsKept  = 5    // errors kept per incident
 	maxIncidents   = 500
 	maxStarts      = 200 // per host
 	maxKernelKinds = 500
