@@ -120,7 +120,7 @@ func (r *run) kernelLine(h *hostAcc, in *input, l kmsg.Line, oom *OOMKill) {
 		kind = "I/O error"
 	case bytes.Contains(msg, []byte("general protection fault")) || bytes.Contains(msg, []byte("Kernel panic")) || bytes.HasPrefix(msg, []byte("BUG: ")) || bytes.Contains(msg, []byte("soft lockup")):
 		kind = "kernel fault"
-	case l.Level >= 0 && l.Level <= 3 && !bytes.Contains(msg, []byte("oom")):
+	case l.Level >= 0 && l.Level <= 3 && !bytes.Contains(msg, []byte("oom")) && !bytes.Contains(msg, []byte("out of memory")):
 		kind = "error"
 	default:
 		return

@@ -77,12 +77,6 @@ func (r *run) host(app, name string) *hostAcc {
 	return h
 }
 
-// label is how a host is named in the report: its name, with the app when
-// several apps are in the folder.
-func (r *run) label(h *Host) string {
-	return h.Name
-}
-
 // shipSpans notes when the agent read the file's chunks (to find gaps).
 // Spans closer than the gap threshold are merged as they pile up (that
 // changes no gap found), so what is kept grows with the gaps, not the
