@@ -255,7 +255,7 @@ func runAgentAt(t *testing.T, cfgPath, host string, at time.Time, arch string, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	srcs, err := agent.NewSources(cfg, log)
+	srcs, err := agent.NewSources(cfg, nil, log) // file sources only: no artifact uploader
 	if err != nil {
 		t.Fatal(err)
 	}
