@@ -36,13 +36,11 @@ func (e *exitError) Unwrap() error { return e.err }
 func usageErr(err error) error    { return &exitError{exitUsage, err} }
 func problemsErr(err error) error { return &exitError{exitProblems, err} }
 
-var version = "dev"
-
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "logship",
 		Short:         "Ship container logs, JVM crash files and kernel messages to OSS, and bring them back",
-		Version:       version,
+		Version:       readBuildInfo().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

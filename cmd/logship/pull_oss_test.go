@@ -58,9 +58,13 @@ func ossPullArchive(t *testing.T) (*osstest.Server, map[string][]byte) {
 // The round trip of issue 5 through the oss sink into osstest and back
 // through the OSS reader.
 func TestPullOSSAgentRoundTrip(t *testing.T) {
-	srv := e2eServer(t)
+	testAgentRoundTrip(t, ossRoundTripStore(t, e2eServer(t)))
+}
+
+// ossRoundTripStore is testAgentRoundTrip's view of an osstest bucket.
+func ossRoundTripStore(t *testing.T, srv *osstest.Server) *roundTripStore {
 	oa := &ossArchive{srv: srv}
-	testAgentRoundTrip(t, &roundTripStore{
+	return &roundTripStore{
 		sink: fmt.Sprintf("sink:\n  type: oss\n  bucket: %s\n  region: cn-hangzhou\n  endpoint: %s\n  prefix: logs/\n", e2eBucket, srv.Endpoint()),
 		env:  ossEnv(t),
 		from: ossFlags(srv),
@@ -84,7 +88,7 @@ func TestPullOSSAgentRoundTrip(t *testing.T) {
 			}
 			return out
 		},
-	})
+	}
 }
 
 // crcProxy forwards to osstest and lies about the CRC64 of the objects

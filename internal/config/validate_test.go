@@ -84,6 +84,7 @@ func TestValidate(t *testing.T) {
 			"sink.part_size:",
 			"sink.timeout:",
 			"sink.content_md5:",
+			"sink.require_crc64:",
 		}},
 		{"metrics addr", func(c *Config) { c.MetricsAddr = "9108" }, []string{`metrics_addr: "9108" is not host:port`}},
 		{"log level", func(c *Config) { c.LogLevel = "warning" }, []string{`log_level: "warning" is not one of debug, info, warn, error; did you mean warn?`}},
@@ -178,7 +179,7 @@ func TestSetDefaults(t *testing.T) {
 	o.SetDefaults()
 	if o.Sink.OSS.Internal == nil || !*o.Sink.OSS.Internal || o.Sink.OSS.Concurrency != 4 || o.Sink.OSS.PartSize != 8<<20 ||
 		o.Sink.OSS.Timeout != Duration(60e9) || o.Sink.OSS.StorageClass != "Standard" || o.Sink.Dir.Path != "" ||
-		o.Sink.OSS.ContentMD5 == nil || *o.Sink.OSS.ContentMD5 {
+		o.Sink.OSS.ContentMD5 == nil || *o.Sink.OSS.ContentMD5 || o.Sink.OSS.RequireCRC64 == nil || *o.Sink.OSS.RequireCRC64 {
 		t.Errorf("oss defaults: %+v", o.Sink)
 	}
 	again := *o

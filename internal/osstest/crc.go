@@ -1,5 +1,38 @@
 package osstest
 
+import "net/http"
+
+const crcHeader = "X-Oss-Hash-Crc64ecma"
+
+// noCRCWriter removes the CRC-64 header from a response (Options.NoCRC64).
+type noCRCWriter struct {
+	http.ResponseWriter
+	started bool
+}
+
+func (w *noCRCWriter) WriteHeader(code int) {
+	if !w.started {
+		w.started = true
+		w.Header().Del(crcHeader)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *noCRCWriter) Write(p []byte) (int, error) {
+	if !w.started {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *noCRCWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *noCRCWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // crc64Combine returns the CRC64-ECMA (as hash/crc64 and OSS compute it) of
 // the concatenation A+B from crc1 = CRC(A), crc2 = CRC(B) and len2 = len(B),
 // the way zlib's crc32_combine does: multiply crc1 by x^(8*len2) in GF(2)

@@ -1,6 +1,7 @@
 package osstest
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -23,7 +24,7 @@ var writeOps = map[string]bool{
 
 // Fault describes a failure to inject. A request matches when its
 // operation, bucket and key match; the first matching fault (in injection
-// order) applies. Status, Reset and CutBody are exclusive ways to fail;
+// order) applies. Status, Reset, CutBody and FlipBody are exclusive ways to fail;
 // Latency combines with them or stands alone (a slow but successful
 // request).
 type Fault struct {
@@ -59,6 +60,14 @@ type Fault struct {
 	// AfterOp performs the operation first and then fails the response
 	// (Status or Reset): the write is durable but the client does not know.
 	AfterOp bool
+	// FlipBody damages the request body on the way in: one bit of its
+	// middle byte is flipped before the server reads it, as a faulty
+	// proxy or NIC would. The server then checks Content-MD5 (and, unless
+	// Options.NoCRC64, a CRC-64 in the request) against the damaged bytes,
+	// so a client that sent one is refused (400 InvalidDigest); a client
+	// that sent neither gets the damaged bytes stored. Only requests with
+	// a body are affected (PutObject, UploadPart, ...).
+	FlipBody bool
 }
 
 type activeFault struct {
@@ -195,6 +204,11 @@ func (s *Server) serveWithFaults(w *statusRecorder, r *http.Request, req *reques
 		}
 	}
 	switch {
+	case f.FlipBody:
+		if r.ContentLength > 0 {
+			r.Body = &flipReader{r: r.Body, at: r.ContentLength / 2}
+		}
+		s.serve(w, r, req)
 	case f.CutBody:
 		cw := &cutWriter{statusRecorder: w}
 		s.serve(cw, r, req)
@@ -296,6 +310,24 @@ func (w *cutWriter) Write(p []byte) (int, error) {
 }
 
 func (w *cutWriter) Unwrap() http.ResponseWriter { return w.statusRecorder }
+
+// flipReader flips the lowest bit of the byte at offset at.
+type flipReader struct {
+	r   io.ReadCloser
+	at  int64
+	off int64
+}
+
+func (f *flipReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if i := f.at - f.off; i >= 0 && i < int64(n) {
+		p[i] ^= 1
+	}
+	f.off += int64(n)
+	return n, err
+}
+
+func (f *flipReader) Close() error { return f.r.Close() }
 
 // discardWriter swallows a response (Fault.AfterOp).
 type discardWriter struct{ header http.Header }

@@ -251,7 +251,7 @@ type partXML struct {
 	PartNumber    int    `xml:"PartNumber"`
 	LastModified  string `xml:"LastModified"`
 	ETag          string `xml:"ETag"`
-	HashCrc64ecma string `xml:"HashCrc64ecma"`
+	HashCrc64ecma string `xml:"HashCrc64ecma,omitempty"`
 	Size          int64  `xml:"Size"`
 }
 
@@ -305,10 +305,14 @@ func (s *Server) listParts(w http.ResponseWriter, r *http.Request, req *request)
 			break
 		}
 		p := u.parts[n]
-		res.Parts = append(res.Parts, partXML{
+		px := partXML{
 			PartNumber: n, LastModified: p.modified.Format("2006-01-02T15:04:05.000Z"), ETag: p.etag(),
 			HashCrc64ecma: strconv.FormatUint(p.crc, 10), Size: p.blob.size,
-		})
+		}
+		if s.opts.NoCRC64 {
+			px.HashCrc64ecma = ""
+		}
+		res.Parts = append(res.Parts, px)
 		res.NextPartNumberMarker = n
 	}
 	s.mu.Unlock()

@@ -34,7 +34,7 @@ func (s *Server) receiveChecked(r *http.Request) (*blob, digest, *ossError) {
 		wantMD5 = sum
 	}
 	var wantCRC *uint64
-	if v := r.Header.Get("x-oss-hash-crc64ecma"); v != "" {
+	if v := r.Header.Get("x-oss-hash-crc64ecma"); v != "" && !s.opts.NoCRC64 {
 		c, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			return nil, digest{}, errInvalidArgument("The x-oss-hash-crc64ecma you specified is not a number.", "x-oss-hash-crc64ecma", v)

@@ -16,11 +16,13 @@
 // ListMultipartUploads. Anything else gets 501 NotImplemented.
 //
 // Tests inject failures with Inject (a Fault: error status, latency,
-// connection reset, truncated body, lost response of a durable write; for
-// some operations or keys, a number of times or a while), Outage (503s),
+// connection reset, truncated body, lost response of a durable write, a
+// request body damaged on the way in; for some operations or keys, a
+// number of times or a while), Outage (503s),
 // Blackout (resets) and Throttle (503 SlowDown); shift the server clock
 // with SetClockOffset; and inspect or seed the store with Objects, Get,
-// Put, Delete, Uploads and Count.
+// Put, Delete, Uploads and Count. Options.NoCRC64 imitates the
+// OSS-protocol servers that send no x-oss-hash-crc64ecma.
 //
 // The bucket comes from the first path segment (path style, which the SDK
 // uses for an IP endpoint) or from the Host header when it is
@@ -56,6 +58,14 @@ type Options struct {
 	DiskDir string
 	// Logf, if set, receives one line per request.
 	Logf func(format string, args ...any)
+	// NoCRC64 makes the server behave like OSS-protocol servers that do
+	// not compute CRC-64 (Aliyun's oss-emulator, some gateways and
+	// OSS-compatible stores): no response carries x-oss-hash-crc64ecma
+	// (PutObject, UploadPart, CompleteMultipartUpload, CopyObject,
+	// GetObject, HeadObject, GetObjectMeta), ListParts has no
+	// HashCrc64ecma, and a CRC-64 in a request is not checked. Content-MD5
+	// is still checked and ETags are still MD5s.
+	NoCRC64 bool
 }
 
 // Server is a running OSS imitation. Its methods are safe for concurrent use.
@@ -275,6 +285,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.counts[req.op]++
 	s.mu.Unlock()
 
+	if s.opts.NoCRC64 {
+		w = &noCRCWriter{ResponseWriter: w}
+	}
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
 		if s.opts.Logf != nil {

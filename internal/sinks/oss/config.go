@@ -24,7 +24,8 @@ type Config struct {
 	Concurrency     int             `yaml:"concurrency"`       // parallel uploads; default 4
 	PartSize        schema.Size     `yaml:"part_size"`         // multipart part size; default 8MiB
 	Timeout         schema.Duration `yaml:"timeout"`           // per request; default 60s
-	ContentMD5      *bool           `yaml:"content_md5"`       // also send Content-MD5; default false (CRC-64 is always checked)
+	ContentMD5      *bool           `yaml:"content_md5"`       // also send Content-MD5; default false (CRC-64 is checked whenever the server returns it)
+	RequireCRC64    *bool           `yaml:"require_crc64"`     // fail uploads the server answers without CRC-64; default false (verify with Content-MD5)
 
 	// Prefix is the key prefix (sink.prefix, a key of every sink type),
 	// for messages and probes; the pipeline puts it in the keys.
@@ -41,6 +42,7 @@ var (
 const (
 	DefaultInternal     = true
 	DefaultContentMD5   = false
+	DefaultRequireCRC64 = false
 	DefaultStorageClass = "Standard"
 	DefaultConcurrency  = 4
 	DefaultPartSize     = 8 << 20
@@ -60,6 +62,10 @@ func (c *Config) SetDefaults() {
 	if c.ContentMD5 == nil {
 		f := DefaultContentMD5
 		c.ContentMD5 = &f
+	}
+	if c.RequireCRC64 == nil {
+		f := DefaultRequireCRC64
+		c.RequireCRC64 = &f
 	}
 	schema.Default(&c.Concurrency, DefaultConcurrency)
 	schema.Default(&c.PartSize, DefaultPartSize)

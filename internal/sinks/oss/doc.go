@@ -4,13 +4,19 @@
 // # What it promises, beyond sinks.Sink
 //
 //   - Put returns nil only when OSS has the object and the CRC64-ECMA it
-//     reports equals the CRC64 of the bytes sent (a response without it is
-//     a permanent error: the upload could not be verified); a mismatch is
-//     retried, and the retry overwrites the same key. With
-//     sink.content_md5 the body also travels with Content-MD5, so OSS
-//     refuses a body damaged on the way instead of storing it (off by
-//     default, as in the OSS SDKs and ossutil: it costs an MD5 of every
-//     byte). Bodies are seekable byte readers with a known
+//     reports equals the CRC64 of the bytes sent; a mismatch is retried,
+//     and the retry overwrites the same key. With sink.content_md5 the
+//     body also travels with Content-MD5, so OSS refuses a body damaged on
+//     the way instead of storing it (off by default, as in the OSS SDKs
+//     and ossutil: it costs an MD5 of every byte). OSS-protocol servers
+//     that send no CRC-64 (Aliyun's oss-emulator, gateways, OSS-compatible
+//     stores) are verified with Content-MD5 instead: it goes with every
+//     upload until an answer carrying a CRC-64 is seen, and with every
+//     upload for good once one came without; the server then refuses a
+//     damaged body, and an ETag that is an MD5 must be the body's. That is
+//     logged once ("server returns no CRC-64") and `logship check` says
+//     it; sink.require_crc64 makes such an answer a permanent error
+//     instead. Bodies are seekable byte readers with a known
 //     length. A key is a pure function of the chunk, so a retry overwrites
 //     the same object. Bodies larger than twice sink.part_size (and at
 //     least 32 MiB) go up as a multipart upload, sink.concurrency parts at
@@ -37,7 +43,8 @@
 //     region the bucket is really in, how far the clock is off).
 //   - Every request has an idle timeout of sink.timeout: it fails when no
 //     byte moves for that long, however big the body.
-//   - Get verifies the length and the CRC64 of what it streams; List and
+//   - Get verifies the length and, when the server sends it, the CRC64 of
+//     what it streams (readers check each chunk's CRC-32C either way); List and
 //     ListPrefixes page through ListObjectsV2; Multipart (ResumeUpload)
 //     finds an unfinished upload of the key and returns its stored parts,
 //     so a restarted process does not send them again, and Complete checks

@@ -148,6 +148,9 @@ func (s *Sink) classify(err error, key string) error {
 	case errors.Is(err, errNoCRC):
 		e.Err = err
 		return sinks.Permanent(e)
+	case errors.Is(err, errUnverified):
+		e.Err = err
+		return e
 	case errors.Is(err, ErrChecksum):
 		e.Fix = "the stored object differs from what was sent; it will be written again"
 		e.Err = err

@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"crypto/tls"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc64"
@@ -19,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
@@ -46,7 +48,10 @@ type Sink struct {
 	partSize  int64
 	mpAt      int // body size above which Put uploads in parts
 	conc      int
-	md5       bool // send Content-MD5 (sink.content_md5)
+	md5       bool         // send Content-MD5 (sink.content_md5)
+	strict    bool         // sink.require_crc64: a response without CRC-64 fails the upload
+	crcMode   atomic.Int32 // crcUnknown, crcSeen or crcMissing: what the server's answers carry
+	warnOnce  sync.Once
 	timeout   time.Duration
 	log       *slog.Logger
 	creds     *chosenCreds
@@ -277,7 +282,7 @@ func newSink(c Config, ep endpointInfo, creds *chosenCreds, o *options, log *slo
 		bucket: c.Bucket, prefix: c.Prefix, region: ep.region, endpoint: ep.url, pathStyle: ep.pathStyle, internal: ep.internal,
 		sse: c.SSE, sseKey: c.SSEKeyID, partSize: c.PartSize.Int64(), conc: c.Concurrency,
 		timeout: c.Timeout.Std(), log: log, creds: creds, now: o.now,
-		md5: *c.ContentMD5, storage: sdk.StorageClassType(c.StorageClass),
+		md5: *c.ContentMD5, strict: *c.RequireCRC64, storage: sdk.StorageClassType(c.StorageClass),
 	}
 	s.mpAt = int(max(2*s.partSize, 32<<20))
 	hc := o.httpClient
@@ -301,7 +306,7 @@ func (s *Sink) sdkConfig(hc *http.Client, p credentials.CredentialsProvider, r r
 				WithRetryMaxAttempts(r.MaxAttempts()).
 				WithSignatureVersion(sdk.SignatureVersionV4).
 				WithLogLevel(sdk.LogOff).
-				WithDisableUploadCRC64Check(true). // we compute and compare it ourselves, and fail when it is missing
+				WithDisableUploadCRC64Check(true). // we compute and compare it ourselves (verify)
 				WithUserAgent("logship")
 	if s.pathStyle {
 		cfg.WithUsePathStyle(true)
@@ -325,15 +330,19 @@ func newTransport(o *options, conc int) *http.Transport {
 	}
 }
 
-// contentMD5 is the Content-MD5 header for body when sink.content_md5 asks
-// for it, else nil. Off by default, as in the OSS SDKs and ossutil: the
-// CRC-64 OSS returns is compared after every upload and a mismatch is
-// retried (the retry overwrites the same key), and readers verify each
-// chunk's CRC-32C. With it on, OSS refuses a body damaged in transit before
-// it is stored, for the price of an MD5 of every byte sent (about 4% of the
-// agent's CPU), and buckets whose policy demands Content-MD5 accept writes.
+// contentMD5 is the Content-MD5 header for body, or nil when it is not
+// sent. It is sent when sink.content_md5 asks for it, and whenever the
+// server is not known to answer with a CRC-64: until the first answer
+// that carries one, and for good once one came without (see verify).
+// With a CRC-64 and content_md5 off it is not sent, as in the OSS SDKs
+// and ossutil: the CRC-64 OSS returns is compared after every upload and
+// a mismatch is retried (the retry overwrites the same key), and readers
+// verify each chunk's CRC-32C. With it, the server refuses a body damaged
+// in transit before it is stored, for the price of an MD5 of every byte
+// sent (about 4% of the agent's CPU), and buckets whose policy demands
+// Content-MD5 accept writes.
 func (s *Sink) contentMD5(body []byte) *string {
-	if !s.md5 {
+	if !s.md5 && crcMode(s.crcMode.Load()) == crcSeen {
 		return nil
 	}
 	sum := md5.Sum(body)
@@ -393,7 +402,7 @@ func (s *Sink) Put(ctx context.Context, obj *sinks.Object) error {
 	if err != nil {
 		return s.classify(withCause(ctx, err), obj.Key)
 	}
-	if err := checkCRC(res.HashCRC64, crc); err != nil {
+	if err := s.verify(res.HashCRC64, crc, req.ContentMD5, res.ETag, obj.Body); err != nil {
 		return s.classify(&opError{op: "PutObject", err: err}, obj.Key)
 	}
 	s.log.Debug("oss put", "key", obj.Key, "bytes", len(obj.Body), "took", time.Since(start).Round(time.Millisecond), "request_id", res.Headers.Get("x-oss-request-id"))
@@ -413,17 +422,81 @@ func (s *Sink) applySSE(alg, keyID **string) {
 // ErrChecksum reports bytes that do not match the CRC64 OSS computed.
 var ErrChecksum = errors.New("oss: CRC64 mismatch")
 
-// errNoCRC reports a response without x-oss-hash-crc64ecma: the upload
-// cannot be verified (OSS always sends it; another server may not).
-var errNoCRC = errors.New("oss: the response has no x-oss-hash-crc64ecma: the upload cannot be verified (is sink.endpoint an OSS endpoint?)")
+// errNoCRC reports a response without x-oss-hash-crc64ecma while
+// sink.require_crc64 demands one.
+var errNoCRC = errors.New("oss: the response has no x-oss-hash-crc64ecma and sink.require_crc64 is true: the upload cannot be verified with CRC-64 (is sink.endpoint an OSS endpoint? set require_crc64: false to verify with Content-MD5 instead)")
 
-func checkCRC(got *string, want uint64) error {
-	if got == nil || *got == "" {
+// errUnverified reports an upload answered without CRC-64 that was sent
+// without Content-MD5 and whose ETag is not an MD5: it is sent again, now
+// with Content-MD5 (contentMD5 sends it from now on).
+var errUnverified = errors.New("oss: the response has no x-oss-hash-crc64ecma and its ETag is not an MD5: sending again with Content-MD5")
+
+// crcMode is what the server's upload answers carry.
+type crcMode int32
+
+const (
+	crcUnknown crcMode = iota // no answer yet
+	crcSeen                   // x-oss-hash-crc64ecma, as OSS always sends
+	crcMissing                // none: an emulator, a gateway, an OSS-compatible store
+)
+
+// verify checks an upload's answer. When it carries a CRC-64 (OSS always
+// sends one), that must equal want. When it does not, the upload fails
+// with sink.require_crc64; else the Content-MD5 the request carried is
+// the check (the server refused a damaged body), and a returned ETag that
+// is an MD5 must equal the body's. The first answer without CRC-64 is
+// logged once, and Content-MD5 goes with every upload from then on. body
+// is nil when only the CRC-64 may be compared (a multipart object).
+func (s *Sink) verify(got *string, want uint64, sentMD5, etag *string, body []byte) error {
+	if got != nil && *got != "" {
+		s.crcMode.CompareAndSwap(int32(crcUnknown), int32(crcSeen))
+		return checkCRC(*got, want)
+	}
+	if s.strict {
 		return errNoCRC
 	}
-	v, err := strconv.ParseUint(*got, 10, 64)
+	s.crcMode.Store(int32(crcMissing))
+	s.warnOnce.Do(func() {
+		s.log.Warn("server returns no CRC-64: verifying with Content-MD5", "endpoint", s.endpoint.String(),
+			"fix", "none needed for a local emulator or an OSS-compatible store; set sink.require_crc64: true to refuse such servers")
+	})
+	if body == nil {
+		return nil
+	}
+	if tag, ok := md5ETag(etag); ok {
+		if sum := md5.Sum(body); tag != sum {
+			return fmt.Errorf("%w: the ETag %s is not the MD5 of the %d bytes sent", ErrChecksum, sdk.ToString(etag), len(body))
+		}
+		return nil
+	}
+	if sentMD5 == nil {
+		return errUnverified
+	}
+	return nil
+}
+
+// VerifiedByMD5 reports that the server answered an upload without
+// CRC-64, so uploads are verified with Content-MD5 (and ETags).
+func (s *Sink) VerifiedByMD5() bool { return crcMode(s.crcMode.Load()) == crcMissing }
+
+// md5ETag returns the MD5 an ETag holds: 32 hex digits, quoted or not (the
+// ETag of a simple upload); ok is false for any other form (a multipart
+// ETag "...-N", a server's own scheme).
+func md5ETag(etag *string) (sum [md5.Size]byte, ok bool) {
+	t := strings.Trim(sdk.ToString(etag), `"`)
+	if len(t) != 2*md5.Size {
+		return sum, false
+	}
+	if _, err := hex.Decode(sum[:], []byte(t)); err != nil {
+		return sum, false
+	}
+	return sum, true
+}
+
+func checkCRC(got string, want uint64) error {
+	v, err := strconv.ParseUint(got, 10, 64)
 	if err != nil {
-		return fmt.Errorf("%w: server sent %q", ErrChecksum, *got)
+		return fmt.Errorf("%w: server sent %q", ErrChecksum, got)
 	}
 	if v != want {
 		return fmt.Errorf("%w: sent %d, server stored %d", ErrChecksum, want, v)

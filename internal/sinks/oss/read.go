@@ -166,14 +166,15 @@ func (r *crcReader) Close() error {
 	return err
 }
 
-// stat is HeadObject, for Complete's check after a lost response.
-func (s *Sink) stat(ctx context.Context, key string) (crc uint64, ok bool, err error) {
+// stat is HeadObject, for Complete's check after a lost response: the
+// object's CRC-64 (ok is false when the server sent none) and ETag.
+func (s *Sink) stat(ctx context.Context, key string) (crc uint64, ok bool, etag string, err error) {
 	ctx, _, done := watchdog(ctx, s.timeout)
 	defer done()
 	res, err := s.client.HeadObject(ctx, &sdk.HeadObjectRequest{Bucket: &s.bucket, Key: &key})
 	if err != nil {
-		return 0, false, s.classify(withCause(ctx, err), key)
+		return 0, false, "", s.classify(withCause(ctx, err), key)
 	}
 	v, perr := strconv.ParseUint(sdk.ToString(res.HashCRC64), 10, 64)
-	return v, perr == nil, nil
+	return v, perr == nil, sdk.ToString(res.ETag), nil
 }
