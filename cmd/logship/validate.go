@@ -18,7 +18,8 @@ func newValidateCmd() *cobra.Command {
 durations without units, and settings that do not fit together are all
 reported at once, each with its line. Exit code 0 when valid, 2 when not.
 With --print, show the effective config (defaults, environment and flags
-applied; secrets redacted).`,
+applied; secrets redacted): the values the agent runs with, including the
+defaults that depend on this machine and user (host, pipeline.state_dir).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := cf.load()

@@ -152,13 +152,6 @@ func what(n *yaml.Node) string {
 	return "an alias"
 }
 
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
 // value decodes node n into v, whose key path is path.
 func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	if !d.spend(1, n.Line, path) {
@@ -282,7 +275,7 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string, seen map[s
 			d.add(k.Line, path, "a key must be a plain name, found %s", what(k))
 			continue
 		}
-		p := join(path, k.Value)
+		p := schema.Join(path, k.Value)
 		if first, dup := seen[k.Value]; dup {
 			d.add(k.Line, p, "set twice (first on line %d): keep one", first)
 			continue

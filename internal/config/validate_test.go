@@ -41,6 +41,8 @@ func TestValidate(t *testing.T) {
 		{"file needs paths", func(c *Config) { c.Sources[0].File.Paths = nil }, []string{"sources[0].paths: required"}},
 		{"bad glob", func(c *Config) { c.Sources[0].File.Paths = []string{"/logs/**/[a-.log"} }, []string{`sources[0].paths[0]: "/logs/**/[a-.log" is not a valid glob`}},
 		{"bad exclude", func(c *Config) { c.Sources[1].Crash.Exclude = []string{"", "a\\"} }, []string{"sources[1].exclude[0]: empty pattern", "sources[1].exclude[1]"}},
+		{"glob ending in **: refused here as the file source refuses it", func(c *Config) { c.Sources[0].File.Paths = []string{"/logs/**"} }, []string{`sources[0].paths[0]: "/logs/**" ends with **: add a file name pattern, e.g. /logs/**/*.log`}},
+		{"line shorter than the file source takes", func(c *Config) { c.Sources[0].File.MaxLineBytes = 8 }, []string{"sources[0].max_line_bytes: 8 is too small: at least 16"}},
 		{"read_from", func(c *Config) { c.Sources[0].File.ReadFrom = "start" }, []string{`sources[0].read_from: "start" is not one of beginning, end`}},
 		{"setting of another type", func(c *Config) { c.Sources[0].Crash.Settle = Duration(1e9); c.Sources[2].File.Paths = []string{"x"} }, []string{
 			"sources[0].settle: settle is for crash sources, not file: remove it",
