@@ -63,7 +63,8 @@ func NewSources(cfg *config.Config, up artifact.Uploader, log *slog.Logger) ([]p
 	return out, nil
 }
 
-// Options returns the pipeline options of a config.
+// Options returns the pipeline options of a config. Its Retry is also
+// the artifact uploader's: both retry refusals at retry_refused.
 func Options(cfg *config.Config, sink sinks.Sink, log *slog.Logger) pipeline.Options {
 	return pipeline.Options{
 		Config:    cfg.Pipeline,
@@ -72,6 +73,7 @@ func Options(cfg *config.Config, sink sinks.Sink, log *slog.Logger) pipeline.Opt
 		Prefix:    cfg.Sink.Prefix,
 		Uploaders: uploaders(cfg),
 		Sink:      sink,
+		Retry:     cfg.Pipeline.Retry(),
 		Log:       log,
 	}
 }

@@ -83,6 +83,10 @@ func (c Config) Validate() error {
 	return ps.Err()
 }
 
+// Retry is the retry policy of the config: refusals are retried at
+// retry_refused (the backoff of other failures is not configurable).
+func (c Config) Retry() Retry { return Retry{Permanent: c.RetryRefused.Std()} }
+
 // StateDirFor decides the state_dir of a config that sets none: preferred
 // when writable says this user can write it, else $XDG_STATE_HOME/logship,
 // else HOME/.local/state/logship (the XDG default), which a non-root

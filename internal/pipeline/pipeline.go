@@ -37,7 +37,7 @@ type Options struct {
 // configuration.
 func (o *Options) setDefaults() {
 	o.Config.SetDefaults()
-	o.Retry.Permanent = o.RetryRefused.Std()
+	o.Retry.Permanent = o.Config.Retry().Permanent
 	if o.Compressors <= 0 {
 		o.Compressors = runtime.GOMAXPROCS(0)
 	}
