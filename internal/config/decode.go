@@ -208,6 +208,9 @@ func nodeType(n *yaml.Node, seen []*yaml.Node) string {
 	seen = append(seen, n)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
+		if val.Kind == yaml.AliasNode && val.Alias != nil {
+			val = val.Alias
+		}
 		if k.Kind == yaml.ScalarNode && k.Value == "type" && k.Tag != "!!merge" && val.Kind == yaml.ScalarNode {
 			return val.Value
 		}

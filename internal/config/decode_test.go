@@ -210,16 +210,17 @@ func TestParseAlias(t *testing.T) {
 // A key that two source types share (paths) goes to the component of the
 // entry's type, wherever type is written: after it, or in a merged mapping.
 func TestSharedKeyFollowsType(t *testing.T) {
-	doc := "app: shop\nx-crash: &crash {type: crash}\nsources:\n" +
+	doc := "app: shop\nx-crash: &crash {type: crash}\nx-type: &t crash\nsources:\n" +
 		"  - {paths: [a.log], type: crash}\n" +
 		"  - <<: *crash\n    paths: [b.log]\n" +
-		"  - {paths: [c.log], type: file}\n"
+		"  - {paths: [c.log], type: file}\n" +
+		"  - {paths: [d.log], type: *t, name: d}\n"
 	c, err := Parse([]byte(doc), "t.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := c.Sources
-	if len(s) != 3 || strings.Join(s[0].Crash.Paths, "") != "a.log" || strings.Join(s[1].Crash.Paths, "") != "b.log" ||
+	if len(s) != 4 || strings.Join(s[3].Crash.Paths, "") != "d.log" || strings.Join(s[0].Crash.Paths, "") != "a.log" || strings.Join(s[1].Crash.Paths, "") != "b.log" ||
 		strings.Join(s[2].File.Paths, "") != "c.log" || s[0].File.Paths != nil || s[1].File.Paths != nil || s[2].Crash.Paths != nil {
 		t.Fatalf("paths went to the wrong component: %+v", s)
 	}

@@ -17,6 +17,7 @@ func FuzzParse(f *testing.F) {
 		"", "app: [a", "a: &a [*a]", "sources: [{<<: {type: file}, paths: [x]}]",
 		"pipeline: {max_bytes: 8MiB, max_age: 30}", "sink: {internal: yes}", "\tapp: x",
 		"x: &x {a: *x}", "sources: [&s {type: file}, *s, *s]", "? [a]\n: b",
+		"x-t: &t crash\nsources: [{type: *t, paths: [a]}, {paths: [b], type: kmsg}]",
 	} {
 		f.Add([]byte(s))
 	}

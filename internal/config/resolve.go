@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -111,7 +112,13 @@ func toNode(v reflect.Value) (*yaml.Node, error) {
 		n := &yaml.Node{Kind: yaml.MappingNode}
 		fs := fieldsOf(t)
 		typ := typeOf(v)
+		var done []string
 		for _, f := range fs {
+			if slices.Contains(done, f.key) {
+				continue // a key two types share is shown once
+			}
+			done = append(done, f.key)
+			f, _ = lookup(fs, f.key, typ) // the entry's own, for a shared key
 			fv := v.FieldByIndex(f.index)
 			if !f.belongs(typ) && fv.IsZero() {
 				continue
