@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -62,7 +63,7 @@ sink:
 	same := func(what string, running, shown any) {
 		t.Helper()
 		if !reflect.DeepEqual(emptyToNil(running), emptyToNil(shown)) {
-			t.Errorf("%s runs with\n  %+v\nbut validate --print shows\n  %+v", what, running, shown)
+			t.Errorf("%s runs with\n  %s\nbut validate --print shows\n  %s", what, show(running), show(shown))
 		}
 	}
 	for i, s := range raw.Sources {
@@ -128,4 +129,20 @@ func emptyToNil(v any) any {
 		}
 	}
 	return c.Interface()
+}
+
+// show writes the fields of struct v, with the values pointers point to.
+func show(v any) string {
+	rv := reflect.ValueOf(v)
+	var b strings.Builder
+	for i := range rv.NumField() {
+		f := rv.Field(i)
+		if f.Kind() == reflect.Pointer && !f.IsNil() {
+			f = f.Elem()
+		}
+		if f.CanInterface() {
+			fmt.Fprintf(&b, "%s:%v ", rv.Type().Field(i).Name, f.Interface())
+		}
+	}
+	return b.String()
 }
