@@ -40,22 +40,8 @@ func (c *Config) Validate() error {
 }
 
 func (c *Config) check(ps *Problems) {
-	switch {
-	case c.App == "":
-		ps.Add("app", "required: the name of your application, e.g. app: order-service (or LOGSHIP_APP)")
-	default:
-		if err := archive.CheckName(c.App); err != nil {
-			ps.Add("app", "%v; e.g. %s", err, archive.SafeName(c.App))
-		}
-	}
-	switch {
-	case c.Host == "":
-		ps.Add("host", "required: the hostname could not be read; set host: or LOGSHIP_HOST")
-	default:
-		if err := archive.CheckName(c.Host); err != nil {
-			ps.Add("host", "%v; e.g. %s", err, archive.SafeName(c.Host))
-		}
-	}
+	checkName(ps, "app", c.App, "the name of your application, e.g. app: order-service (or LOGSHIP_APP)")
+	checkName(ps, "host", c.Host, "the hostname could not be read; set host: or LOGSHIP_HOST")
 	ps.OneOf("log_level", c.LogLevel, LogLevels)
 	ps.OneOf("log_format", c.LogFormat, LogFormats)
 	if c.MetricsAddr != "" {
@@ -80,6 +66,18 @@ func (c *Config) check(ps *Problems) {
 	}
 	ps.Nest("pipeline", c.Pipeline.Validate())
 	c.sink(ps)
+}
+
+// checkName checks a name that goes into every key (app, host): required
+// says what to write when it is empty.
+func checkName(ps *Problems, key, name, required string) {
+	if name == "" {
+		ps.Add(key, "required: %s", required)
+		return
+	}
+	if err := archive.CheckName(name); err != nil {
+		ps.Add(key, "%v; e.g. %s", err, archive.SafeName(name))
+	}
 }
 
 // foreignKeys reports the keys set in struct val that belong to another
