@@ -4,7 +4,7 @@
 //
 // It owns no component's keys: each component declares its config type
 // with its defaults and checks next to its code (file.Config,
-// crash.Config, kmsg.Config, pipeline.Config, dir.Config, oss.Config), and
+// crash.Config, kmsg.Config, pipeline.Config, dir.Config, osssink.Config), and
 // its constructor applies those same defaults, so what validate --print
 // shows is what runs. This package assembles them (Config), names the
 // sources, places the components' problems at their key path and line,
@@ -28,7 +28,7 @@ import (
 	"github.com/logship/logship/internal/pipeline"
 	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sinks/dir"
-	"github.com/logship/logship/internal/sinks/oss"
+	osssink "github.com/logship/logship/internal/sinks/oss"
 	"github.com/logship/logship/internal/sources/crash"
 	"github.com/logship/logship/internal/sources/file"
 	"github.com/logship/logship/internal/sources/kmsg"
@@ -92,12 +92,12 @@ type Sink struct {
 	Type   string `yaml:"type"`   // dir|oss
 	Prefix string `yaml:"prefix"` // key prefix, e.g. logs/
 
-	Dir dir.Config `yaml:",inline" for:"dir"`
-	OSS oss.Config `yaml:",inline" for:"oss"`
+	Dir dir.Config     `yaml:",inline" for:"dir"`
+	OSS osssink.Config `yaml:",inline" for:"oss"`
 }
 
 // OSSConfig returns the config of an oss sink, with the prefix.
-func (k Sink) OSSConfig() oss.Config {
+func (k Sink) OSSConfig() osssink.Config {
 	c := k.OSS
 	c.Prefix = k.Prefix
 	return c

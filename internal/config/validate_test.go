@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/logship/logship/internal/sinks/oss"
+	osssink "github.com/logship/logship/internal/sinks/oss"
 	"github.com/logship/logship/internal/sources/file"
 )
 
@@ -19,7 +19,7 @@ func valid() *Config {
 			{Type: SourceCrash},
 			{Type: SourceKmsg},
 		},
-		Sink: Sink{Type: SinkOSS, OSS: oss.Config{Bucket: "my-logs", Region: "cn-hangzhou"}},
+		Sink: Sink{Type: SinkOSS, OSS: osssink.Config{Bucket: "my-logs", Region: "cn-hangzhou"}},
 	}
 	c.SetDefaults()
 	return c
