@@ -1,5 +1,6 @@
 // Package agent wires a configuration into a running pipeline: the one
-// place that lists the sources and sinks logship has.
+// place that lists the sources logship has (sinks are opened by package
+// sinks/open).
 package agent
 
 import (
@@ -11,28 +12,17 @@ import (
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline"
 	"github.com/logship/logship/internal/sinks"
-	"github.com/logship/logship/internal/sinks/dir"
-	osssink "github.com/logship/logship/internal/sinks/oss"
+	"github.com/logship/logship/internal/sinks/open"
 	"github.com/logship/logship/internal/sources/crash"
 	"github.com/logship/logship/internal/sources/file"
 	"github.com/logship/logship/internal/sources/kmsg"
 )
 
-// NewSink builds the configured sink. The config's file is passed to the
-// oss sink so it can warn when a secret sits in a file others can read.
+// NewSink opens the configured sink through open.Config, the one place
+// sinks are opened. The config's file is passed on so the oss sink can
+// warn when a secret sits in a file others can read.
 func NewSink(ctx context.Context, cfg *config.Config, log *slog.Logger) (sinks.Sink, error) {
-	c := cfg.Sink
-	switch c.Type {
-	case config.SinkDir:
-		return dir.New(c.Dir.Path)
-	case config.SinkOSS:
-		s, err := osssink.New(ctx, c.OSSConfig(), log, osssink.WithConfigFile(cfg.File()))
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	}
-	return nil, fmt.Errorf("sink type %q is not available in this build", c.Type)
+	return open.Config(ctx, cfg.Sink, open.Options{ConfigFile: cfg.File(), Log: log})
 }
 
 // NewSources builds the configured sources; crash sources ship their
