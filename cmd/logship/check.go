@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -14,7 +15,10 @@ import (
 )
 
 func newCheckCmd() *cobra.Command {
-	var cf configFlags
+	var (
+		cf     configFlags
+		policy bool
+	)
 	c := &cobra.Command{
 		Use:   "check",
 		Short: "Check that shipping to the configured sink works, step by step, with a diagnosis",
@@ -28,18 +32,45 @@ internal endpoint used from outside the region's VPC, a public endpoint
 from a VPC without NAT, a wrong region, a clock that is off, the RAM
 permission that is missing.
 
+--policy prints, instead, the least-privilege RAM policy of the agent for
+the configured bucket and prefix (JSON, for the RAM console or aliyun ram
+CreatePolicy): PutObject and the multipart calls on BUCKET/PREFIX*,
+ListObjects limited to the prefix, ListMultipartUploads. It contacts
+nothing. Reading back (ls, pull, cat) also needs oss:ListObjects and
+oss:GetObject.
+
 Exit codes: 0 when shipping would work (warnings, e.g. no permission to
 read back or delete, do not count); 3 when a step failed; 2 when the config
 is invalid.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if policy {
+				return runPolicy(cmd.OutOrStdout(), &cf)
+			}
 			ctx, stop := signalContext()
 			defer stop()
 			return runCheck(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), &cf)
 		},
 	}
 	cf.add(c)
+	c.Flags().BoolVar(&policy, "policy", false, "print the least-privilege RAM policy the agent needs (JSON) and exit")
 	return c
+}
+
+// runPolicy prints the RAM policy of the configured oss sink. Remote
+// snapshots' control prefix is not granted: no config key turns them on
+// yet (AgentPolicy's control parameter is for it).
+func runPolicy(w io.Writer, cf *configFlags) error {
+	cfg, err := cf.load()
+	if err != nil {
+		return err
+	}
+	if cfg.Sink.Type != config.SinkOSS {
+		return usageErr(fmt.Errorf("check --policy: sink type %s needs no RAM policy (only oss does)", cfg.Sink.Type))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(osssink.AgentPolicy(cfg.Sink.Bucket, cfg.Sink.Prefix, false))
 }
 
 // runCheck runs the check and prints one line per step to w (logs go to

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -351,5 +353,29 @@ func TestCheckDirSink(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 0 {
 		t.Fatalf("left behind: %v", ents)
+	}
+}
+
+// check --policy prints the agent's RAM policy for the configured bucket
+// and prefix, and contacts nothing.
+func TestCheckPolicy(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "logship.yaml")
+	os.WriteFile(p, []byte(ossConfig("  region: cn-hangzhou\n  endpoint: http://127.0.0.1:1\n")), 0o600)
+	var out bytes.Buffer
+	if err := runPolicy(&out, &configFlags{path: p}); err != nil {
+		t.Fatal(err)
+	}
+	var pol osssink.Policy
+	if err := json.Unmarshal(out.Bytes(), &pol); err != nil {
+		t.Fatalf("%v:\n%s", err, out.String())
+	}
+	want := osssink.AgentPolicy(checkBucket, "logs/", false)
+	if !reflect.DeepEqual(pol, want) || !strings.Contains(out.String(), "acs:oss:*:*:"+checkBucket+"/logs/*") {
+		t.Fatalf("printed:\n%s", out.String())
+	}
+	dir := filepath.Join(t.TempDir(), "logship.yaml")
+	os.WriteFile(dir, []byte("app: demo\nsources:\n  - type: kmsg\nsink:\n  type: dir\n  path: "+t.TempDir()+"\n"), 0o600)
+	if err := runPolicy(&out, &configFlags{path: dir}); !isUsage(err) {
+		t.Fatalf("dir sink: %v, want a usage error", err)
 	}
 }
