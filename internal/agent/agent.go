@@ -46,7 +46,7 @@ func NewSources(cfg *config.Config, up artifact.Uploader, log *slog.Logger) ([]p
 			err = fmt.Errorf("source type %q is not available in this build", sc.Type)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("source %s: %w", sc.Name, err)
+			return nil, err // its config errors name it (sources[NAME].key)
 		}
 		out = append(out, s)
 	}

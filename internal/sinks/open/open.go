@@ -165,7 +165,7 @@ func URL(ctx context.Context, from string, r Reader) (sinks.Sink, Location, erro
 	}
 	fi, err := os.Stat(loc.Dir)
 	if err != nil {
-		return nil, loc, fmt.Errorf("--from %s: %w", loc.Dir, err)
+		return nil, loc, fmt.Errorf("--from: %w", err) // a *PathError: it names the folder
 	}
 	if !fi.IsDir() {
 		return nil, loc, fmt.Errorf("--from %s: not a folder", loc.Dir)

@@ -460,7 +460,7 @@ func (s *Sink) applySSE(alg, keyID **string) {
 }
 
 // ErrChecksum reports bytes that do not match the CRC64 OSS computed.
-var ErrChecksum = errors.New("oss: CRC64 mismatch")
+var ErrChecksum = errors.New("CRC64 mismatch") // always inside an oss error that names the operation and key
 
 // errNoCRC reports a response without x-oss-hash-crc64ecma while
 // sink.require_crc64 demands one.
@@ -575,7 +575,7 @@ func watchdog(ctx context.Context, d time.Duration) (context.Context, func(), fu
 	return ctx, func() { t.Reset(d) }, func() { t.Stop(); cancel(nil) }
 }
 
-var errTimeout = errors.New("oss: request timed out")
+var errTimeout = errors.New("request timed out") // always inside an oss error
 
 // kickReader calls kick on every read. It is seekable and has Len, so
 // that the SDK knows the length and could rewind it; it has no WriteTo, so
