@@ -37,7 +37,9 @@ else the oss sink of the agent config given with -c.
 
 OSS: --region (cn-hangzhou), or --endpoint (a host name or URL); the
 public endpoint oss-REGION.aliyuncs.com unless --internal (the VPC endpoint,
-from inside Aliyun). -c AGENT.yaml takes bucket, prefix, region, endpoint
+from inside Aliyun). Without either, the endpoint and region of
+~/.ossutilconfig; the region of an Aliyun endpoint name is its own, and
+for another endpoint the bucket is asked (GetBucketLocation). -c AGENT.yaml takes bucket, prefix, region, endpoint
 and access keys from the agent's sink (its VPC endpoint is turned into the
 public one unless --internal); flags win. Credentials, the first found:
 OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET (and OSS_SESSION_TOKEN), the
