@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -24,8 +25,13 @@ func TestUsageErrorsAreTyped(t *testing.T) {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}
 	}
-	// Every command's Args validator is wrapped, whatever it is.
 	root := newRoot()
+	root.SetArgs([]string{"lss"})
+	if _, err := root.ExecuteC(); err == nil || !strings.Contains(err.Error(), "Did you mean this?\n\tls") {
+		t.Errorf("lss: %v, want the suggestion of ls", err)
+	}
+	// Every command's Args validator is wrapped, whatever it is.
+	root = newRoot()
 	root.AddCommand(&cobra.Command{Use: "two", Args: cobra.ExactArgs(2), RunE: func(*cobra.Command, []string) error { return nil }})
 	usageArgs(root)
 	root.SetArgs([]string{"two", "a"})
