@@ -70,7 +70,7 @@ func runPolicy(w io.Writer, cf *configFlags) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(osssink.AgentPolicy(cfg.Sink.Bucket, cfg.Sink.Prefix, false))
+	return enc.Encode(osssink.AgentPolicy(cfg.Sink.OSS.Bucket, cfg.Sink.Prefix, false))
 }
 
 // runCheck runs the check and prints one line per step to w (logs go to

@@ -16,7 +16,6 @@ import (
 	"testing"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/osstest"
 	osssink "github.com/logship/logship/internal/sinks/oss"
 )
@@ -64,7 +63,7 @@ func ossutilOnly(t *testing.T, hc *http.Client, ossutilBody string) []osssink.Op
 func TestReadRegionFromOssutilConfig(t *testing.T) {
 	srv := osstest.New(osstest.Options{AccessKeyID: e2eAK, AccessKeySecret: e2eSK, Buckets: []string{e2eBucket}, Region: "cn-shanghai"})
 	t.Cleanup(srv.Close)
-	w, err := osssink.New(context.Background(), config.Sink{Type: config.SinkOSS, Bucket: e2eBucket, Region: "cn-shanghai", Endpoint: srv.Endpoint()}, nil,
+	w, err := osssink.New(context.Background(), osssink.Config{Bucket: e2eBucket, Region: "cn-shanghai", Endpoint: srv.Endpoint()}, nil,
 		osssink.WithCredentials("test", credentials.NewStaticCredentialsProvider(e2eAK, e2eSK, "")))
 	if err != nil {
 		t.Fatal(err)

@@ -43,10 +43,10 @@ func NewSources(cfg *config.Config, up artifact.Uploader, log *slog.Logger) ([]p
 		case config.SourceCrash:
 			s, err = crash.New(sc.Name, sc.Crash, up, l)
 		default:
-			err = fmt.Errorf("source type %q is not available in this build", sc.Type)
+			err = fmt.Errorf("type %q is not available in this build", sc.Type)
 		}
 		if err != nil {
-			return nil, err // its config errors name it (sources[NAME].key)
+			return nil, fmt.Errorf("source %s: %w", sc.Name, err) // New's errors name keys of the source, not the source
 		}
 		out = append(out, s)
 	}
@@ -78,7 +78,7 @@ func uploaders(cfg *config.Config) int {
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	sink, err := NewSink(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("sink: %w", err)
+		return err // the sink names itself (oss:, dir:)
 	}
 	opts := Options(cfg, sink, log)
 	up, err := artifact.New(artifact.Options{App: opts.App, Host: opts.Host, Prefix: opts.Prefix, Sink: sink, Retry: opts.Retry, Log: log})

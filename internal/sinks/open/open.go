@@ -24,7 +24,7 @@ import (
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/sinks"
 	"github.com/logship/logship/internal/sinks/dir"
-	"github.com/logship/logship/internal/sinks/oss"
+	osssink "github.com/logship/logship/internal/sinks/oss"
 )
 
 // Options adjust how a sink is opened; the zero value is fine.
@@ -33,7 +33,7 @@ type Options struct {
 	// when it holds a secret that others can read.
 	ConfigFile string
 	Log        *slog.Logger
-	OSS        []oss.Option // tests: another HTTP client, credentials, clock, dialer
+	OSS        []osssink.Option // tests: another HTTP client, credentials, clock, dialer
 }
 
 // Config opens the sink a config describes (sink.type: dir or oss), as
@@ -47,9 +47,9 @@ func Config(ctx context.Context, c config.Sink, o Options) (sinks.Sink, error) {
 	case config.SinkOSS:
 		opts := o.OSS
 		if o.ConfigFile != "" {
-			opts = append([]oss.Option{oss.WithConfigFile(o.ConfigFile)}, opts...)
+			opts = append([]osssink.Option{osssink.WithConfigFile(o.ConfigFile)}, opts...)
 		}
-		s, err := oss.New(ctx, c.OSSConfig(), o.Log, opts...)
+		s, err := osssink.New(ctx, c.OSSConfig(), o.Log, opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -130,18 +130,18 @@ func Parse(from string) (Location, error) {
 // config (-c), which gives what they leave unset: region, endpoint and
 // access keys; ~/.ossutilconfig gives the endpoint when neither does.
 type Reader struct {
-	Sink       oss.Config // the oss sink of the agent config; its bucket and prefix are not used (the location says)
-	ConfigFile string     // where Sink came from: a secret in it that others can read is warned about
-	Region     string     // e.g. cn-hangzhou; derived from an Aliyun endpoint when empty
-	Endpoint   string     // host name or URL, instead of the one Region and Internal make
-	Internal   bool       // the VPC endpoint oss-REGION-internal.aliyuncs.com, from inside Aliyun
-	Parallel   int        // requests at once (connections kept open)
+	Sink       osssink.Config // the oss sink of the agent config; its bucket and prefix are not used (the location says)
+	ConfigFile string         // where Sink came from: a secret in it that others can read is warned about
+	Region     string         // e.g. cn-hangzhou; derived from an Aliyun endpoint when empty
+	Endpoint   string         // host name or URL, instead of the one Region and Internal make
+	Internal   bool           // the VPC endpoint oss-REGION-internal.aliyuncs.com, from inside Aliyun
+	Parallel   int            // requests at once (connections kept open)
 	Log        *slog.Logger
-	Options    []oss.Option // tests: another metadata service, ~/.ossutilconfig, environment
+	Options    []osssink.Option // tests: another metadata service, ~/.ossutilconfig, environment
 }
 
 // ecsWait bounds the ECS RAM role probe of a reader (see
-// oss.WithLocalCredentialsFirst): on an instance the metadata service
+// osssink.WithLocalCredentialsFirst): on an instance the metadata service
 // answers in milliseconds.
 const ecsWait = time.Second
 
@@ -193,10 +193,10 @@ func openOSS(ctx context.Context, loc Location, r Reader) (sinks.Sink, error) {
 	oc.Internal = &r.Internal
 	oc.Concurrency = r.Parallel
 	c := config.Sink{Type: config.SinkOSS, Prefix: loc.Prefix, OSS: oc}
-	opts := append([]oss.Option{oss.WithLocalCredentialsFirst(ecsWait)}, r.Options...)
+	opts := append([]osssink.Option{osssink.WithLocalCredentialsFirst(ecsWait)}, r.Options...)
 	s, err := Config(ctx, c, Options{ConfigFile: r.ConfigFile, Log: r.Log, OSS: opts})
 	if err != nil {
-		var re *oss.RegionError
+		var re *osssink.RegionError
 		if errors.As(err, &re) {
 			return nil, fmt.Errorf("%s: --region is required (e.g. cn-hangzhou), or --endpoint; tried %s", loc, strings.Join(re.Tried, ", "))
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/sinks"
 	"github.com/logship/logship/internal/sinks/dir"
-	"github.com/logship/logship/internal/sinks/oss"
+	osssink "github.com/logship/logship/internal/sinks/oss"
 )
 
 func TestParse(t *testing.T) {
@@ -46,7 +46,7 @@ func TestParse(t *testing.T) {
 // folder to exist (a reader must not create an empty archive).
 func TestOpenDir(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "archive")
-	s, err := Config(context.Background(), config.Sink{Type: config.SinkDir, Path: root}, Options{})
+	s, err := Config(context.Background(), config.Sink{Type: config.SinkDir, Dir: dir.Config{Path: root}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestOpenDir(t *testing.T) {
 func TestCheck(t *testing.T) {
 	var steps []sinks.Step
 	report := func(st sinks.Step) { steps = append(steps, st) }
-	if !Check(context.Background(), config.Sink{Type: config.SinkDir, Path: t.TempDir(), Prefix: "logs/"}, Options{}, report) {
+	if !Check(context.Background(), config.Sink{Type: config.SinkDir, Prefix: "logs/", Dir: dir.Config{Path: t.TempDir()}}, Options{}, report) {
 		t.Fatalf("dir check failed: %+v", steps)
 	}
 	var names []string
@@ -86,8 +86,8 @@ func TestCheck(t *testing.T) {
 	}
 
 	steps = nil
-	none := oss.WithOssutilConfig(filepath.Join(t.TempDir(), "none")) // not this machine's ~/.ossutilconfig
-	if Check(context.Background(), config.Sink{Type: config.SinkOSS, Bucket: "b"}, Options{OSS: []oss.Option{none}}, report) {
+	none := osssink.WithOssutilConfig(filepath.Join(t.TempDir(), "none")) // not this machine's ~/.ossutilconfig
+	if Check(context.Background(), config.Sink{Type: config.SinkOSS, OSS: osssink.Config{Bucket: "b"}}, Options{OSS: []osssink.Option{none}}, report) {
 		t.Fatal("an oss sink without region or endpoint passed")
 	}
 	if len(steps) != 1 || steps[0].Name != "endpoint" || steps[0].Verdict != sinks.Fail || !strings.Contains(steps[0].Diagnosis, "sink.region is required") {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/osstest"
+	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sinks/sinktest"
 )
 
@@ -35,7 +35,7 @@ func TestOSSErrorsSayOSSOnce(t *testing.T) {
 		rc.Close()
 	}
 
-	slow := newSinkWith(t, srv, []func(*config.Sink){func(c *config.Sink) { c.Timeout = config.Duration(50 * time.Millisecond) }}, staticCreds(testAK, testSK))
+	slow := newSinkWith(t, srv, []func(*Config){func(c *Config) { c.Timeout = schema.Duration(50 * time.Millisecond) }}, staticCreds(testAK, testSK))
 	srv.Inject(osstest.Fault{Op: "PutObject", Latency: time.Second, Times: 1})
 	timeout := slow.Put(context.Background(), obj)
 

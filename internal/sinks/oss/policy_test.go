@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/artifact"
 	"github.com/logship/logship/internal/sinks"
 )
 
@@ -104,5 +109,35 @@ func TestAgentPolicyDocument(t *testing.T) {
 	}
 	if nop, _ := json.Marshal(AgentPolicy("b", "", false)); strings.Contains(string(nop), "Condition") {
 		t.Errorf("a policy for the whole bucket has a prefix condition: %s", nop)
+	}
+}
+
+// The artifact shipper the agent uses (crash files, snapshots), driven
+// against the oss sink: every call it makes is among AgentOps, so the
+// policy covers it.
+func TestAgentPolicyCoversArtifactShipper(t *testing.T) {
+	srv := newServer(t)
+	s := newTestSink(t, srv)
+	sh, err := artifact.New(artifact.Options{App: "app", Host: "host", Prefix: "logs/", Sink: s, TempDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, 600<<10)
+	rand.NewChaCha8([32]byte{1}).Read(body) // incompressible: every part is full size
+	a := artifact.Artifact{Kind: archive.KindCrash, ID: "heap-1", Path: "/app/java_pid1.hprof", Time: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC),
+		File: bytes.NewReader(body), Size: int64(len(body)), PartSize: 256 << 10}
+	for range 2 { // the second finds it stored
+		if _, err := sh.Upload(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if srv.Count("UploadPart") < 2 {
+		t.Fatalf("not a multipart upload: %v", srv.Counts())
+	}
+	allowed := AgentPolicy(testBucket, "logs/", false).Actions()
+	for op := range srv.Counts() {
+		if !slices.Contains(AgentOps, op) || !slices.Contains(allowed, ramAction[op]) {
+			t.Errorf("the shipper called %s (%s), which the policy does not grant", op, ramAction[op])
+		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/osstest"
 	"github.com/logship/logship/internal/sinks"
 )
@@ -18,12 +17,12 @@ import (
 // are not regions.
 func TestOSSResolveEndpointAccelerate(t *testing.T) {
 	for _, ep := range []string{"oss-accelerate.aliyuncs.com", "https://oss-accelerate-overseas.aliyuncs.com", "b.oss-accelerate.aliyuncs.com"} {
-		e, err := resolveEndpoint(config.Sink{Bucket: "b", Endpoint: ep})
+		e, err := resolveEndpoint(Config{Bucket: "b", Endpoint: ep})
 		if !errors.Is(err, errNoRegion) || e.region != "" || e.url == nil {
 			t.Errorf("%s: region %q, err %v; want no region and the URL", ep, e.region, err)
 		}
 	}
-	e, err := resolveEndpoint(config.Sink{Bucket: "b", Region: "cn-beijing", Endpoint: "oss-accelerate.aliyuncs.com"})
+	e, err := resolveEndpoint(Config{Bucket: "b", Region: "cn-beijing", Endpoint: "oss-accelerate.aliyuncs.com"})
 	if err != nil || e.region != "cn-beijing" || e.url.Host != "oss-accelerate.aliyuncs.com" {
 		t.Fatalf("with sink.region: %+v, %v", e, err)
 	}
@@ -45,7 +44,7 @@ func writeOssutil(t *testing.T, endpoint string) string {
 func TestOSSRegionFromOssutilConfig(t *testing.T) {
 	srv := newServer(t, func(o *osstest.Options) { o.Region = "cn-shanghai" })
 	p := writeOssutil(t, "http://oss-cn-shanghai.aliyuncs.com") // osstest speaks plain HTTP
-	s, err := New(context.Background(), config.Sink{Bucket: testBucket}, nil,
+	s, err := New(context.Background(), Config{Bucket: testBucket}, nil,
 		WithOssutilConfig(p), env(nil), deadMetadata(t), WithHTTPClient(srv.HTTPClient()))
 	if err != nil {
 		t.Fatal(err)

@@ -54,7 +54,6 @@ package file
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
