@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,10 +19,7 @@ import (
 )
 
 func newAgentCmd() *cobra.Command {
-	var (
-		cf      configFlags
-		profile string
-	)
+	o := agentOptions{logw: os.Stderr}
 	c := &cobra.Command{
 		Use:   "agent",
 		Short: "Tail logs and archive them until SIGINT/SIGTERM",
@@ -35,49 +33,62 @@ Without -c it runs the embedded default (configs/default.yaml): ./demo/logs/**/*
 into the folder ./demo/archive.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := cf.load()
-			if err != nil {
-				return err
-			}
-			log := newLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-			setMemoryLimit(cfg, log)
-			if profile != "" {
-				f, err := os.Create(profile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
-			}
 			ctx, stop := signalContext()
 			defer stop()
-			if cfg.MetricsAddr != "" {
-				ln, err := net.Listen("tcp", cfg.MetricsAddr)
-				if err != nil {
-					return err
-				}
-				mux := http.NewServeMux()
-				mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) { metrics.WritePrometheus(w, true) })
-				srv := &http.Server{Handler: mux}
-				go srv.Serve(ln)
-				defer srv.Close()
-				log.Info("metrics listening", "addr", ln.Addr().String())
-			}
-			err = agent.Run(ctx, cfg, log)
-			if err != nil && !errors.Is(err, context.Canceled) {
-				return err
-			}
-			log.Info("agent stopped")
-			return nil
+			return runAgent(ctx, &o)
 		},
 	}
-	cf.add(c)
-	c.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile to this file until the agent stops")
+	o.cf.add(c)
+	c.Flags().StringVar(&o.profile, "cpuprofile", "", "write a CPU profile to this file until the agent stops")
 	c.Flags().MarkHidden("cpuprofile")
 	return c
+}
+
+// agentOptions are the flags of agent and where it logs.
+type agentOptions struct {
+	cf      configFlags
+	profile string // CPU profile file
+	logw    io.Writer
+}
+
+// runAgent loads the config and runs the agent until ctx ends, with the
+// metrics endpoint and the CPU profile when asked for.
+func runAgent(ctx context.Context, o *agentOptions) error {
+	cfg, err := o.cf.load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(o.logw, cfg.LogLevel, cfg.LogFormat)
+	setMemoryLimit(cfg, log)
+	if o.profile != "" {
+		f, err := os.Create(o.profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) { metrics.WritePrometheus(w, true) })
+		srv := &http.Server{Handler: mux}
+		go srv.Serve(ln)
+		defer srv.Close()
+		log.Info("metrics listening", "addr", ln.Addr().String())
+	}
+	err = agent.Run(ctx, cfg, log)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("agent stopped")
+	return nil
 }
 
 // setMemoryLimit gives the Go runtime a soft memory limit sized to the

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 
 	"github.com/logship/logship/internal/retrieve"
@@ -10,11 +12,7 @@ import (
 )
 
 func newCatCmd() *cobra.Command {
-	var (
-		sf       selectFlags
-		grep     string
-		withName bool
-	)
+	var o catOptions
 	c := &cobra.Command{
 		Use:   "cat --from ARCHIVE [filters] [--grep REGEX]",
 		Short: "Print the reassembled lines of archived logs, verified, without writing files",
@@ -31,37 +29,51 @@ Exit codes: 0 all good; 3 printed, but something was corrupt, unsafe,
 could not be fetched, or a stream has a gap; 2 usage; 1 failure.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var re *regexp.Regexp
-			if grep != "" {
-				var err error
-				if re, err = regexp.Compile(grep); err != nil {
-					return usageErr(fmt.Errorf("--grep: %w", err))
-				}
-			}
 			ctx, stop := signalContext()
 			defer stop()
-			a, flt, err := sf.resolve(ctx, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer closeArchive(a)
-			errw := cmd.ErrOrStderr()
-			sum, err := retrieve.Cat(ctx, a, cmd.OutOrStdout(), retrieve.CatOptions{Filter: flt, Parallel: sf.parallel, Grep: re, WithName: withName,
-				OnProblem: func(p retrieve.Problem) { fmt.Fprintln(errw, "logship:", p.String()) }})
-			if err != nil {
-				if ctx.Err() != nil {
-					return errors.New("interrupted")
-				}
-				return err
-			}
-			if len(sum.Problems) > 0 {
-				return problemsErr(fmt.Errorf("%d problems (listed above)", len(sum.Problems)))
-			}
-			return nil
+			o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			return runCat(ctx, &o)
 		},
 	}
-	sf.add(c)
-	c.Flags().StringVar(&grep, "grep", "", "print only lines matching this regular expression")
-	c.Flags().BoolVarP(&withName, "with-name", "H", false, "start each line with APP/HOST/SOURCE/PATH:")
+	o.sf.add(c)
+	c.Flags().StringVar(&o.grep, "grep", "", "print only lines matching this regular expression")
+	c.Flags().BoolVarP(&o.withName, "with-name", "H", false, "start each line with APP/HOST/SOURCE/PATH:")
 	return c
+}
+
+// catOptions are the flags of cat and where it writes.
+type catOptions struct {
+	sf       selectFlags
+	grep     string
+	withName bool
+
+	stdout, stderr io.Writer // the lines; problems
+}
+
+// runCat prints the reassembled lines the filters select.
+func runCat(ctx context.Context, o *catOptions) error {
+	var re *regexp.Regexp
+	if o.grep != "" {
+		var err error
+		if re, err = regexp.Compile(o.grep); err != nil {
+			return usageErr(fmt.Errorf("cat: --grep: %w", err))
+		}
+	}
+	a, flt, err := o.sf.resolve(ctx, o.stderr)
+	if err != nil {
+		return err
+	}
+	defer closeArchive(a)
+	sum, err := retrieve.Cat(ctx, a, o.stdout, retrieve.CatOptions{Filter: flt, Parallel: o.sf.parallel, Grep: re, WithName: o.withName,
+		OnProblem: func(p retrieve.Problem) { fmt.Fprintln(o.stderr, "logship:", p.String()) }})
+	if err != nil {
+		if ctx.Err() != nil {
+			return errors.New("cat: interrupted")
+		}
+		return err
+	}
+	if len(sum.Problems) > 0 {
+		return problemsErr(fmt.Errorf("%d problems (listed above)", len(sum.Problems)))
+	}
+	return nil
 }

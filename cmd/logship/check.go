@@ -1,23 +1,24 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/sinks"
-	"github.com/logship/logship/internal/sinks/dir"
+	"github.com/logship/logship/internal/sinks/open"
 	osssink "github.com/logship/logship/internal/sinks/oss"
 	"github.com/spf13/cobra"
 )
 
 func newCheckCmd() *cobra.Command {
-	var cf configFlags
+	var (
+		cf     configFlags
+		policy bool
+	)
 	c := &cobra.Command{
 		Use:   "check",
 		Short: "Check that shipping to the configured sink works, step by step, with a diagnosis",
@@ -31,18 +32,45 @@ internal endpoint used from outside the region's VPC, a public endpoint
 from a VPC without NAT, a wrong region, a clock that is off, the RAM
 permission that is missing.
 
+--policy prints, instead, the least-privilege RAM policy of the agent for
+the configured bucket and prefix (JSON, for the RAM console or aliyun ram
+CreatePolicy): PutObject and the multipart calls on BUCKET/PREFIX*,
+ListObjects limited to the prefix, ListMultipartUploads. It contacts
+nothing. Reading back (ls, pull, cat) also needs oss:ListObjects and
+oss:GetObject.
+
 Exit codes: 0 when shipping would work (warnings, e.g. no permission to
 read back or delete, do not count); 3 when a step failed; 2 when the config
 is invalid.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if policy {
+				return runPolicy(cmd.OutOrStdout(), &cf)
+			}
 			ctx, stop := signalContext()
 			defer stop()
 			return runCheck(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), &cf)
 		},
 	}
 	cf.add(c)
+	c.Flags().BoolVar(&policy, "policy", false, "print the least-privilege RAM policy the agent needs (JSON) and exit")
 	return c
+}
+
+// runPolicy prints the RAM policy of the configured oss sink. Remote
+// snapshots' control prefix is not granted: no config key turns them on
+// yet (AgentPolicy's control parameter is for it).
+func runPolicy(w io.Writer, cf *configFlags) error {
+	cfg, err := cf.load()
+	if err != nil {
+		return err
+	}
+	if cfg.Sink.Type != config.SinkOSS {
+		return usageErr(fmt.Errorf("check --policy: sink type %s needs no RAM policy (only oss does)", cfg.Sink.Type))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(osssink.AgentPolicy(cfg.Sink.OSS.Bucket, cfg.Sink.Prefix, false))
 }
 
 // runCheck runs the check and prints one line per step to w (logs go to
@@ -51,32 +79,24 @@ func runCheck(ctx context.Context, w, logw io.Writer, cf *configFlags, opts ...o
 	start := time.Now()
 	cfg, err := cf.load()
 	if err != nil {
-		printStep(w, osssink.Step{Name: "config", Verdict: osssink.Fail, Took: time.Since(start), Detail: "invalid: see below"})
+		printStep(w, sinks.Step{Name: "config", Verdict: sinks.Fail, Took: time.Since(start), Detail: "invalid: see below"})
 		return err
 	}
 	src := cfg.File()
 	if src == "" {
 		src = "built-in default config"
 	}
-	printStep(w, osssink.Step{Name: "config", Verdict: osssink.OK, Took: time.Since(start), Detail: src + ": " + describeSink(cfg.Sink)})
+	printStep(w, sinks.Step{Name: "config", Verdict: sinks.OK, Took: time.Since(start), Detail: src + ": " + describeSink(cfg.Sink)})
 	log := newLogger(logw, cfg.LogLevel, cfg.LogFormat)
 
-	var failed *osssink.Step
-	report := func(st osssink.Step) {
+	var failed *sinks.Step
+	report := func(st sinks.Step) {
 		printStep(w, st)
-		if st.Verdict == osssink.Fail && failed == nil {
+		if st.Verdict == sinks.Fail && failed == nil {
 			failed = &st
 		}
 	}
-	switch cfg.Sink.Type {
-	case config.SinkOSS:
-		opts = append([]osssink.Option{osssink.WithConfigFile(cfg.File())}, opts...)
-		osssink.Check(ctx, cfg.Sink.OSSConfig(), log, report, opts...)
-	case config.SinkDir:
-		checkDir(ctx, cfg, report)
-	default:
-		return usageErr(fmt.Errorf("sink type %q cannot be checked", cfg.Sink.Type))
-	}
+	open.Check(ctx, cfg.Sink, open.Options{ConfigFile: cfg.File(), Log: log, OSS: opts}, report)
 	if failed != nil {
 		fmt.Fprintln(w, "shipping would NOT work: fix the failure above and run logship check again")
 		return problemsErr(fmt.Errorf("check failed at %s: %s", failed.Name, failed.Diagnosis))
@@ -111,9 +131,9 @@ func describeSink(s config.Sink) string {
 
 // printStep prints "name verdict took detail" and the diagnosis, indented
 // under it.
-func printStep(w io.Writer, st osssink.Step) {
+func printStep(w io.Writer, st sinks.Step) {
 	took := ""
-	if st.Verdict != osssink.Skip {
+	if st.Verdict != sinks.Skip {
 		took = st.Took.Round(time.Millisecond).String()
 		if st.Took > 0 && st.Took < time.Millisecond {
 			took = "<1ms"
@@ -123,52 +143,4 @@ func printStep(w io.Writer, st osssink.Step) {
 	if st.Diagnosis != "" {
 		fmt.Fprintf(w, "%-12s %-4s %8s  → %s\n", "", "", "", st.Diagnosis)
 	}
-}
-
-// checkDir writes, reads back and removes a probe in a dir sink.
-func checkDir(ctx context.Context, cfg *config.Config, report func(osssink.Step)) {
-	timed := func(name string, f func() osssink.Step) osssink.Step {
-		start := time.Now()
-		st := f()
-		st.Name, st.Took = name, time.Since(start)
-		report(st)
-		return st
-	}
-	var d *dir.Sink
-	host, _ := os.Hostname()
-	key := cfg.Sink.Prefix + ".logship-check/probe-" + time.Now().UTC().Format("20060102T150405.000000000Z") + ".txt"
-	body := []byte("logship check probe from " + host + "; safe to delete\n")
-	st := timed("write", func() osssink.Step {
-		var err error
-		if d, err = dir.New(cfg.Sink.Dir.Path); err == nil {
-			err = d.Put(ctx, &sinks.Object{Key: key, Body: body})
-		}
-		if err != nil {
-			return osssink.Step{Verdict: osssink.Fail, Detail: err.Error(), Diagnosis: "the agent cannot write to sink.path: check that the folder exists and is writable by this user"}
-		}
-		return osssink.Step{Verdict: osssink.OK, Detail: filepath.Join(d.Root(), filepath.FromSlash(key)) + " (fsynced)"}
-	})
-	if st.Verdict == osssink.Fail {
-		return
-	}
-	timed("read", func() osssink.Step {
-		rc, _, err := d.Get(ctx, key)
-		if err != nil {
-			return osssink.Step{Verdict: osssink.Fail, Detail: err.Error()}
-		}
-		got, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil || !bytes.Equal(got, body) {
-			return osssink.Step{Verdict: osssink.Fail, Detail: "the probe read back differs"}
-		}
-		return osssink.Step{Verdict: osssink.OK, Detail: "same bytes"}
-	})
-	timed("delete", func() osssink.Step {
-		p := filepath.Join(d.Root(), filepath.FromSlash(key))
-		if err := os.Remove(p); err != nil {
-			return osssink.Step{Verdict: osssink.Warn, Detail: err.Error(), Diagnosis: "remove " + p + " by hand"}
-		}
-		_ = os.Remove(filepath.Dir(p)) // the probe folder, when nothing else is in it
-		return osssink.Step{Verdict: osssink.OK, Detail: "probe removed"}
-	})
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,8 +18,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -352,4 +358,69 @@ func TestCheckDirSink(t *testing.T) {
 	if len(ents) != 0 {
 		t.Fatalf("left behind: %v", ents)
 	}
+}
+
+// check --policy prints the agent's RAM policy for the configured bucket
+// and prefix, and contacts nothing.
+func TestCheckPolicy(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "logship.yaml")
+	os.WriteFile(p, []byte(ossConfig("  region: cn-hangzhou\n  endpoint: http://127.0.0.1:1\n")), 0o600)
+	var out bytes.Buffer
+	if err := runPolicy(&out, &configFlags{path: p}); err != nil {
+		t.Fatal(err)
+	}
+	var pol osssink.Policy
+	if err := json.Unmarshal(out.Bytes(), &pol); err != nil {
+		t.Fatalf("%v:\n%s", err, out.String())
+	}
+	want := osssink.AgentPolicy(checkBucket, "logs/", false)
+	if !reflect.DeepEqual(pol, want) || !strings.Contains(out.String(), "acs:oss:*:*:"+checkBucket+"/logs/*") {
+		t.Fatalf("printed:\n%s", out.String())
+	}
+	dir := filepath.Join(t.TempDir(), "logship.yaml")
+	os.WriteFile(dir, []byte("app: demo\nsources:\n  - type: kmsg\nsink:\n  type: dir\n  path: "+t.TempDir()+"\n"), 0o600)
+	if err := runPolicy(&out, &configFlags{path: dir}); !isUsage(err) {
+		t.Fatalf("dir sink: %v, want a usage error", err)
+	}
+}
+
+// A server that does not say the bucket's storage class: the bucket line
+// leaves it out instead of ending in a dangling "storage ".
+func TestCheckBucketWithoutStorageClass(t *testing.T) {
+	srv := osstest.New(osstest.Options{AccessKeyID: checkAK, AccessKeySecret: checkSK, Buckets: []string{checkBucket}})
+	defer srv.Close()
+	target, _ := url.Parse(srv.Endpoint())
+	strip := regexp.MustCompile(`<StorageClass>[^<]*</StorageClass>`)
+	ps := httptest.NewServer(&httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target); pr.Out.Host = pr.In.Host },
+		ModifyResponse: func(res *http.Response) error {
+			if _, ok := res.Request.URL.Query()["bucketInfo"]; !ok {
+				return nil
+			}
+			b, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil {
+				return err
+			}
+			b = strip.ReplaceAll(b, nil)
+			res.Body = io.NopCloser(bytes.NewReader(b))
+			res.ContentLength = int64(len(b))
+			res.Header.Set("Content-Length", strconv.Itoa(len(b)))
+			return nil
+		},
+	})
+	defer ps.Close()
+	r := runCheckTest(t, ossConfig("  region: cn-hangzhou\n  endpoint: "+ps.URL+"\n"), creds(checkAK, checkSK))
+	if r.code != exitOK {
+		t.Fatalf("exit %d: %v", r.code, r.err)
+	}
+	for _, l := range strings.Split(r.out, "\n") {
+		if strings.HasPrefix(l, "bucket ") {
+			if !strings.HasSuffix(l, checkBucket+" in cn-hangzhou") {
+				t.Fatalf("bucket line %q", l)
+			}
+			return
+		}
+	}
+	t.Fatalf("no bucket line:\n%s", r.out)
 }

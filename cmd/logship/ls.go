@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,11 +13,7 @@ import (
 )
 
 func newLsCmd() *cobra.Command {
-	var (
-		sf      selectFlags
-		asJSON  bool
-		streams bool
-	)
+	var o lsOptions
 	c := &cobra.Command{
 		Use:   "ls --from ARCHIVE [filters]",
 		Short: "Show what is archived: app, host, source, file, with time span and sizes",
@@ -38,37 +35,52 @@ unreadable; 2 usage; 1 failure.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext()
 			defer stop()
-			a, flt, err := sf.resolve(ctx, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer closeArchive(a)
-			l, err := retrieve.List(ctx, a, flt, sf.parallel)
-			if err != nil {
-				return err
-			}
-			for _, p := range l.Problems {
-				fmt.Fprintln(cmd.ErrOrStderr(), "logship:", p.String())
-			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(l); err != nil {
-					return err
-				}
-			} else {
-				printTree(cmd.OutOrStdout(), l, streams)
-			}
-			if len(l.Problems) > 0 {
-				return problemsErr(fmt.Errorf("%d problems (listed above)", len(l.Problems)))
-			}
-			return nil
+			o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			return runLs(ctx, &o)
 		},
 	}
-	sf.add(c)
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	c.Flags().BoolVar(&streams, "streams", false, "list each generation (stream) under its file")
+	o.sf.add(c)
+	c.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
+	c.Flags().BoolVar(&o.streams, "streams", false, "list each generation (stream) under its file")
 	return c
+}
+
+// lsOptions are the flags of ls and where it writes.
+type lsOptions struct {
+	sf      selectFlags
+	asJSON  bool
+	streams bool
+
+	stdout, stderr io.Writer // the listing; problems
+}
+
+// runLs lists what the filters select and prints it.
+func runLs(ctx context.Context, o *lsOptions) error {
+	a, flt, err := o.sf.resolve(ctx, o.stderr)
+	if err != nil {
+		return err
+	}
+	defer closeArchive(a)
+	l, err := retrieve.List(ctx, a, flt, o.sf.parallel)
+	if err != nil {
+		return err
+	}
+	for _, p := range l.Problems {
+		fmt.Fprintln(o.stderr, "logship:", p.String())
+	}
+	if o.asJSON {
+		enc := json.NewEncoder(o.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(l); err != nil {
+			return err
+		}
+	} else {
+		printTree(o.stdout, l, o.streams)
+	}
+	if len(l.Problems) > 0 {
+		return problemsErr(fmt.Errorf("%d problems (listed above)", len(l.Problems)))
+	}
+	return nil
 }
 
 func printTree(w io.Writer, l *retrieve.Listing, streams bool) {

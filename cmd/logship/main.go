@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
+	"github.com/logship/logship/internal/config"
 	"github.com/spf13/cobra"
 )
 
@@ -43,10 +45,56 @@ func newRoot() *cobra.Command {
 		Version:       readBuildInfo().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Args and RunE make an unknown command a typed usage error:
+		// without them cobra reports it as text only.
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErr(fmt.Errorf("unknown command %q for %q%s", args[0], c.CommandPath(), suggest(c, args[0])))
+			}
+			return nil
+		},
+		RunE:                       func(c *cobra.Command, _ []string) error { return c.Help() },
+		SuggestionsMinimumDistance: 2, // as cobra's own unknown-command message
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(newAgentCmd(), newValidateCmd(), newLsCmd(), newPullCmd(), newCatCmd(), newCheckCmd(), newBenchCmd(), newReportCmd())
+	usageArgs(root)
 	return root
+}
+
+// suggest is cobra's "did you mean" for an unknown command.
+func suggest(c *cobra.Command, arg string) string {
+	s := c.SuggestionsFor(arg)
+	if len(s) == 0 {
+		return ""
+	}
+	return "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+}
+
+// usageArgs marks the errors of every command's Args validator (cobra's
+// NoArgs and the like) as usage errors.
+func usageArgs(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if v := c.Args; v != nil {
+			c.Args = func(c *cobra.Command, args []string) error {
+				if err := v(c, args); err != nil {
+					return usageErr(err)
+				}
+				return nil
+			}
+		}
+	}
+}
+
+// isUsage reports an error that means exit code 2: one marked with
+// usageErr, or an invalid configuration.
+func isUsage(err error) bool {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code == exitUsage
+	}
+	_, ok := config.AsProblems(err)
+	return ok
 }
 
 func main() {
@@ -65,7 +113,7 @@ func run(args []string) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	if isUsage(err) {
+	if isUsage(err) { // an invalid config returned as it is
 		return exitUsage
 	}
 	return exitFailure

@@ -1,5 +1,6 @@
 // Package agent wires a configuration into a running pipeline: the one
-// place that lists the sources and sinks logship has.
+// place that lists the sources logship has (sinks are opened by package
+// sinks/open).
 package agent
 
 import (
@@ -11,28 +12,17 @@ import (
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline"
 	"github.com/logship/logship/internal/sinks"
-	"github.com/logship/logship/internal/sinks/dir"
-	osssink "github.com/logship/logship/internal/sinks/oss"
+	"github.com/logship/logship/internal/sinks/open"
 	"github.com/logship/logship/internal/sources/crash"
 	"github.com/logship/logship/internal/sources/file"
 	"github.com/logship/logship/internal/sources/kmsg"
 )
 
-// NewSink builds the configured sink. The config's file is passed to the
-// oss sink so it can warn when a secret sits in a file others can read.
+// NewSink opens the configured sink through open.Config, the one place
+// sinks are opened. The config's file is passed on so the oss sink can
+// warn when a secret sits in a file others can read.
 func NewSink(ctx context.Context, cfg *config.Config, log *slog.Logger) (sinks.Sink, error) {
-	c := cfg.Sink
-	switch c.Type {
-	case config.SinkDir:
-		return dir.New(c.Dir.Path)
-	case config.SinkOSS:
-		s, err := osssink.New(ctx, c.OSSConfig(), log, osssink.WithConfigFile(cfg.File()))
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	}
-	return nil, fmt.Errorf("sink type %q is not available in this build", c.Type)
+	return open.Config(ctx, cfg.Sink, open.Options{ConfigFile: cfg.File(), Log: log})
 }
 
 // NewSources builds the configured sources; crash sources ship their
@@ -53,10 +43,10 @@ func NewSources(cfg *config.Config, up artifact.Uploader, log *slog.Logger) ([]p
 		case config.SourceCrash:
 			s, err = crash.New(sc.Name, sc.Crash, up, l)
 		default:
-			err = fmt.Errorf("source type %q is not available in this build", sc.Type)
+			err = fmt.Errorf("type %q is not available in this build", sc.Type)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("source %s: %w", sc.Name, err)
+			return nil, fmt.Errorf("source %s: %w", sc.Name, err) // New's errors name keys of the source, not the source
 		}
 		out = append(out, s)
 	}
@@ -90,7 +80,7 @@ func uploaders(cfg *config.Config) int {
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	sink, err := NewSink(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("sink: %w", err)
+		return err // the sink names itself (oss:, dir:)
 	}
 	opts := Options(cfg, sink, log)
 	up, err := artifact.New(artifact.Options{App: opts.App, Host: opts.Host, Prefix: opts.Prefix, Sink: sink, Retry: opts.Retry, Log: log})

@@ -3,8 +3,34 @@ package osstest
 import (
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 )
+
+// aliyunHost matches BUCKET.oss-REGION[-internal].aliyuncs.com.
+var aliyunHost = regexp.MustCompile(`^[a-z0-9-]+\.oss-([a-z0-9-]+?)(?:-internal)?\.aliyuncs\.com$`)
+
+// checkEndpoint refuses, as OSS does, a bucket request sent to the
+// endpoint of another region than the bucket's: 403 AccessDenied naming
+// the right endpoint in <Endpoint> (clients read the region from it). The
+// global acceleration endpoints serve every region, and GetBucketLocation,
+// which exists to find the region, is answered anywhere. Hosts that are
+// not Aliyun endpoint names (an IP address, localhost) are not checked.
+func (s *Server) checkEndpoint(r *http.Request, req *request) *ossError {
+	if req.bucket == "" || req.op == "GetBucketLocation" {
+		return nil
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	m := aliyunHost.FindStringSubmatch(host)
+	if m == nil || m[1] == s.opts.Region || strings.HasPrefix(m[1], "accelerate") {
+		return nil
+	}
+	e := errorf(403, "AccessDenied", "The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.")
+	return e.with("Bucket", req.bucket).with("Endpoint", "oss-"+s.opts.Region+".aliyuncs.com")
+}
 
 // resolve finds the bucket and key of a request: from the Host header in
 // virtual-hosted style (BUCKET.endpoint), else from the path.

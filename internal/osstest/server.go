@@ -303,6 +303,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.checkEndpoint(r, req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := s.authenticate(r, req); err != nil {
 		s.writeError(w, r, err)
 		return

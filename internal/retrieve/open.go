@@ -14,16 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"time"
 
 	"github.com/logship/logship/internal/sinks"
-	"github.com/logship/logship/internal/sinks/dir"
-	osssink "github.com/logship/logship/internal/sinks/oss"
+	"github.com/logship/logship/internal/sinks/open"
 )
 
 // Store is a read-only view of an archive: a folder or an OSS prefix.
@@ -40,130 +34,27 @@ type Store interface {
 	sinks.Getter
 }
 
-// Location is a parsed --from value.
-type Location struct {
-	Scheme string // "dir" or "oss"
-	Dir    string // Scheme "dir": the folder
-	Bucket string // Scheme "oss"
-	Prefix string // Scheme "oss": key prefix, without leading or trailing "/"
-}
-
-// ParseLocation parses oss://BUCKET/PREFIX, file://DIR or a plain folder path.
-func ParseLocation(from string) (Location, error) {
-	if from == "" {
-		return Location{}, errors.New("pull: empty location: use --from DIR or --from oss://BUCKET/PREFIX")
-	}
-	scheme, rest, ok := strings.Cut(from, "://")
-	if !ok {
-		return Location{Scheme: "dir", Dir: from}, nil
-	}
-	switch strings.ToLower(scheme) {
-	case "file":
-		if rest == "" {
-			return Location{}, fmt.Errorf("pull: %q: empty folder", from)
-		}
-		return Location{Scheme: "dir", Dir: rest}, nil
-	case "oss":
-		bucket, prefix, _ := strings.Cut(rest, "/")
-		if bucket == "" {
-			return Location{}, fmt.Errorf("pull: %q: no bucket: write oss://BUCKET/PREFIX", from)
-		}
-		return Location{Scheme: "oss", Bucket: bucket, Prefix: strings.Trim(prefix, "/")}, nil
-	}
-	return Location{}, fmt.Errorf("pull: %q: unknown scheme %q: use a folder or oss://BUCKET/PREFIX", from, scheme)
-}
-
-// OSSOptions say how to reach an oss:// location; a folder ignores them.
-// Flags win over Sink, the sink section of an agent config (-c), which
-// gives what they leave unset: region, endpoint and access keys.
-type OSSOptions struct {
-	Sink       osssink.Config // the oss sink of the agent config; its bucket and prefix are not used (the location says)
-	ConfigFile string         // where Sink came from: a secret in it that others can read is warned about
-	Region     string         // e.g. cn-hangzhou; derived from an Aliyun endpoint when empty
-	Endpoint   string         // host name or URL, instead of the one Region and Internal make
-	Internal   bool           // the VPC endpoint oss-REGION-internal.aliyuncs.com, from inside Aliyun
-	Parallel   int            // requests at once (connections kept open)
-	Log        *slog.Logger
-	Options    []osssink.Option // tests: another metadata service, ~/.ossutilconfig, environment
-}
+// OSSOptions say how to reach an oss:// location (open.Reader).
+type OSSOptions = open.Reader
 
 // Open opens the archive at from: a folder written by the dir sink (or
-// filled by `ossutil cp -r`, or by hand), or oss://BUCKET/PREFIX. Its
-// errors are all about the location and the options (no region, a bad
-// endpoint, no credentials): nothing is listed yet. The result implements
-// io.Closer when it holds connections.
+// filled by `ossutil cp -r`, or by hand), or oss://BUCKET/PREFIX, through
+// open.URL, the one place sinks are opened, scoped to the location's
+// prefix. Its errors are all about the location and the options (no
+// region, a bad endpoint, no credentials): nothing is listed yet. The
+// result implements io.Closer when it holds connections.
 func Open(ctx context.Context, from string, o OSSOptions) (Store, error) {
-	loc, err := ParseLocation(from)
+	o.Parallel = max(o.Parallel, DefaultParallel)
+	s, loc, err := open.URL(ctx, from, o)
 	if err != nil {
 		return nil, err
 	}
-	switch loc.Scheme {
-	case "oss":
-		return openOSS(ctx, loc, o)
-	default:
-		fi, err := os.Stat(loc.Dir)
-		if err != nil {
-			return nil, fmt.Errorf("pull: --from %s: %w", loc.Dir, err)
-		}
-		if !fi.IsDir() {
-			return nil, fmt.Errorf("pull: --from %s: not a folder", loc.Dir)
-		}
-		abs, err := filepath.Abs(loc.Dir)
-		if err != nil {
-			return nil, err
-		}
-		return dir.New(abs)
+	st, ok := s.(Store)
+	if !ok {
+		s.Close()
+		return nil, fmt.Errorf("%s: the %s sink cannot be read back", loc, loc.Scheme)
 	}
-}
-
-// ecsWait bounds the ECS RAM role probe of a reader (see
-// osssink.WithLocalCredentialsFirst): on an instance the metadata service
-// answers in milliseconds.
-const ecsWait = time.Second
-
-// openOSS is the one place where the OSS reader plugs in: the bucket
-// reader of sinks/oss (credentials from its chain: OSS_ACCESS_KEY_ID and
-// OSS_ACCESS_KEY_SECRET, the config's keys, ~/.ossutilconfig, then the ECS
-// RAM role; the public endpoint unless Internal), under the prefix, so
-// that keys are relative to it like those of a folder.
-func openOSS(ctx context.Context, loc Location, o OSSOptions) (Store, error) {
-	c := o.Sink
-	c.Bucket, c.Prefix = loc.Bucket, loc.Prefix
-	if o.Region != "" {
-		c.Region = o.Region
-	}
-	if o.Endpoint != "" {
-		c.Endpoint = o.Endpoint
-	} else if !o.Internal {
-		// An agent config names the VPC endpoint, which a laptop cannot reach.
-		c.Endpoint = publicEndpoint(c.Endpoint)
-	}
-	c.Internal = &o.Internal
-	if c.Endpoint == "" && c.Region == "" {
-		return nil, fmt.Errorf("pull: oss://%s: --region is required (e.g. cn-hangzhou), or --endpoint", loc.Bucket)
-	}
-	c.Concurrency = max(o.Parallel, DefaultParallel)
-	log := o.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	opts := []osssink.Option{osssink.WithLocalCredentialsFirst(ecsWait)}
-	if o.ConfigFile != "" {
-		opts = append(opts, osssink.WithConfigFile(o.ConfigFile))
-	}
-	s, err := osssink.New(ctx, c, log, append(opts, o.Options...)...)
-	if err != nil {
-		return nil, fmt.Errorf("pull: oss://%s: %w", loc.Bucket, err)
-	}
-	return Sub(s, loc.Prefix), nil
-}
-
-var internalEndpoint = regexp.MustCompile(`^((?:https?://)?(?:[a-z0-9-]+\.)?oss-[a-z0-9-]+?)-internal(\.aliyuncs\.com(?::\d+)?/?)$`)
-
-// publicEndpoint turns oss-REGION-internal.aliyuncs.com into
-// oss-REGION.aliyuncs.com; other endpoints are returned as they are.
-func publicEndpoint(ep string) string {
-	return internalEndpoint.ReplaceAllString(ep, "$1$2")
+	return Sub(st, loc.Prefix), nil
 }
 
 // Sub returns the part of a under prefix, with keys relative to it (like

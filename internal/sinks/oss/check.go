@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -22,68 +21,39 @@ import (
 	"github.com/logship/logship/internal/sinks"
 )
 
-// Verdict is the outcome of one check step.
-type Verdict string
-
-// Verdicts. Warn is a problem that does not stop shipping (a missing
-// permission that only pull needs, a probe that could not be deleted).
-const (
-	OK   Verdict = "ok"
-	Warn Verdict = "warn"
-	Fail Verdict = "FAIL"
-	Skip Verdict = "skip"
-)
-
-// Step is one step of Check.
-type Step struct {
-	Name      string // credentials, dns, tcp, tls, auth, bucket, clock, write, read, delete, uploads
-	Verdict   Verdict
-	Took      time.Duration
-	Detail    string // what was seen
-	Diagnosis string // for Fail and Warn: the cause and the fix
-}
-
-// Check tests, step by step, everything the agent needs to ship to the
-// configured bucket, and reports each step as it ends: which credentials
-// are used; DNS of the host requests go to; a TCP connection; the TLS
-// handshake (https only); authentication and the bucket (GetBucketInfo:
-// it exists and is in the configured region); the clock against OSS's;
-// then a probe object under PREFIX.logship-check/ is written exactly as
-// chunks are (Put), read back and compared, and deleted; last, multipart
-// uploads left unfinished under the prefix for over a day are reported
-// (their parts are billed until aborted). A failure comes
-// with its diagnosis (the usual ones: a public endpoint from a VPC without
-// NAT, the internal endpoint from outside the region's VPC, a wrong
-// region, clock skew, a missing RAM permission, a bucket in another
-// region) and ends the check. Check returns true when shipping would work:
-// no step failed (a warning does not count).
-func Check(ctx context.Context, c Config, log *slog.Logger, report func(Step), opts ...Option) bool {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	o := buildOptions(opts)
-	c.SetDefaults()
-	k := &checker{ctx: ctx, c: c, o: o, log: log, report: report, ok: true}
+// Probe implements sinks.Prober: it tests, step by step, everything the
+// agent needs to ship to the bucket, and reports each step as it ends:
+// which credentials are used; DNS of the host requests go to; a TCP
+// connection; the TLS handshake (https only); authentication and the
+// bucket (GetBucketInfo: it exists and is in the configured region); the
+// clock against OSS's; then a probe object under PREFIX.logship-check/ is
+// written exactly as chunks are (Put), read back and compared, and
+// deleted; last, multipart uploads left unfinished under the prefix for
+// over a day are reported (their parts are billed until aborted). A
+// failure comes with its diagnosis (the usual ones: a public endpoint from
+// a VPC without NAT, the internal endpoint from outside the region's VPC,
+// a wrong region, clock skew, a missing RAM permission, a bucket in
+// another region) and ends the probe. Probe returns true when shipping
+// would work: no step failed (a warning does not count).
+func (s *Sink) Probe(ctx context.Context, prefix string, report func(sinks.Step)) bool {
+	k := &checker{ctx: ctx, prefix: prefix, s: s, report: report, ok: true}
 	k.run()
 	return k.ok
 }
 
 type checker struct {
 	ctx    context.Context
-	c      Config
-	o      *options
-	log    *slog.Logger
-	report func(Step)
-	ok     bool
-	ep     endpointInfo
+	prefix string
 	s      *Sink
+	report func(sinks.Step)
+	ok     bool
 	host   string // the host name requests go to
 	port   string
 	ips    []string
 }
 
 // step times f and reports its result; it returns whether to go on.
-func (k *checker) step(name string, f func() Step) bool {
+func (k *checker) step(name string, f func() sinks.Step) bool {
 	start := time.Now()
 	st := f()
 	st.Name = name
@@ -91,7 +61,7 @@ func (k *checker) step(name string, f func() Step) bool {
 		st.Took = time.Since(start)
 	}
 	k.report(st)
-	if st.Verdict == Fail {
+	if st.Verdict == sinks.Fail {
 		k.ok = false
 		return false
 	}
@@ -100,46 +70,26 @@ func (k *checker) step(name string, f func() Step) bool {
 
 func (k *checker) skipRest(names ...string) {
 	for _, n := range names {
-		k.report(Step{Name: n, Verdict: Skip, Detail: "not tried after the failure above"})
+		k.report(sinks.Step{Name: n, Verdict: sinks.Skip, Detail: "not tried after the failure above"})
 	}
 }
 
 func (k *checker) run() {
-	all := []string{"credentials", "dns", "tcp", "tls", "auth", "bucket", "clock", "write", "read", "delete", "uploads"}
-	var err error
-	k.ep, err = resolveEndpoint(k.c)
-	if err != nil || k.c.Bucket == "" {
-		if err == nil {
-			err = errors.New("sink.bucket is required")
+	k.step("credentials", func() sinks.Step {
+		c := k.s.creds
+		d := c.name
+		if c.detail != "" {
+			d += " " + c.detail
 		}
-		k.step("endpoint", func() Step { return Step{Verdict: Fail, Diagnosis: err.Error()} })
-		k.skipRest(all...)
-		return
+		return sinks.Step{Verdict: sinks.OK, Took: time.Nanosecond, Detail: d + " (access key id " + c.maskedID + ")"}
+	})
+	k.host = k.s.endpoint.Hostname()
+	if !k.s.pathStyle {
+		k.host = k.s.bucket + "." + k.host
 	}
-	var creds *chosenCreds
-	if !k.step("credentials", func() Step {
-		creds, err = chooseCredentials(k.ctx, k.c, k.o, k.log)
-		if err != nil {
-			return Step{Verdict: Fail, Diagnosis: strings.TrimPrefix(err.Error(), "oss: ")}
-		}
-		d := creds.name
-		if creds.detail != "" {
-			d += " " + creds.detail
-		}
-		return Step{Verdict: OK, Detail: d + " (access key id " + creds.maskedID + ")"}
-	}) {
-		k.skipRest(all[1:]...)
-		return
-	}
-	k.s = newSink(k.c, k.ep, creds, k.o, k.log)
-	defer k.s.Close()
-	k.host = k.ep.url.Hostname()
-	if !k.ep.pathStyle {
-		k.host = k.c.Bucket + "." + k.host
-	}
-	k.port = k.ep.url.Port()
+	k.port = k.s.endpoint.Port()
 	if k.port == "" {
-		k.port = map[string]string{"http": "80", "https": "443"}[k.ep.url.Scheme]
+		k.port = map[string]string{"http": "80", "https": "443"}[k.s.endpoint.Scheme]
 	}
 	if !k.network() {
 		return
@@ -155,11 +105,11 @@ func (k *checker) run() {
 
 // network runs dns, tcp and tls; it reports whether to go on.
 func (k *checker) network() bool {
-	if k.o.httpClient == nil {
-		req := &http.Request{URL: k.ep.url, Header: http.Header{}}
+	if k.s.opts.httpClient == nil {
+		req := &http.Request{URL: k.s.endpoint, Header: http.Header{}}
 		if p, err := http.ProxyFromEnvironment(req); err == nil && p != nil {
 			for _, n := range []string{"dns", "tcp", "tls"} {
-				k.report(Step{Name: n, Verdict: Skip, Detail: "requests go through the proxy " + p.Redacted() + " (HTTPS_PROXY)"})
+				k.report(sinks.Step{Name: n, Verdict: sinks.Skip, Detail: "requests go through the proxy " + p.Redacted() + " (HTTPS_PROXY)"})
 			}
 			return true
 		}
@@ -169,15 +119,15 @@ func (k *checker) network() bool {
 		return false
 	}
 	var conn net.Conn
-	if !k.step("tcp", func() Step {
-		var st Step
+	if !k.step("tcp", func() sinks.Step {
+		var st sinks.Step
 		conn, st = k.tcp()
 		return st
 	}) {
 		k.skipRest("tls", "auth", "bucket", "clock", "write", "read", "delete", "uploads")
 		return false
 	}
-	ok := k.step("tls", func() Step { return k.tls(conn) })
+	ok := k.step("tls", func() sinks.Step { return k.tls(conn) })
 	conn.Close()
 	if !ok {
 		k.skipRest("auth", "bucket", "clock", "write", "read", "delete", "uploads")
@@ -185,22 +135,22 @@ func (k *checker) network() bool {
 	return ok
 }
 
-func (k *checker) dns() Step {
+func (k *checker) dns() sinks.Step {
 	if net.ParseIP(k.host) != nil {
 		k.ips = []string{k.host}
-		return Step{Verdict: Skip, Detail: k.host + " is an IP address"}
+		return sinks.Step{Verdict: sinks.Skip, Detail: k.host + " is an IP address"}
 	}
 	ctx, cancel := context.WithTimeout(k.ctx, 10*time.Second)
 	defer cancel()
-	ips, err := k.o.resolve(ctx, k.host)
+	ips, err := k.s.opts.resolve(ctx, k.host)
 	if err == nil && len(ips) == 0 {
 		err = errors.New("no address")
 	}
 	if err != nil {
-		return Step{Verdict: Fail, Detail: err.Error(), Diagnosis: k.dnsDiagnosis(err)}
+		return sinks.Step{Verdict: sinks.Fail, Detail: err.Error(), Diagnosis: k.dnsDiagnosis(err)}
 	}
 	k.ips = ips
-	return Step{Verdict: OK, Detail: k.host + " → " + strings.Join(ips, ", ")}
+	return sinks.Step{Verdict: sinks.OK, Detail: k.host + " → " + strings.Join(ips, ", ")}
 }
 
 func (k *checker) dnsDiagnosis(err error) string {
@@ -210,11 +160,11 @@ func (k *checker) dnsDiagnosis(err error) string {
 		return "the DNS server does not answer: check the container's DNS settings (/etc/resolv.conf)"
 	}
 	aliyun := k.aliyun()
-	if aliyun && !knownRegion(k.ep.region) {
-		return fmt.Sprintf("%q is not an OSS region: set sink.region, e.g. cn-hangzhou%s", k.ep.region, regionSuggestion(k.ep.region))
+	if aliyun && !knownRegion(k.s.region) {
+		return fmt.Sprintf("%q is not an OSS region: set sink.region, e.g. cn-hangzhou%s", k.s.region, regionSuggestion(k.s.region))
 	}
-	if aliyun && k.ep.internal {
-		return fmt.Sprintf("%s does not resolve: you are not inside an Aliyun VPC of %s: run outside Aliyun (or in another region) with internal: false", k.host, k.ep.region)
+	if aliyun && k.s.internal {
+		return fmt.Sprintf("%s does not resolve: you are not inside an Aliyun VPC of %s: run outside Aliyun (or in another region) with internal: false", k.host, k.s.region)
 	}
 	if !aliyun {
 		return fmt.Sprintf("%s does not resolve: check sink.endpoint", k.host)
@@ -223,17 +173,17 @@ func (k *checker) dnsDiagnosis(err error) string {
 }
 
 // aliyun reports an Aliyun OSS endpoint (oss-REGION[-internal].aliyuncs.com).
-func (k *checker) aliyun() bool { return endpointRegion.MatchString(k.ep.url.Hostname()) }
+func (k *checker) aliyun() bool { return endpointRegion.MatchString(k.s.endpoint.Hostname()) }
 
-func (k *checker) tcp() (net.Conn, Step) {
+func (k *checker) tcp() (net.Conn, sinks.Step) {
 	addr := net.JoinHostPort(k.ips[0], k.port)
 	ctx, cancel := context.WithTimeout(k.ctx, 10*time.Second)
 	defer cancel()
-	conn, err := k.o.dial(ctx, "tcp", addr)
+	conn, err := k.s.opts.dial(ctx, "tcp", addr)
 	if err != nil {
-		return nil, Step{Verdict: Fail, Detail: err.Error(), Diagnosis: k.tcpDiagnosis(addr, err)}
+		return nil, sinks.Step{Verdict: sinks.Fail, Detail: err.Error(), Diagnosis: k.tcpDiagnosis(addr, err)}
 	}
-	return conn, Step{Verdict: OK, Detail: "connected to " + addr}
+	return conn, sinks.Step{Verdict: sinks.OK, Detail: "connected to " + addr}
 }
 
 func (k *checker) tcpDiagnosis(addr string, err error) string {
@@ -243,19 +193,19 @@ func (k *checker) tcpDiagnosis(addr string, err error) string {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Sprintf("nothing listens on %s: check sink.endpoint", addr)
-	case unreachable && k.aliyun() && k.ep.internal:
-		return fmt.Sprintf("no answer from the internal endpoint %s: it is reachable only from an Aliyun VPC in %s: outside it, set internal: false", k.host, k.ep.region)
+	case unreachable && k.aliyun() && k.s.internal:
+		return fmt.Sprintf("no answer from the internal endpoint %s: it is reachable only from an Aliyun VPC in %s: outside it, set internal: false", k.host, k.s.region)
 	case unreachable && k.aliyun():
-		return fmt.Sprintf("no route to the public endpoint %s (a VPC without NAT or internet access?): inside Aliyun %s, set internal: true", k.host, k.ep.region)
+		return fmt.Sprintf("no route to the public endpoint %s (a VPC without NAT or internet access?): inside Aliyun %s, set internal: true", k.host, k.s.region)
 	case unreachable:
 		return fmt.Sprintf("no answer from %s: a firewall, or a VPC without NAT; check sink.endpoint", addr)
 	}
 	return fmt.Sprintf("cannot connect to %s", addr)
 }
 
-func (k *checker) tls(conn net.Conn) Step {
-	if k.ep.url.Scheme != "https" {
-		return Step{Verdict: Skip, Detail: "plain http endpoint (fine for a local server; Aliyun endpoints are https)"}
+func (k *checker) tls(conn net.Conn) sinks.Step {
+	if k.s.endpoint.Scheme != "https" {
+		return sinks.Step{Verdict: sinks.Skip, Detail: "plain http endpoint (fine for a local server; Aliyun endpoints are https)"}
 	}
 	ctx, cancel := context.WithTimeout(k.ctx, 10*time.Second)
 	defer cancel()
@@ -273,14 +223,14 @@ func (k *checker) tls(conn net.Conn) Step {
 		case errors.As(err, &ci) && ci.Reason == x509.Expired:
 			d = "the certificate is expired or not yet valid: check this host's clock"
 		}
-		return Step{Verdict: Fail, Detail: err.Error(), Diagnosis: d}
+		return sinks.Step{Verdict: sinks.Fail, Detail: err.Error(), Diagnosis: d}
 	}
 	cs := tc.ConnectionState()
 	d := tls.VersionName(cs.Version)
 	if len(cs.PeerCertificates) > 0 {
 		d += ", certificate for " + strings.Join(cs.PeerCertificates[0].DNSNames, " ")
 	}
-	return Step{Verdict: OK, Detail: d}
+	return sinks.Step{Verdict: sinks.OK, Detail: d}
 }
 
 // bucket runs auth, bucket and clock from one GetBucketInfo.
@@ -297,40 +247,58 @@ func (k *checker) bucket() bool {
 	errors.As(err, &e)
 	switch {
 	case err == nil:
-		k.step("auth", func() Step {
-			return Step{Verdict: OK, Took: took, Detail: "credentials accepted"}
+		k.step("auth", func() sinks.Step {
+			return sinks.Step{Verdict: sinks.OK, Took: took, Detail: "credentials accepted"}
 		})
 		loc := strings.TrimPrefix(sdk.ToString(res.BucketInfo.Location), "oss-")
-		ok := k.step("bucket", func() Step {
-			d := fmt.Sprintf("%s in %s, storage %s", k.s.bucket, loc, sdk.ToString(res.BucketInfo.StorageClass))
+		ok := k.step("bucket", func() sinks.Step {
+			d := bucketDetail(k.s.bucket, loc, sdk.ToString(res.BucketInfo.StorageClass))
 			if loc != "" && loc != k.s.region {
-				return Step{Verdict: Fail, Took: time.Nanosecond, Detail: d, Diagnosis: k.s.regionFix(loc)}
+				return sinks.Step{Verdict: sinks.Fail, Took: time.Nanosecond, Detail: d, Diagnosis: k.s.regionFix(loc)}
 			}
-			return Step{Verdict: OK, Took: time.Nanosecond, Detail: d}
+			return sinks.Step{Verdict: sinks.OK, Took: time.Nanosecond, Detail: d}
 		})
 		k.clock(res.Headers.Get("Date"))
 		return ok
 	case e != nil && e.ServerRegion != "" && e.ServerRegion != k.s.region:
-		k.report(Step{Name: "auth", Verdict: Skip, Detail: "not checked: the request went to the wrong region"})
-		k.step("bucket", func() Step {
-			return Step{Verdict: Fail, Took: took, Detail: e.Code, Diagnosis: k.s.regionFix(e.ServerRegion)}
+		k.report(sinks.Step{Name: "auth", Verdict: sinks.Skip, Detail: "not checked: the request went to the wrong region"})
+		k.step("bucket", func() sinks.Step {
+			return sinks.Step{Verdict: sinks.Fail, Took: took, Detail: e.Code, Diagnosis: k.s.regionFix(e.ServerRegion)}
 		})
 	case e != nil && e.Code == "NoSuchBucket":
-		k.report(Step{Name: "auth", Verdict: Skip, Detail: "not checked: OSS looks for the bucket first"})
-		k.step("bucket", func() Step { return Step{Verdict: Fail, Took: took, Detail: e.Code, Diagnosis: e.Fix} })
+		k.report(sinks.Step{Name: "auth", Verdict: sinks.Skip, Detail: "not checked: OSS looks for the bucket first"})
+		k.step("bucket", func() sinks.Step {
+			return sinks.Step{Verdict: sinks.Fail, Took: took, Detail: e.Code, Diagnosis: e.Fix}
+		})
 	case e != nil && e.Code == "AccessDenied":
-		k.step("auth", func() Step { return Step{Verdict: OK, Took: took, Detail: "credentials accepted"} })
-		k.step("bucket", func() Step {
-			return Step{Verdict: Warn, Took: time.Nanosecond, Detail: "AccessDenied on GetBucketInfo",
+		k.step("auth", func() sinks.Step { return sinks.Step{Verdict: sinks.OK, Took: took, Detail: "credentials accepted"} })
+		k.step("bucket", func() sinks.Step {
+			return sinks.Step{Verdict: sinks.Warn, Took: time.Nanosecond, Detail: "AccessDenied on GetBucketInfo",
 				Diagnosis: "this key may not read the bucket's information (oss:GetBucketInfo), so its region is not verified; shipping does not need it"}
 		})
-		k.report(Step{Name: "clock", Verdict: Skip, Detail: "no answer to compare with"})
+		k.report(sinks.Step{Name: "clock", Verdict: sinks.Skip, Detail: "no answer to compare with"})
 		return true
 	default:
-		k.step("auth", func() Step { return Step{Verdict: Fail, Took: took, Detail: errCode(err), Diagnosis: diagnosis(err)} })
+		k.step("auth", func() sinks.Step {
+			return sinks.Step{Verdict: sinks.Fail, Took: took, Detail: errCode(err), Diagnosis: diagnosis(err)}
+		})
 		k.skipRest("bucket", "clock")
 	}
 	return false
+}
+
+// bucketDetail describes a bucket with what the server said of it: a
+// region or a storage class it did not give is left out, not shown as an
+// empty label.
+func bucketDetail(bucket, region, storage string) string {
+	d := bucket
+	if region != "" {
+		d += " in " + region
+	}
+	if storage != "" {
+		d += ", storage " + storage
+	}
+	return d
 }
 
 // errCode is the OSS code of err, or its message.
@@ -361,20 +329,20 @@ func diagnosis(err error) string {
 
 // clock compares the local clock with the Date of OSS's answer.
 func (k *checker) clock(date string) {
-	k.step("clock", func() Step {
+	k.step("clock", func() sinks.Step {
 		t, err := http.ParseTime(date)
 		if err != nil {
-			return Step{Verdict: Skip, Detail: "no Date in the answer"}
+			return sinks.Step{Verdict: sinks.Skip, Detail: "no Date in the answer"}
 		}
 		skew := t.Sub(k.s.now().Truncate(time.Second))
 		switch a := skew.Abs(); {
 		case a <= 5*time.Second:
-			return Step{Verdict: OK, Took: time.Nanosecond, Detail: "within 5s of OSS"}
+			return sinks.Step{Verdict: sinks.OK, Took: time.Nanosecond, Detail: "within 5s of OSS"}
 		case a < 15*time.Minute:
-			return Step{Verdict: Warn, Took: time.Nanosecond, Detail: fmt.Sprintf("off by %v", skew.Round(time.Second)),
+			return sinks.Step{Verdict: sinks.Warn, Took: time.Nanosecond, Detail: fmt.Sprintf("off by %v", skew.Round(time.Second)),
 				Diagnosis: "OSS refuses requests more than 15 minutes off, and ingest times in keys (dt=, hour=) come from this clock: fix it (NTP, chronyd)"}
 		default:
-			return Step{Verdict: Fail, Took: time.Nanosecond, Detail: fmt.Sprintf("off by %v", skew.Round(time.Second)), Diagnosis: skewFix(skew)}
+			return sinks.Step{Verdict: sinks.Fail, Took: time.Nanosecond, Detail: fmt.Sprintf("off by %v", skew.Round(time.Second)), Diagnosis: skewFix(skew)}
 		}
 	})
 }
@@ -384,56 +352,56 @@ func (k *checker) clock(date string) {
 func (k *checker) probe() bool {
 	host, _ := os.Hostname()
 	now := k.s.now().UTC()
-	key := fmt.Sprintf("%s.logship-check/%s-%s.txt", k.c.Prefix, safeName(host), now.Format("20060102T150405.000000000Z"))
+	key := fmt.Sprintf("%s.logship-check/%s-%s.txt", k.prefix, safeName(host), now.Format("20060102T150405.000000000Z"))
 	body := []byte(fmt.Sprintf("logship check probe from %s at %s; safe to delete\n", host, now.Format(time.RFC3339)))
 	obj := &sinks.Object{Key: key, Body: body, ContentType: "text/plain; charset=utf-8"}
-	if !k.step("write", func() Step {
+	if !k.step("write", func() sinks.Step {
 		if err := k.s.Put(k.ctx, obj); err != nil {
-			return Step{Verdict: Fail, Detail: errCode(err), Diagnosis: diagnosis(err)}
+			return sinks.Step{Verdict: sinks.Fail, Detail: errCode(err), Diagnosis: diagnosis(err)}
 		}
 		if k.s.VerifiedByMD5() {
-			return Step{Verdict: OK, Detail: fmt.Sprintf("%s (%d bytes, Content-MD5 verified)", key, len(body))}
+			return sinks.Step{Verdict: sinks.OK, Detail: fmt.Sprintf("%s (%d bytes, Content-MD5 verified)", key, len(body))}
 		}
-		return Step{Verdict: OK, Detail: fmt.Sprintf("%s (%d bytes, CRC64 verified)", key, len(body))}
+		return sinks.Step{Verdict: sinks.OK, Detail: fmt.Sprintf("%s (%d bytes, CRC64 verified)", key, len(body))}
 	}) {
 		k.skipRest("read", "delete", "uploads")
 		return false
 	}
 	if k.s.VerifiedByMD5() {
-		k.report(Step{Name: "crc64", Verdict: Warn, Detail: "server returns no CRC-64: verifying with Content-MD5",
+		k.report(sinks.Step{Name: "crc64", Verdict: sinks.Warn, Detail: "server returns no CRC-64: verifying with Content-MD5",
 			Diagnosis: "fine for a local emulator or an OSS-compatible store (Aliyun OSS always returns it); sink.require_crc64: true refuses such servers"})
 	}
-	k.step("read", func() Step {
+	k.step("read", func() sinks.Step {
 		rc, _, err := k.s.Get(k.ctx, key)
 		if err == nil {
 			var got []byte
 			got, err = io.ReadAll(rc)
 			rc.Close()
 			if err == nil && !bytes.Equal(got, body) {
-				return Step{Verdict: Fail, Detail: "the probe read back differs from what was written", Diagnosis: "something between here and OSS changes data: a proxy?"}
+				return sinks.Step{Verdict: sinks.Fail, Detail: "the probe read back differs from what was written", Diagnosis: "something between here and OSS changes data: a proxy?"}
 			}
 		}
 		if err != nil {
 			if isAccessDenied(err) {
-				return Step{Verdict: Warn, Detail: "AccessDenied", Diagnosis: "shipping works, but `logship pull` with this key needs " + diagnosis(err)}
+				return sinks.Step{Verdict: sinks.Warn, Detail: "AccessDenied", Diagnosis: "shipping works, but `logship pull` with this key needs " + diagnosis(err)}
 			}
-			return Step{Verdict: Fail, Detail: errCode(err), Diagnosis: diagnosis(err)}
+			return sinks.Step{Verdict: sinks.Fail, Detail: errCode(err), Diagnosis: diagnosis(err)}
 		}
 		if k.s.VerifiedByMD5() {
-			return Step{Verdict: OK, Detail: "same bytes"}
+			return sinks.Step{Verdict: sinks.OK, Detail: "same bytes"}
 		}
-		return Step{Verdict: OK, Detail: "same bytes, CRC64 verified"}
+		return sinks.Step{Verdict: sinks.OK, Detail: "same bytes, CRC64 verified"}
 	})
-	k.step("delete", func() Step {
+	k.step("delete", func() sinks.Step {
 		ctx, _, done := watchdog(k.ctx, k.s.timeout)
 		defer done()
 		_, err := k.s.client.DeleteObject(ctx, &sdk.DeleteObjectRequest{Bucket: &k.s.bucket, Key: &key})
 		if err != nil {
 			err = k.s.classify(withCause(ctx, err), key)
-			return Step{Verdict: Warn, Detail: errCode(err),
+			return sinks.Step{Verdict: sinks.Warn, Detail: errCode(err),
 				Diagnosis: fmt.Sprintf("the probe %s stays in the bucket (delete it by hand); the agent does not need oss:DeleteObject: %s", key, diagnosis(err))}
 		}
-		return Step{Verdict: OK, Detail: "probe removed"}
+		return sinks.Step{Verdict: sinks.OK, Detail: "probe removed"}
 	})
 	return true
 }
@@ -448,12 +416,12 @@ const staleUpload = 24 * time.Hour
 // The agent does not abort them itself: it cannot tell them from another
 // container's upload in progress, and a lifecycle rule does it for good.
 func (k *checker) uploads() {
-	k.step("uploads", func() Step {
+	k.step("uploads", func() sinks.Step {
 		cutoff := k.s.now().Add(-staleUpload)
 		var n, stale int
 		var oldestKey string
 		var oldest time.Time
-		err := k.s.unfinishedUploads(k.ctx, k.c.Prefix, func(key, _ string, t time.Time) {
+		err := k.s.unfinishedUploads(k.ctx, k.prefix, func(key, _ string, t time.Time) {
 			n++
 			if !t.IsZero() && t.Before(cutoff) {
 				stale++
@@ -464,13 +432,13 @@ func (k *checker) uploads() {
 		})
 		switch {
 		case err != nil:
-			return Step{Verdict: Warn, Detail: errCode(err),
+			return sinks.Step{Verdict: sinks.Warn, Detail: errCode(err),
 				Diagnosis: "unfinished multipart uploads not checked (the agent itself does not need to list them): " + diagnosis(err)}
 		case stale > 0:
-			return Step{Verdict: Warn, Detail: fmt.Sprintf("%d of %d unfinished multipart uploads started over a day ago; oldest %s, started %s", stale, n, oldestKey, oldest.UTC().Format(time.RFC3339)),
-				Diagnosis: "their parts are stored and billed until aborted: add a lifecycle rule to the bucket that deletes incomplete multipart uploads after 1 day (or remove them with ossutil rm -r -m oss://" + k.c.Bucket + "/" + k.c.Prefix + ")"}
+			return sinks.Step{Verdict: sinks.Warn, Detail: fmt.Sprintf("%d of %d unfinished multipart uploads started over a day ago; oldest %s, started %s", stale, n, oldestKey, oldest.UTC().Format(time.RFC3339)),
+				Diagnosis: "their parts are stored and billed until aborted: add a lifecycle rule to the bucket that deletes incomplete multipart uploads after 1 day (or remove them with ossutil rm -r -m oss://" + k.s.bucket + "/" + k.prefix + ")"}
 		}
-		return Step{Verdict: OK, Detail: fmt.Sprintf("%d unfinished multipart uploads, none started over a day ago", n)}
+		return sinks.Step{Verdict: sinks.OK, Detail: fmt.Sprintf("%d unfinished multipart uploads, none started over a day ago", n)}
 	})
 }
 

@@ -63,8 +63,13 @@
 // VPC endpoint, no traffic fees) or oss-REGION.aliyuncs.com (internal:
 // false), over HTTPS, with virtual-hosted addressing (BUCKET.endpoint):
 // Aliyun refuses path style (SecondLevelDomainForbidden). Requests are
-// signed with V4 for sink.region (derived from an Aliyun endpoint when
-// region is empty). HTTPS_PROXY is honoured.
+// signed with V4 for sink.region. When it is empty the region comes from
+// where the user already said it: an Aliyun endpoint name
+// (oss-REGION[-internal].aliyuncs.com; the acceleration endpoints name
+// none), else ~/.ossutilconfig's endpoint and region when the config has
+// neither, else the bucket itself (GetBucketLocation signed V1; else the
+// region OSS names when it refuses a request signed for another). Failing
+// all, a RegionError says what was tried. HTTPS_PROXY is honoured.
 //
 // # Credentials
 //
@@ -93,7 +98,8 @@
 //
 // # Diagnosis
 //
-// Check (`logship check`) runs, with a time and a verdict each: the
+// Probe (sinks.Prober; `logship check` through open.Check) runs, with a
+// time and a verdict each: the
 // credentials; DNS of the host requests go to; TCP; TLS; authentication
 // and the bucket (GetBucketInfo: it exists, in the configured region); the
 // clock against OSS's Date; and a probe object written exactly as chunks

@@ -146,14 +146,14 @@ func (s *Sink) classify(err error, key string) error {
 		e.Err = err
 		return sinks.Permanent(e)
 	case errors.Is(err, errNoCRC):
-		e.Err = err
+		e.Err = unwrapSDK(err) // Error already names the operation
 		return sinks.Permanent(e)
 	case errors.Is(err, errUnverified):
 		e.Err = err
 		return e
 	case errors.Is(err, ErrChecksum):
 		e.Fix = "the stored object differs from what was sent; it will be written again"
-		e.Err = err
+		e.Err = unwrapSDK(err)
 		return e
 	case errors.Is(err, errTimeout):
 		e.Fix = fmt.Sprintf("no answer within sink.timeout (%v)", s.timeout)

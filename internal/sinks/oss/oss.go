@@ -56,6 +56,7 @@ type Sink struct {
 	log       *slog.Logger
 	creds     *chosenCreds
 	now       func() time.Time
+	opts      *options // dialer and resolver, for Probe
 
 	ownTransport *http.Transport // closed by Close; nil with an injected client
 
@@ -161,7 +162,18 @@ type endpointInfo struct {
 	internal  bool // an oss-*-internal endpoint (VPC)
 }
 
+// endpointRegion matches the Aliyun endpoints that name a region:
+// oss-REGION.aliyuncs.com and oss-REGION-internal.aliyuncs.com, with or
+// without a bucket in front. The global acceleration endpoints
+// (oss-accelerate.aliyuncs.com, oss-accelerate-overseas.aliyuncs.com)
+// name none: see isAccelerate.
 var endpointRegion = regexp.MustCompile(`^(?:[a-z0-9-]+\.)?oss-([a-z0-9-]+?)(-internal)?\.aliyuncs\.com$`)
+
+// isAccelerate reports a global acceleration endpoint, which serves
+// buckets of every region.
+func isAccelerate(region string) bool {
+	return region == "accelerate" || region == "accelerate-overseas"
+}
 
 // resolveEndpoint applies the endpoint rules of the package comment.
 func resolveEndpoint(c Config) (endpointInfo, error) {
@@ -170,7 +182,7 @@ func resolveEndpoint(c Config) (endpointInfo, error) {
 	raw := strings.TrimSpace(c.Endpoint)
 	if raw == "" {
 		if c.Region == "" {
-			return e, errors.New("oss: sink.region is required (e.g. cn-hangzhou), or sink.endpoint")
+			return e, fmt.Errorf("%w (e.g. cn-hangzhou), or sink.endpoint", errNoRegion)
 		}
 		e.internal = c.Internal == nil || *c.Internal
 		host := "oss-" + c.Region + ".aliyuncs.com"
@@ -202,14 +214,16 @@ func resolveEndpoint(c Config) (endpointInfo, error) {
 		}
 	}
 	m := endpointRegion.FindStringSubmatch(host)
-	if m != nil {
+	if m != nil && !isAccelerate(m[1]) {
 		e.internal = m[2] != ""
 		if e.region == "" {
 			e.region = m[1]
 		}
 	}
 	if e.region == "" {
-		return e, fmt.Errorf("oss: sink.region is required to sign requests for endpoint %q (e.g. region: cn-hangzhou)", c.Endpoint)
+		e.pathStyle = isLocalHost(host)
+		e.url = u
+		return e, fmt.Errorf("%w to sign requests for endpoint %q (e.g. region: cn-hangzhou)", errNoRegion, c.Endpoint)
 	}
 	e.pathStyle = isLocalHost(host)
 	e.url = u
@@ -227,24 +241,38 @@ func isLocalHost(host string) bool {
 // nothing else). It does not run Validate, because the read side (ls,
 // pull, cat) opens whatever bucket a URL names with settings of its own;
 // the agent's config has been validated whole by package config. It
-// contacts OSS only if the chain has to probe the ECS metadata service;
-// use Check to test connectivity.
+// contacts OSS only if the chain has to probe the ECS metadata service,
+// or, when no region is known, the bucket; use Probe to test
+// connectivity.
 func New(ctx context.Context, c Config, log *slog.Logger, opts ...Option) (*Sink, error) {
 	o := buildOptions(opts)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if c.Bucket == "" {
-		return nil, errors.New("oss: sink.bucket is required")
+		return nil, &sinks.StepError{Step: "endpoint", Err: errors.New("oss: sink.bucket is required")}
 	}
 	c.SetDefaults()
+	c, fromOssutil := withOssutilEndpoint(c, o)
 	ep, err := resolveEndpoint(c)
-	if err != nil {
-		return nil, err
+	if err != nil && !(errors.Is(err, errNoRegion) && ep.url != nil) {
+		if errors.Is(err, errNoRegion) {
+			err = &RegionError{Bucket: c.Bucket, Tried: regionTried(c, fromOssutil, nil), Err: err}
+		}
+		return nil, &sinks.StepError{Step: "endpoint", Err: err}
 	}
 	creds, err := chooseCredentials(ctx, c, o, log)
 	if err != nil {
-		return nil, err
+		return nil, &sinks.StepError{Step: "credentials", Err: err}
+	}
+	if ep.region == "" { // a custom or acceleration endpoint: ask the bucket
+		region, asked := askRegion(ctx, c, ep, creds, o)
+		if region == "" {
+			_, err := resolveEndpoint(c)
+			return nil, &sinks.StepError{Step: "endpoint", Err: &RegionError{Bucket: c.Bucket, Tried: regionTried(c, fromOssutil, asked), Err: err}}
+		}
+		log.Info("oss: region from the bucket", "bucket", c.Bucket, "region", region, "endpoint", ep.url.Host)
+		ep.region = region
 	}
 	s := newSink(c, ep, creds, o, log)
 	log.Info("oss sink", "bucket", s.bucket, "endpoint", s.endpoint.String(), "region", s.region,
@@ -266,6 +294,18 @@ func (s *Sink) Config() Config {
 	}
 }
 
+// regionTried lists where New looked for a region, for a RegionError.
+func regionTried(c Config, fromOssutil string, asked []string) []string {
+	tried := []string{"sink.region (empty)"}
+	if c.Endpoint != "" {
+		tried = append(tried, "the endpoint "+c.Endpoint+" (names no region)")
+	}
+	if fromOssutil != "" {
+		tried = append(tried, fromOssutil)
+	}
+	return append(tried, asked...)
+}
+
 func buildOptions(opts []Option) *options {
 	var o options
 	for _, f := range opts {
@@ -280,7 +320,7 @@ func newSink(c Config, ep endpointInfo, creds *chosenCreds, o *options, log *slo
 	s := &Sink{
 		bucket: c.Bucket, prefix: c.Prefix, region: ep.region, endpoint: ep.url, pathStyle: ep.pathStyle, internal: ep.internal,
 		sse: c.SSE, sseKey: c.SSEKeyID, partSize: c.PartSize.Int64(), conc: c.Concurrency,
-		timeout: c.Timeout.Std(), log: log, creds: creds, now: o.now,
+		timeout: c.Timeout.Std(), log: log, creds: creds, now: o.now, opts: o,
 		md5: *c.ContentMD5, strict: *c.RequireCRC64, storage: sdk.StorageClassType(c.StorageClass),
 	}
 	s.mpAt = int(max(2*s.partSize, 32<<20))
@@ -419,7 +459,7 @@ func (s *Sink) applySSE(alg, keyID **string) {
 }
 
 // ErrChecksum reports bytes that do not match the CRC64 OSS computed.
-var ErrChecksum = errors.New("oss: CRC64 mismatch")
+var ErrChecksum = errors.New("CRC64 mismatch") // always inside an oss error that names the operation and key
 
 // errNoCRC reports a response without x-oss-hash-crc64ecma while
 // sink.require_crc64 demands one.
@@ -534,7 +574,7 @@ func watchdog(ctx context.Context, d time.Duration) (context.Context, func(), fu
 	return ctx, func() { t.Reset(d) }, func() { t.Stop(); cancel(nil) }
 }
 
-var errTimeout = errors.New("oss: request timed out")
+var errTimeout = errors.New("request timed out") // always inside an oss error
 
 // kickReader calls kick on every read. It is seekable and has Len, so
 // that the SDK knows the length and could rewind it; it has no WriteTo, so

@@ -54,7 +54,6 @@ package file
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -265,10 +264,13 @@ func sleep(ctx context.Context, timer *time.Timer, d time.Duration, wake <-chan 
 	return true
 }
 
-// stopped maps the error that ended the loop: nil when ctx ended.
+// stopped maps the error that ended the loop: nil when ctx ended. The
+// error is returned as it is: the pipeline names the source ("source
+// NAME: ..."), and naming it here too printed "source app: file source
+// app: ...".
 func (s *Source) stopped(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	return fmt.Errorf("file source %s: %w", s.name, err)
+	return err
 }
