@@ -54,18 +54,11 @@ into the folder ./demo/archive.`,
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			if cfg.MetricsAddr != "" {
-				ln, err := net.Listen("tcp", cfg.MetricsAddr)
-				if err != nil {
-					return err
-				}
-				mux := http.NewServeMux()
-				mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) { metrics.WritePrometheus(w, true) })
-				srv := &http.Server{Handler: mux}
-				go srv.Serve(ln)
-				defer srv.Close()
-				log.Info("metrics listening", "addr", ln.Addr().String())
+			stopMetrics, err := serveMetrics(cfg, log)
+			if err != nil {
+				return err
 			}
+			defer stopMetrics()
 			err = agent.Run(ctx, cfg, log)
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err
@@ -78,6 +71,24 @@ into the folder ./demo/archive.`,
 	c.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile to this file until the agent stops")
 	c.Flags().MarkHidden("cpuprofile")
 	return c
+}
+
+// serveMetrics serves /metrics on metrics_addr, when set, until the
+// returned stop is called.
+func serveMetrics(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
+	if cfg.MetricsAddr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) { metrics.WritePrometheus(w, true) })
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }
 
 // setMemoryLimit gives the Go runtime a soft memory limit sized to the

@@ -80,6 +80,7 @@ func (c *Config) check(ps *Problems) {
 	}
 	ps.Nest("pipeline", c.Pipeline.Validate())
 	c.sink(ps)
+	ps.Nest("run", c.Run.Validate())
 }
 
 // foreignKeys reports the keys set in struct val that belong to another
