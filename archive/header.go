@@ -32,12 +32,15 @@ const (
 	KindKmsg     = "kmsg"
 	KindCrash    = "crash"
 	KindSnapshot = "snapshot"
+	KindStdout   = "stdout" // logship run: the child's stdout and stderr (path "stdout", "stderr")
+	KindEvent    = "event"  // logship run: JSON lines of run events (path "events.jsonl")
 )
 
 // Events flagged in headers so readers can find them without reading data.
 const (
 	EventOOMKill  = "oom_kill"
 	EventJVMCrash = "jvm_crash"
+	EventExit     = "exit" // the chunk holds the exit event of a child under logship run
 )
 
 // Codecs of chunk objects.

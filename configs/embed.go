@@ -25,6 +25,20 @@ func Default() []byte {
 	return b
 }
 
+// RunName is the file name of logship run's embedded default config.
+const RunName = "run.yaml"
+
+// Run returns logship run's embedded default config: the command's
+// output, crash files and kernel log into ./archive, unless LOGSHIP_*
+// variables say otherwise.
+func Run() []byte {
+	b, err := files.ReadFile(RunName)
+	if err != nil {
+		panic("configs: " + err.Error())
+	}
+	return b
+}
+
 // Examples returns every embedded config, default.yaml included, by file
 // name. The map is new on each call.
 func Examples() map[string][]byte {

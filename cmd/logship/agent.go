@@ -71,24 +71,35 @@ func runAgent(ctx context.Context, o *agentOptions) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if cfg.MetricsAddr != "" {
-		ln, err := net.Listen("tcp", cfg.MetricsAddr)
-		if err != nil {
-			return err
-		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) { metrics.WritePrometheus(w, true) })
-		srv := &http.Server{Handler: mux}
-		go srv.Serve(ln)
-		defer srv.Close()
-		log.Info("metrics listening", "addr", ln.Addr().String())
+	stopMetrics, err := serveMetrics(cfg, log)
+	if err != nil {
+		return err
 	}
+	defer stopMetrics()
 	err = agent.Run(ctx, cfg, log)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	log.Info("agent stopped")
 	return nil
+}
+
+// serveMetrics serves /metrics on metrics_addr, when set, until the
+// returned stop is called.
+func serveMetrics(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
+	if cfg.MetricsAddr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) { metrics.WritePrometheus(w, true) })
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }
 
 // setMemoryLimit gives the Go runtime a soft memory limit sized to the

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/logship/logship/configs"
 	"github.com/logship/logship/internal/config"
 	"github.com/spf13/cobra"
 )
@@ -29,6 +30,11 @@ func (f *configFlags) add(c *cobra.Command) {
 // default), then LOGSHIP_* environment, then flags; then defaults and
 // validation. Every problem is reported at once, as a usage error.
 func (f *configFlags) load() (*config.Config, error) {
+	return f.resolve(configs.Default())
+}
+
+// resolve is load with def as the config used when no file is named.
+func (f *configFlags) resolve(def []byte) (*config.Config, error) {
 	sets := append([]string(nil), f.sets...)
 	if f.app != "" {
 		sets = append(sets, "app="+f.app)
@@ -36,7 +42,7 @@ func (f *configFlags) load() (*config.Config, error) {
 	if f.host != "" {
 		sets = append(sets, "host="+f.host)
 	}
-	cfg, err := config.Resolve(f.path, os.Environ(), sets)
+	cfg, err := config.ResolveDefault(f.path, def, os.Environ(), sets)
 	if err != nil {
 		return nil, usageErr(err)
 	}

@@ -259,6 +259,26 @@ public class Crash {
     }
 }
 `,
+		"RunCrash.java": `import java.lang.reflect.Field;
+public class RunCrash {
+    public static void main(String[] a) throws Exception {
+        for (int i = 0; i < 2000; i++) System.out.println("line " + i + " before the crash");
+        System.out.print("a partial line, then the crash");
+        System.out.flush();
+        Field f = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
+        f.setAccessible(true);
+        ((sun.misc.Unsafe) f.get(null)).putAddress(0, 0);
+    }
+}
+`,
+		"Hook.java": `public class Hook {
+    public static void main(String[] a) throws Exception {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> System.out.println("shutdown hook ran")));
+        System.out.println("ready");
+        Thread.sleep(600000);
+    }
+}
+`,
 		"Oom.java": `import java.util.*;
 public class Oom {
     public static void main(String[] a) {

@@ -49,6 +49,9 @@ type agentOpts struct {
 	// agents of a test (nil: a buffer of its own, whose tail is logged
 	// when the test fails).
 	log *syncBuffer
+	// stdout, when set, receives the process's stdout apart from log.
+	stdout io.Writer
+	dir    string // working folder ("": the test's)
 }
 
 // nobody is the credential of the run-as-another-user tests.
@@ -66,11 +69,18 @@ type agentProc struct {
 // running.
 func startAgent(t testing.TB, cfg string, o agentOpts) *agentProc {
 	t.Helper()
+	return startLogship(t, o, "agent", "-c", cfg)
+}
+
+// startLogship starts the binary with args, as startAgent does.
+func startLogship(t testing.TB, o agentOpts, args ...string) *agentProc {
+	t.Helper()
 	own := o.log == nil
 	if own {
 		o.log = &syncBuffer{}
 	}
-	a := &agentProc{cmd: exec.Command(binary, "agent", "-c", cfg), log: o.log, exited: make(chan struct{})}
+	a := &agentProc{cmd: exec.Command(binary, args...), log: o.log, exited: make(chan struct{})}
+	a.cmd.Dir = o.dir
 	if o.cred != nil {
 		a.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: o.cred}
 	}
@@ -82,6 +92,9 @@ func startAgent(t testing.TB, cfg string, o agentOpts) *agentProc {
 	}
 	a.cmd.Env = append(a.cmd.Env, o.env...)
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
+	if o.stdout != nil {
+		a.cmd.Stdout = o.stdout
+	}
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,12 @@ type exitError struct {
 	err  error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
 func (e *exitError) Unwrap() error { return e.err }
 
 func usageErr(err error) error    { return &exitError{exitUsage, err} }
@@ -57,7 +62,7 @@ func newRoot() *cobra.Command {
 		SuggestionsMinimumDistance: 2, // as cobra's own unknown-command message
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(err) })
-	root.AddCommand(newAgentCmd(), newValidateCmd(), newLsCmd(), newPullCmd(), newCatCmd(), newCheckCmd(), newBenchCmd(), newReportCmd())
+	root.AddCommand(newAgentCmd(), newValidateCmd(), newLsCmd(), newPullCmd(), newCatCmd(), newCheckCmd(), newBenchCmd(), newReportCmd(), newRunCmd())
 	usageArgs(root)
 	return root
 }
@@ -108,8 +113,11 @@ func run(args []string) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(os.Stderr, "logship:", err)
 	var ee *exitError
+	if errors.As(err, &ee) && ee.err == nil {
+		return ee.code // logship run: the child's status, nothing to say
+	}
+	fmt.Fprintln(os.Stderr, "logship:", err)
 	if errors.As(err, &ee) {
 		return ee.code
 	}

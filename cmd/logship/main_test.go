@@ -14,6 +14,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv("E2E_RUN_CHILD"); mode != "" {
+		os.Exit(runChild(mode)) // the test binary as a child of logship run
+	}
 	tmp, err := os.MkdirTemp("", "logship-bin")
 	if err != nil {
 		panic(err)

@@ -78,6 +78,21 @@ func uploaders(cfg *config.Config) int {
 // Run runs the agent until ctx ends, then shuts down in order (sources,
 // flush, drain within shutdown_timeout, checkpoint, sink).
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	return RunExtra(ctx, cfg, log, Extra{})
+}
+
+// Extra is what a command adds to the agent of a config (logship run: the
+// child's output, and a last pass of the crash source at its exit).
+type Extra struct {
+	// Sources run beside the configured ones.
+	Sources []pipeline.Source
+	// Built, when set, is called with the configured sources and the
+	// artifact uploader once they are built, before anything runs.
+	Built func(srcs []pipeline.Source, up artifact.Uploader)
+}
+
+// RunExtra is Run with what a command adds.
+func RunExtra(ctx context.Context, cfg *config.Config, log *slog.Logger, x Extra) error {
 	sink, err := NewSink(ctx, cfg, log)
 	if err != nil {
 		return err // the sink names itself (oss:, dir:)
@@ -93,6 +108,10 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		sink.Close()
 		return err
 	}
+	if x.Built != nil {
+		x.Built(srcs, up)
+	}
+	srcs = append(srcs, x.Sources...)
 	p, err := pipeline.New(opts)
 	if err != nil {
 		sink.Close()

@@ -373,7 +373,7 @@ func TestArtifactNotBehindChunks(t *testing.T) {
 	const slots = 2
 	p, err := pipeline.New(pipeline.Options{App: "app", Host: "host", Sink: gs, Uploaders: slots,
 		Config: pipeline.Config{StateDir: t.TempDir(), MaxBytes: 16 << 10, MaxAge: schema.Duration(50 * time.Millisecond), MaxInFlight: slots},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,6 +65,8 @@ func (c *Config) SetDefaults() {
 
 	c.Pipeline.SetDefaults()
 
+	c.Run.SetDefaults()
+
 	k := &c.Sink
 	if k.Type == "" && len(foreign(reflect.ValueOf(k).Elem(), SinkDir)) == 0 {
 		k.Type = SinkDir // no sink given, or only a dir's keys

@@ -22,6 +22,12 @@ const EmbeddedName = "(embedded default config)"
 // validation. Every problem of every step comes back together as Problems;
 // a value that could not be read is not reported again by validation.
 func Resolve(path string, environ, sets []string) (*Config, error) {
+	return ResolveDefault(path, configs.Default(), environ, sets)
+}
+
+// ResolveDefault is Resolve with def, not configs.Default, as the config
+// used when there is no file (logship run has a default of its own).
+func ResolveDefault(path string, def []byte, environ, sets []string) (*Config, error) {
 	if path == "" {
 		for _, kv := range environ {
 			if v, ok := strings.CutPrefix(kv, EnvConfig+"="); ok {
@@ -32,7 +38,7 @@ func Resolve(path string, environ, sets []string) (*Config, error) {
 	var c *Config
 	var ps Problems
 	if path == "" {
-		c, ps = parse(configs.Default(), EmbeddedName)
+		c, ps = parse(def, EmbeddedName)
 	} else {
 		data, err := readFile(path)
 		if err != nil {

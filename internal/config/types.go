@@ -32,6 +32,7 @@ import (
 	"github.com/logship/logship/internal/sources/crash"
 	"github.com/logship/logship/internal/sources/file"
 	"github.com/logship/logship/internal/sources/kmsg"
+	"github.com/logship/logship/internal/supervise"
 )
 
 // The value types of config keys and the problems, from package schema
@@ -53,15 +54,16 @@ var (
 
 // Config is the whole configuration file.
 type Config struct {
-	App             string          `yaml:"app"`              // identity in every key; required
-	Host            string          `yaml:"host"`             // default: the hostname
-	LogLevel        string          `yaml:"log_level"`        // debug|info|warn|error; default info
-	LogFormat       string          `yaml:"log_format"`       // text|json; default text
-	MetricsAddr     string          `yaml:"metrics_addr"`     // e.g. 127.0.0.1:9108; empty: no metrics endpoint
-	ShutdownTimeout Duration        `yaml:"shutdown_timeout"` // drain deadline on SIGTERM; default 10s
-	Sources         []Source        `yaml:"sources"`
-	Pipeline        pipeline.Config `yaml:"pipeline"`
-	Sink            Sink            `yaml:"sink"`
+	App             string           `yaml:"app"`              // identity in every key; required
+	Host            string           `yaml:"host"`             // default: the hostname
+	LogLevel        string           `yaml:"log_level"`        // debug|info|warn|error; default info
+	LogFormat       string           `yaml:"log_format"`       // text|json; default text
+	MetricsAddr     string           `yaml:"metrics_addr"`     // e.g. 127.0.0.1:9108; empty: no metrics endpoint
+	ShutdownTimeout Duration         `yaml:"shutdown_timeout"` // drain deadline on SIGTERM; default 10s
+	Sources         []Source         `yaml:"sources"`
+	Pipeline        pipeline.Config  `yaml:"pipeline"`
+	Sink            Sink             `yaml:"sink"`
+	Run             supervise.Config `yaml:"run"` // logship run only
 
 	origin *origin // where each key was set, for messages; nil for a Config built in code
 }

@@ -66,6 +66,7 @@ func (c *Config) check(ps *Problems) {
 	}
 	ps.Nest("pipeline", c.Pipeline.Validate())
 	c.sink(ps)
+	ps.Nest("run", c.Run.Validate())
 }
 
 // checkName checks a name that goes into every key (app, host): required

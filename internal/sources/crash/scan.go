@@ -47,6 +47,8 @@ type run struct {
 	doneSet map[string]bool       // stream ids shipped
 	errs    map[string]string     // last error logged per key
 
+	settle time.Duration // s.settle; shorter after Finish (the writer is gone)
+
 	busy   bool   // a large artifact ships in the background
 	bgID   string // its stream id
 	bgDone chan result
@@ -98,7 +100,7 @@ func (r *run) scan(ctx context.Context) error {
 			c = &candidate{path: p, stat: st, since: since, pid: pidOf(p)}
 			r.cands[p] = c
 		}
-		if now.Sub(c.since) >= s.settle && !r.doneSet[c.id] {
+		if now.Sub(c.since) >= r.settle && !r.doneSet[c.id] {
 			settled = append(settled, c)
 		}
 	}
@@ -231,7 +233,7 @@ func (r *run) writersGone(cs []*candidate, now time.Time) []*candidate {
 	for p := range of.held {
 		held[alias[p]] = true
 	}
-	quiet := max(6*s.settle, uncertainQuiet)
+	quiet := max(6*r.settle, uncertainQuiet)
 	for _, c := range check {
 		if held[c.path] {
 			continue

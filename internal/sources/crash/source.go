@@ -91,7 +91,14 @@ type Source struct {
 	// SmallArtifact is the size up to which artifacts ship inline.
 	SmallArtifact int64
 
-	scans atomic.Int64
+	scans    atomic.Int64
+	finishQ  chan finishReq
+	finished chan struct{} // closed when Run returns
+}
+
+type finishReq struct {
+	quiet time.Duration
+	done  chan struct{}
 }
 
 var _ pipeline.Source = (*Source)(nil)
@@ -117,7 +124,7 @@ func New(name string, cfg Config, up artifact.Uploader, log *slog.Logger) (*Sour
 	}
 	s := &Source{name: name, up: up, log: log.With("source", name), m: newMetrics(name), settle: cfg.Settle.Std(), rateLimit: cfg.RateLimit.Int64(),
 		Now: time.Now, OpenFile: os.Open, PidAlive: pidAlive(DefaultProcRoot), ProcRoot: DefaultProcRoot,
-		SmallArtifact: DefaultSmallArtifact}
+		SmallArtifact: DefaultSmallArtifact, finishQ: make(chan finishReq), finished: make(chan struct{})}
 	s.globs, _ = glob.Compile(cfg.Paths, cfg.Exclude, examplePath) // Validate checked them
 	s.globs.MaxDepth = maxGlobDepth
 	s.ScanInterval = min(max(s.settle/2, 50*time.Millisecond), DefaultScanInterval)
@@ -136,8 +143,9 @@ func (s *Source) Name() string { return s.name }
 
 // Run implements pipeline.Source: it scans until ctx ends.
 func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
+	defer close(s.finished)
 	r := &run{s: s, out: out, cands: map[string]*candidate{}, known: map[string]identity{},
-		doneSet: map[string]bool{}, bgDone: make(chan result, 1)}
+		doneSet: map[string]bool{}, bgDone: make(chan result, 1), settle: s.settle}
 	saved, _ := out.Checkpoints()
 	for _, cp := range saved {
 		id, ok := parseIdentity(cp.Info.Meta)
@@ -173,8 +181,38 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 		case res := <-r.bgDone:
 			r.busy = false
 			r.finish(res)
+		case req := <-s.finishQ:
+			r.settle = min(r.settle, req.quiet)
+			err := r.scan(ctx)
+			r.wait()
+			close(req.done)
+			if err != nil {
+				return err
+			}
 		case <-t.C:
 		}
+	}
+}
+
+// Finish makes a last pass for logship run, whose child has ended: from
+// now on a file counts as settled once unchanged for quiet (shorter than
+// settle: its writer is gone), and the files that are complete now are
+// shipped before Finish returns; it returns early when ctx ends or Run has
+// returned.
+func (s *Source) Finish(ctx context.Context, quiet time.Duration) error {
+	req := finishReq{quiet: max(quiet, time.Millisecond), done: make(chan struct{})}
+	select {
+	case s.finishQ <- req:
+	case <-s.finished:
+		return errors.New("crash: the source is not running")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-req.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
