@@ -38,6 +38,7 @@ const (
 const (
 	EventOOMKill  = "oom_kill"
 	EventJVMCrash = "jvm_crash"
+	EventSnapshot = "snapshot" // a diagnostic bundle (source snapshot)
 )
 
 // Codecs of chunk objects.

@@ -45,7 +45,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(err) })
-	root.AddCommand(newAgentCmd(), newValidateCmd(), newLsCmd(), newPullCmd(), newCatCmd(), newCheckCmd(), newBenchCmd(), newReportCmd())
+	root.AddCommand(newAgentCmd(), newValidateCmd(), newLsCmd(), newPullCmd(), newCatCmd(), newCheckCmd(), newBenchCmd(), newReportCmd(), newSnapshotCmd())
 	return root
 }
 
