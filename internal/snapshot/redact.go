@@ -3,7 +3,6 @@ package snapshot
 import (
 	"bytes"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -22,12 +21,6 @@ func IsSecretName(name string) bool {
 	}
 	return false
 }
-
-// secretPair finds NAME=VALUE and NAME: VALUE (also quoted, as in JSON or
-// -Dname=value) where NAME holds a secret word; group 2 is the value. An
-// Authorization value keeps its scheme word, and the credential after it
-// is the value.
-var secretPair = regexp.MustCompile(`(?i)([A-Za-z0-9_.\-]*(?:key|secret|token|passw(?:or)?d|credential|auth|private)[A-Za-z0-9_.\-]*"?\s*[=:]\s*"?(?:(?:bearer|basic|token)\s+)?)([^\s"',;&]+)`)
 
 // minSecretLen is the shortest literal masked everywhere: shorter values
 // ("1", "true") would mask unrelated bytes all over the bundle.
@@ -75,48 +68,88 @@ func (r *Redactor) Mask(b []byte) {
 			i += j + len(lit)
 		}
 	}
-	if !r.mayHavePair(b) {
-		return
-	}
-	for _, m := range secretPair.FindAllSubmatchIndex(b, -1) {
-		fill(b[m[4]:m[5]])
-	}
-}
-
-// mayHavePair is a cheap filter before the regular expression: most log
-// lines hold no secret word at all.
-func (r *Redactor) mayHavePair(b []byte) bool {
-	if bytes.IndexByte(b, '=') < 0 && bytes.IndexByte(b, ':') < 0 {
-		return false
-	}
 	for _, w := range r.words {
-		if containsFold(b, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// containsFold reports whether b contains w (lower case ASCII) in any case.
-func containsFold(b, w []byte) bool {
-	first, upper := w[0], w[0]-'a'+'A'
-	for i := 0; i+len(w) <= len(b); i++ {
-		c := b[i]
-		if c != first && c != upper {
-			continue
-		}
-		ok := true
-		for k := 1; k < len(w); k++ {
-			if c := b[i+k] | 0x20; c != w[k] {
-				ok = false
+		for i := 0; ; {
+			j := indexFold(b[i:], w)
+			if j < 0 {
 				break
 			}
-		}
-		if ok {
-			return true
+			i += j + len(w)
+			i = maskPair(b, i)
 		}
 	}
+}
+
+// maskPair masks the value of a NAME=VALUE or NAME: VALUE pair whose name
+// holds a secret word ending at i (also quoted, as in JSON, and with an
+// Authorization scheme word before the credential). It returns where to
+// go on searching.
+func maskPair(b []byte, i int) int {
+	for i < len(b) && isNameByte(b[i]) {
+		i++
+	}
+	j := i
+	if j < len(b) && (b[j] == '"' || b[j] == '\'') {
+		j++
+	}
+	j = skipBlanks(b, j)
+	if j >= len(b) || (b[j] != '=' && b[j] != ':') {
+		return i
+	}
+	j = skipBlanks(b, j+1)
+	if j < len(b) && (b[j] == '"' || b[j] == '\'') {
+		j++
+	}
+	for _, scheme := range [][]byte{[]byte("bearer"), []byte("basic"), []byte("token")} {
+		if k := j + len(scheme); k < len(b) && (b[k] == ' ' || b[k] == '\t') && indexFold(b[j:k], scheme) == 0 {
+			j = skipBlanks(b, k)
+			break
+		}
+	}
+	k := j
+	for k < len(b) && !isValueEnd(b[k]) {
+		k++
+	}
+	fill(b[j:k])
+	return max(k, i)
+}
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+}
+
+func isValueEnd(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', '"', '\'', ',', ';', '&':
+		return true
+	}
 	return false
+}
+
+func skipBlanks(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// indexFold returns the index of the first w (lower-case ASCII) in b in
+// any case, or -1.
+func indexFold(b, w []byte) int {
+	first, upper := w[0], w[0]-'a'+'A'
+	for i := 0; i+len(w) <= len(b); i++ {
+		if c := b[i]; c != first && c != upper {
+			continue
+		}
+		k := 1
+		for k < len(w) && b[i+k]|0x20 == w[k] {
+			k++
+		}
+		if k == len(w) {
+			return i
+		}
+	}
+	return -1
 }
 
 func fill(b []byte) {
@@ -139,15 +172,21 @@ func (r *Redactor) Writer(w io.Writer) *RedactWriter {
 
 // RedactWriter is the streaming form of Redactor.Mask.
 type RedactWriter struct {
-	r   *Redactor
-	w   io.Writer
-	buf []byte
+	r       *Redactor
+	w       io.Writer
+	buf     []byte
+	lineEnd int // end of the last complete line in buf; 0: none
 }
 
 func (rw *RedactWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		k := min(len(p), cap(rw.buf)-len(rw.buf))
+		// Only the bytes just added can hold the last newline.
+		nl := bytes.LastIndexByte(p[:k], '\n')
+		if nl >= 0 {
+			rw.lineEnd = len(rw.buf) + nl + 1
+		}
 		rw.buf = append(rw.buf, p[:k]...)
 		p = p[k:]
 		if err := rw.drain(false); err != nil {
@@ -161,7 +200,7 @@ func (rw *RedactWriter) Write(p []byte) (int, error) {
 // one line, all of it but a tail.
 func (rw *RedactWriter) drain(all bool) error {
 	b := rw.buf
-	cut := bytes.LastIndexByte(b, '\n') + 1
+	cut := rw.lineEnd
 	switch {
 	case all:
 		cut = len(b)
@@ -178,6 +217,7 @@ func (rw *RedactWriter) drain(all bool) error {
 	}
 	rest := copy(rw.buf, b[cut:])
 	rw.buf = rw.buf[:rest]
+	rw.lineEnd = 0 // no newline is held: the cut was at the last one, or past it
 	return nil
 }
 
