@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,6 +118,10 @@ func (p proc) isJVM() bool {
 	return len(p.Cmdline) > 0 && filepath.Base(p.Cmdline[0]) == "java"
 }
 
+// maxJVMs bounds the JVMs diagnosed in one snapshot (jcmd starts a JVM
+// of its own for every command).
+const maxJVMs = 4
+
 // findApp picks the process the snapshot is about, and lists the JVMs.
 func findApp(procRoot string, want int) (app int, jvms []int) {
 	boot := bootTime(procRoot)
@@ -136,6 +141,13 @@ func findApp(procRoot string, want int) (app int, jvms []int) {
 		if p.RSS > biggest.RSS {
 			biggest = p
 		}
+	}
+	// The app first: the JVM collector covers at most maxJVMs.
+	if i := slices.Index(jvms, want); i > 0 {
+		jvms = append(append([]int{want}, jvms[:i]...), jvms[i+1:]...)
+	}
+	if len(jvms) > maxJVMs {
+		jvms = jvms[:maxJVMs]
 	}
 	switch {
 	case want > 0:
