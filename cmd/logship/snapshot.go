@@ -178,6 +178,13 @@ func uploadSnapshot(ctx context.Context, cmd *cobra.Command, cfg *config.Config,
 	if ep, ok := sink.(interface{ Endpoint() string }); ok {
 		o.Config.Probes = append([]snapshot.Probe{{Name: "oss-endpoint", URL: ep.Endpoint()}}, o.Config.Probes...)
 		from = "oss://" + cfg.Sink.Bucket + "/" + strings.Trim(cfg.Sink.Prefix, "/")
+		// No --internal: the laptop that pulls is outside the VPC.
+		if cfg.Sink.Endpoint != "" {
+			from += " --endpoint " + cfg.Sink.Endpoint
+		}
+		if cfg.Sink.Region != "" {
+			from += " --region " + cfg.Sink.Region
+		}
 	} else if abs, err := filepath.Abs(from); err == nil {
 		from = abs
 	}
