@@ -15,7 +15,7 @@ import (
 
 	"github.com/logship/logship/internal/agent"
 	"github.com/logship/logship/internal/config"
-	"github.com/logship/logship/internal/pipeline"
+	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/snapshot"
 )
 
@@ -27,6 +27,7 @@ func newSnapshotCmd() *cobra.Command {
 		timeout, expiry    time.Duration
 		probes             []string
 		pid                int
+		jcmd               string
 		uploadTimeout      time.Duration
 		noPriority         bool
 	)
@@ -59,19 +60,26 @@ niced, with bounded memory.`,
 			if err != nil {
 				return err
 			}
-			sc := snapshot.Config{Timeout: timeout, PresignExpiry: expiry}
+			sc := cfg.Snapshot // the snapshot: section, defaults applied; flags win
+			if timeout > 0 {
+				sc.Timeout = schema.Duration(timeout)
+			}
+			if expiry > 0 {
+				sc.PresignExpiry = schema.Duration(expiry)
+			}
 			if logTail != "" {
 				n, err := config.ParseSize(logTail)
 				if err != nil {
 					return usageErr(fmt.Errorf("--log-tail: %w", err))
 				}
-				sc.LogTailBytes = n.Int64()
+				sc.LogTailBytes = n
 			}
 			for _, p := range probes {
 				sc.Probes = append(sc.Probes, parseProbe(p))
 			}
+			sc.SetDefaults()
 			if err := sc.Validate(); err != nil {
-				return usageErr(err)
+				return usageErr(fmt.Errorf("snapshot: %w", err))
 			}
 			if !noPriority {
 				snapshot.LowerPriority()
@@ -82,8 +90,11 @@ niced, with bounded memory.`,
 			log := newLogger(cmd.ErrOrStderr(), cfg.LogLevel, cfg.LogFormat)
 			ctx, stop := signalContext()
 			defer stop()
-			o := snapshotOptions(cfg, sc, version)
-			o.AppPID, o.Log = pid, log
+			o := agent.SnapshotOptions(cfg, nil, version, log)
+			o.Config, o.AppPID, o.Jcmd = sc, pid, jcmd
+			if jcmd == "none" {
+				o.Jcmd = "-"
+			}
 			req := snapshot.Request{Trigger: snapshot.TriggerManual, Note: note, HeapDumps: heap}
 			if out != "" {
 				return writeSnapshot(ctx, cmd, o, req, out)
@@ -96,11 +107,12 @@ niced, with bounded memory.`,
 	fl.StringVar(&note, "note", "", "free text stored with the bundle (manifest and object header)")
 	fl.StringVarP(&out, "out", "o", "", "write the bundle to this file (- for stdout) instead of uploading it")
 	fl.BoolVar(&heap, "heap-dumps", false, "include java_pid*.hprof heap dumps (large)")
-	fl.StringVar(&logTail, "log-tail", "", "bytes from the end of each log (default 8MiB)")
-	fl.DurationVar(&timeout, "timeout", 0, "time limit of each collector (default 20s)")
-	fl.DurationVar(&expiry, "expiry", 0, "life of the presigned download URL, at most 168h (default 1h)")
+	fl.StringVar(&logTail, "log-tail", "", "bytes from the end of each log (default: snapshot.log_tail_bytes, 8MiB)")
+	fl.DurationVar(&timeout, "timeout", 0, "time limit of each collector (default: snapshot.timeout, 20s)")
+	fl.DurationVar(&expiry, "expiry", 0, "life of the presigned download URL, at most 168h (default: snapshot.presign_expiry, 1h)")
 	fl.StringArrayVar(&probes, "probe", nil, "connectivity probe: URL or host:port, optionally NAME=URL (repeatable; the OSS endpoint is always probed)")
 	fl.IntVar(&pid, "pid", 0, "the app's process (default: the first JVM, else the largest process)")
+	fl.StringVar(&jcmd, "jcmd", "", "jcmd binary for JVM diagnostics, or none (default: beside the JVM's java, else on PATH)")
 	fl.DurationVar(&uploadTimeout, "upload-timeout", 5*time.Minute, "give up uploading after this long")
 	fl.BoolVar(&noPriority, "no-nice", false, "do not lower the command's CPU priority")
 	fl.MarkHidden("no-nice")
@@ -118,24 +130,6 @@ func parseProbe(s string) snapshot.Probe {
 		p.Addr = s
 	}
 	return p
-}
-
-// snapshotOptions maps the agent config onto a Taker's options: file
-// sources give the logs to tail, crash sources the crash files, the sink
-// its secrets.
-func snapshotOptions(cfg *config.Config, sc snapshot.Config, version string) snapshot.Options {
-	o := snapshot.Options{App: cfg.App, Host: cfg.Host, Version: version, Config: sc}
-	for _, s := range cfg.Sources {
-		g := snapshot.Globs{Paths: s.Paths, Exclude: s.Exclude}
-		switch s.Type {
-		case config.SourceFile:
-			o.Logs = append(o.Logs, g)
-		case config.SourceCrash:
-			o.Crash = append(o.Crash, g)
-		}
-	}
-	o.Secrets = []string{cfg.Sink.AccessKeyID, cfg.Sink.AccessKeySecret.Reveal()}
-	return o
 }
 
 func writeSnapshot(ctx context.Context, cmd *cobra.Command, o snapshot.Options, req snapshot.Request, out string) error {
@@ -174,22 +168,21 @@ func uploadSnapshot(ctx context.Context, cmd *cobra.Command, cfg *config.Config,
 		return fmt.Errorf("sink: %w", err)
 	}
 	defer sink.Close()
-	from := cfg.Sink.Path
+	from := cfg.Sink.Dir.Path
 	if ep, ok := sink.(interface{ Endpoint() string }); ok {
 		o.Config.Probes = append([]snapshot.Probe{{Name: "oss-endpoint", URL: ep.Endpoint()}}, o.Config.Probes...)
-		from = "oss://" + cfg.Sink.Bucket + "/" + strings.Trim(cfg.Sink.Prefix, "/")
+		from = "oss://" + cfg.Sink.OSS.Bucket + "/" + strings.Trim(cfg.Sink.Prefix, "/")
 		// No --internal: the laptop that pulls is outside the VPC.
-		if cfg.Sink.Endpoint != "" {
-			from += " --endpoint " + cfg.Sink.Endpoint
+		if cfg.Sink.OSS.Endpoint != "" {
+			from += " --endpoint " + cfg.Sink.OSS.Endpoint
 		}
-		if cfg.Sink.Region != "" {
-			from += " --region " + cfg.Sink.Region
+		if cfg.Sink.OSS.Region != "" {
+			from += " --region " + cfg.Sink.OSS.Region
 		}
 	} else if abs, err := filepath.Abs(from); err == nil {
 		from = abs
 	}
-	o.Uploader = &snapshot.SinkUploader{Sink: sink, Prefix: cfg.Sink.Prefix, App: cfg.App, Host: cfg.Host,
-		Retry: pipeline.Retry{Permanent: cfg.Pipeline.RetryRefused.Std()}, Log: o.Log}
+	o.Uploader = agent.SnapshotOptions(cfg, sink, version, o.Log).Uploader
 	t, err := snapshot.New(o)
 	if err != nil {
 		return usageErr(err)
@@ -206,10 +199,7 @@ func uploadSnapshot(ctx context.Context, cmd *cobra.Command, cfg *config.Config,
 	printCollectors(cmd.ErrOrStderr(), res.Manifest)
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "bundle:  %s (%d bytes)\n", res.Path, res.Stored.Size)
-	expiry := o.Config.PresignExpiry
-	if expiry == 0 {
-		expiry = snapshot.DefaultPresignExpiry
-	}
+	expiry := o.Config.PresignExpiry.Std()
 	for _, key := range res.Stored.Keys {
 		fmt.Fprintf(w, "key:     %s\n", key)
 		if ps, ok := sink.(snapshot.Presigner); ok {

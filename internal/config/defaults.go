@@ -64,6 +64,7 @@ func (c *Config) SetDefaults() {
 	}
 
 	c.Pipeline.SetDefaults()
+	c.Snapshot.SetDefaults()
 
 	k := &c.Sink
 	if k.Type == "" && len(foreign(reflect.ValueOf(k).Elem(), SinkDir)) == 0 {

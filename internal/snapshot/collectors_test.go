@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/sources/kmsg"
 )
 
@@ -94,7 +93,7 @@ func TestCgroupFacts(t *testing.T) {
 // TestKmsgCollector: the kernel log through the kmsg source's reader, its
 // OOM report in kmsg-oom.txt, the kills counted in the facts.
 func TestKmsgCollector(t *testing.T) {
-	src, err := kmsg.New(config.Source{Type: config.SourceKmsg}, nil)
+	src, err := kmsg.New("kmsg", kmsg.Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

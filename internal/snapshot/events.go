@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/artifact"
 	"github.com/logship/logship/internal/pipeline"
 )
 
@@ -35,11 +36,8 @@ var (
 // TriggerOptions configure a Trigger.
 type TriggerOptions struct {
 	Config Config // OnEvents and MinInterval
-	// App, Host and Prefix name the archive, so that the key of a crash
-	// artifact can be put beside the snapshot it triggered.
-	App, Host, Prefix string
-	Log               *slog.Logger
-	Now               func() time.Time
+	Log    *slog.Logger
+	Now    func() time.Time
 	// OnTaken is called after each snapshot on an event is stored (e.g.
 	// `logship run` writes a snapshot line into its events stream).
 	OnTaken func(req Request, res *Result)
@@ -79,7 +77,7 @@ func (t *Trigger) reserve(trigger string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.o.Now()
-	if !t.last.IsZero() && now.Sub(t.last) < t.o.Config.MinInterval {
+	if !t.last.IsZero() && now.Sub(t.last) < t.o.Config.MinInterval.Std() {
 		return fmt.Errorf("%w (%s ago, min_interval %s)", ErrRateLimited, now.Sub(t.last).Round(time.Second), t.o.Config.MinInterval)
 	}
 	t.last = now
@@ -128,10 +126,10 @@ func (t *Trigger) Go(ctx context.Context, req Request) bool {
 // Wait waits for the snapshots started by Go.
 func (t *Trigger) Wait() { t.wg.Wait() }
 
-// Watch wraps a source so that its events trigger snapshots: a piece
-// flagged archive.EventOOMKill once it is accepted by the pipeline, an
-// artifact flagged archive.EventJVMCrash once it is stored. The snapshot
-// is taken in the background with the source's context.
+// Watch wraps a source so that an OOM kill it reports triggers a
+// snapshot: a piece flagged archive.EventOOMKill, once the pipeline has
+// accepted it. The snapshot is taken in the background with the source's
+// context.
 func (t *Trigger) Watch(src pipeline.Source) pipeline.Source { return &watched{Source: src, t: t} }
 
 type watched struct {
@@ -140,11 +138,7 @@ type watched struct {
 }
 
 func (w *watched) Run(ctx context.Context, out pipeline.Emitter) error {
-	e := &watchEmitter{Emitter: out, t: w.t, ctx: ctx}
-	if as, ok := out.(pipeline.ArtifactShipper); ok {
-		return w.Source.Run(ctx, &watchShipper{watchEmitter: e, as: as})
-	}
-	return w.Source.Run(ctx, e)
+	return w.Source.Run(ctx, &watchEmitter{Emitter: out, t: w.t, ctx: ctx})
 }
 
 type watchEmitter struct {
@@ -153,40 +147,42 @@ type watchEmitter struct {
 	ctx context.Context
 }
 
-func (e *watchEmitter) Open(info pipeline.StreamInfo, start int64) pipeline.Stream {
-	return &watchStream{Stream: e.Emitter.Open(info, start), info: info, e: e}
+func (e *watchEmitter) Open(info pipeline.StreamInfo, start int64) pipeline.StreamWriter {
+	return &watchStream{StreamWriter: e.Emitter.Open(info, start), info: info, e: e}
 }
 
-type watchShipper struct {
-	*watchEmitter
-	as pipeline.ArtifactShipper
+// WatchUploads wraps the artifact uploader the crash source ships with, so
+// that a JVM crash file (an artifact flagged archive.EventJVMCrash) takes
+// a snapshot once it is stored; the request carries the crash file's key.
+// ctx bounds the snapshots started (the agent's run).
+func (t *Trigger) WatchUploads(ctx context.Context, up artifact.Uploader) artifact.Uploader {
+	return &watchUploader{up: up, t: t, ctx: ctx}
 }
 
-func (e *watchShipper) ShipArtifact(ctx context.Context, a pipeline.Artifact) error {
-	if err := e.as.ShipArtifact(ctx, a); err != nil {
-		return err
+type watchUploader struct {
+	up  artifact.Uploader
+	t   *Trigger
+	ctx context.Context
+}
+
+func (w *watchUploader) Upload(ctx context.Context, a artifact.Artifact) (string, error) {
+	key, err := w.up.Upload(ctx, a)
+	if err != nil || a.Event != archive.EventJVMCrash {
+		return key, err
 	}
-	if a.Event != archive.EventJVMCrash {
-		return nil
-	}
-	ev := map[string]string{"time": a.ModTime.UTC().Format(time.RFC3339Nano), "source": a.Info.Kind, "stream": a.Info.ID, "path": a.Info.Path}
-	if t := e.t; t.o.App != "" {
-		h := &archive.Header{App: t.o.App, Host: t.o.Host, Source: a.Info.Kind, Stream: a.Info.ID, Start: 0, End: a.Size,
-			First: a.ModTime.UTC(), Codec: archive.CodecZstd}
-		ev["key"] = archive.Key(t.o.Prefix, h)
-	}
-	e.t.Go(e.ctx, Request{Trigger: TriggerJVMCrash, Event: ev})
-	return nil
+	w.t.Go(w.ctx, Request{Trigger: TriggerJVMCrash, Event: map[string]string{
+		"time": a.Time.UTC().Format(time.RFC3339Nano), "source": a.Kind, "stream": a.ID, "path": a.Path, "key": key}})
+	return key, nil
 }
 
 type watchStream struct {
-	pipeline.Stream
+	pipeline.StreamWriter
 	info pipeline.StreamInfo
 	e    *watchEmitter
 }
 
 func (s *watchStream) Write(ctx context.Context, p pipeline.Piece) error {
-	if err := s.Stream.Write(ctx, p); err != nil {
+	if err := s.StreamWriter.Write(ctx, p); err != nil {
 		return err
 	}
 	if p.Event == archive.EventOOMKill {

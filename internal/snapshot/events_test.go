@@ -3,6 +3,7 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"github.com/logship/logship/internal/schema"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,8 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/logship/logship/archive"
-	"github.com/logship/logship/internal/config"
-	"github.com/logship/logship/internal/pipeline"
+	"github.com/logship/logship/internal/artifact"
 	"github.com/logship/logship/internal/pipeline/pipelinetest"
 	"github.com/logship/logship/internal/sources/kmsg"
 )
@@ -100,7 +100,7 @@ func oomRecords(seq int) []string {
 func TestOOMKillTriggersOneSnapshot(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "boot_id"), []byte("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\n"), 0o644)
-	src, err := kmsg.New(config.Source{Type: config.SourceKmsg, Mode: kmsg.ModeKmsg}, nil)
+	src, err := kmsg.New("kmsg", kmsg.Config{Mode: kmsg.ModeKmsg}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestOOMKillTriggersOneSnapshot(t *testing.T) {
 
 	ct := &countingTaker{}
 	clk := &clock{t: time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)}
-	tr := NewTrigger(ct, TriggerOptions{Config: Config{MinInterval: time.Hour}, Now: clk.now})
+	tr := NewTrigger(ct, TriggerOptions{Config: Config{MinInterval: schema.Duration(time.Hour)}, Now: clk.now})
 	em := pipelinetest.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -155,41 +155,26 @@ func TestOOMKillTriggersOneSnapshot(t *testing.T) {
 	waitFor(t, "a snapshot after min_interval", func() bool { return len(ct.taken()) == 2 })
 }
 
-// shipper is an emitter that stores artifacts (crash files).
-type shipper struct {
-	*pipelinetest.Emitter
+// storer is an artifact uploader that stores nothing and returns a key.
+type storer struct {
 	mu   sync.Mutex
-	sent []pipeline.Artifact
+	sent []artifact.Artifact
 }
 
-func (s *shipper) ShipArtifact(ctx context.Context, a pipeline.Artifact) error {
+func (s *storer) Upload(ctx context.Context, a artifact.Artifact) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sent = append(s.sent, a)
-	return nil
+	return "logs/key-of-" + a.ID, nil
 }
 
-type crashSource struct{ arts []pipeline.Artifact }
-
-func (c crashSource) Name() string { return "crash" }
-func (c crashSource) Run(ctx context.Context, out pipeline.Emitter) error {
-	for _, a := range c.arts {
-		if err := out.(pipeline.ArtifactShipper).ShipArtifact(ctx, a); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// TestJVMCrashTriggers: a shipped hs_err artifact takes a snapshot whose
-// request names the crash file's object key; a heap dump does not; the
-// trigger switched off takes none.
+// TestJVMCrashTriggers: an hs_err artifact stored through the watched
+// uploader takes a snapshot whose request names the crash file's key; a
+// heap dump does not; the trigger switched off takes none.
 func TestJVMCrashTriggers(t *testing.T) {
 	mod := time.Date(2026, 12, 6, 9, 30, 0, 0, time.UTC)
-	hsErr := pipeline.Artifact{Info: pipeline.StreamInfo{ID: "hs_err_pid42.log-abc", Kind: archive.KindCrash, Path: "/app/hs_err_pid42.log"},
-		File: os.Stdin, Size: 100, ModTime: mod, Event: archive.EventJVMCrash}
-	heap := pipeline.Artifact{Info: pipeline.StreamInfo{ID: "java_pid42.hprof-def", Kind: archive.KindCrash, Path: "/app/java_pid42.hprof"},
-		File: os.Stdin, Size: 100, ModTime: mod}
+	hsErr := artifact.Artifact{Kind: archive.KindCrash, ID: "hs_err_pid42.log-abc", Path: "/app/hs_err_pid42.log", Time: mod, Event: archive.EventJVMCrash}
+	heap := artifact.Artifact{Kind: archive.KindCrash, ID: "java_pid42.hprof-def", Path: "/app/java_pid42.hprof", Time: mod}
 	for _, tc := range []struct {
 		name string
 		on   bool
@@ -198,24 +183,24 @@ func TestJVMCrashTriggers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ct := &countingTaker{}
 			on := tc.on
-			tr := NewTrigger(ct, TriggerOptions{Config: Config{OnEvents: OnEvents{JVMCrash: &on}}, App: "app", Host: "h", Prefix: "logs"})
-			sh := &shipper{Emitter: pipelinetest.New()}
-			if err := tr.Watch(crashSource{[]pipeline.Artifact{heap, hsErr}}).Run(context.Background(), sh); err != nil {
-				t.Fatal(err)
+			tr := NewTrigger(ct, TriggerOptions{Config: Config{OnEvents: OnEvents{JVMCrash: &on}}})
+			st := &storer{}
+			up := tr.WatchUploads(context.Background(), st)
+			for _, a := range []artifact.Artifact{heap, hsErr} {
+				if _, err := up.Upload(context.Background(), a); err != nil {
+					t.Fatal(err)
+				}
 			}
 			tr.Wait()
-			if len(sh.sent) != 2 {
-				t.Fatalf("%d artifacts reached the pipeline, want 2", len(sh.sent))
+			if len(st.sent) != 2 {
+				t.Fatalf("%d artifacts stored, want 2", len(st.sent))
 			}
 			got := ct.taken()
 			if len(got) != tc.want {
 				t.Fatalf("%d snapshots, want %d", len(got), tc.want)
 			}
-			if tc.want == 1 {
-				h := &archive.Header{App: "app", Host: "h", Source: archive.KindCrash, Stream: hsErr.Info.ID, End: 100, First: mod, Codec: archive.CodecZstd}
-				if got[0].Trigger != TriggerJVMCrash || got[0].Event["key"] != archive.Key("logs", h) || got[0].Event["path"] != hsErr.Info.Path {
-					t.Errorf("request %+v", got[0])
-				}
+			if tc.want == 1 && (got[0].Trigger != TriggerJVMCrash || got[0].Event["key"] != "logs/key-of-"+hsErr.ID || got[0].Event["path"] != hsErr.Path) {
+				t.Errorf("request %+v", got[0])
 			}
 		})
 	}
@@ -225,7 +210,7 @@ func TestJVMCrashTriggers(t *testing.T) {
 // abnormal exit) shares the rate limit with the other events.
 func TestExitTriggerRateLimit(t *testing.T) {
 	ct := &countingTaker{}
-	tr := NewTrigger(ct, TriggerOptions{Config: Config{MinInterval: time.Minute}})
+	tr := NewTrigger(ct, TriggerOptions{Config: Config{MinInterval: schema.Duration(time.Minute)}})
 	if _, err := tr.Take(context.Background(), Request{Trigger: TriggerExit}); err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func collectLogs(ctx context.Context, s *Session, out *Out) error {
 	}
 	files, problems := expand(ctx, s.o.Logs, "*.log")
 	idx := out.Create("logs/INDEX.txt")
-	fmt.Fprintf(idx, "# the last %d bytes (from a line start) of each log, newest first, at most %d files\n", s.o.Config.LogTailBytes, s.o.Config.MaxLogFiles)
+	fmt.Fprintf(idx, "# the last %s (from a line start) of each log, newest first, at most %d files\n", s.o.Config.LogTailBytes, s.o.Config.MaxLogFiles)
 	for i, f := range files {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -106,7 +106,7 @@ func collectLogs(ctx context.Context, s *Session, out *Out) error {
 			break
 		}
 		name := bundlePath("logs", f.path)
-		n, size, err := addTail(out, name, f.path, s.o.Config.LogTailBytes)
+		n, size, err := addTail(out, name, f.path, s.o.Config.LogTailBytes.Int64())
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue

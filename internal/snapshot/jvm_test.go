@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/logship/logship/internal/schema"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,7 +86,7 @@ func TestNoSecretInBundle(t *testing.T) {
 	log := filepath.Join(dir, "app.log")
 	os.WriteFile(log, []byte("starting\nconnecting with secret "+secretConfig+" to oss\nuser password="+secretProp+"\n"), 0o644)
 	b, _ := takeBundle(t, Options{App: "a", Host: "h", AppPID: pid, Secrets: []string{secretConfig},
-		Logs: []Globs{{Paths: []string{log}}}, Config: Config{Timeout: 90 * time.Second}}, Request{})
+		Logs: []Globs{{Paths: []string{log}}}, Config: Config{Timeout: schema.Duration(90 * time.Second)}}, Request{})
 	m := b.manifest(t)
 	for _, s := range []string{secretEnv, secretToken, secretProp, secretConfig} {
 		if i := bytes.Index(b.raw, []byte(s)); i >= 0 {
@@ -121,7 +122,7 @@ func TestNoSecretInBundle(t *testing.T) {
 func TestThreadDumpWithoutJcmd(t *testing.T) {
 	pid, spool := startJVM(t, []string{"-Dpassword=" + secretProp}, nil)
 	b, _ := takeBundle(t, Options{App: "a", Host: "h", AppPID: pid, Jcmd: "-", ThreadDumpFrom: SigquitFrom(pid, spool),
-		Collectors: []Collector{{Name: "jvm", Run: collectJVM}}, Config: Config{Timeout: 60 * time.Second}}, Request{})
+		Collectors: []Collector{{Name: "jvm", Run: collectJVM}}, Config: Config{Timeout: schema.Duration(60 * time.Second)}}, Request{})
 	m := b.manifest(t)
 	if len(m.Facts.JVM) == 0 || m.Facts.JVM[0].ThreadDump != DumpSigquit {
 		t.Fatalf("jvm facts %+v, collectors %+v", m.Facts.JVM, m.Collectors)

@@ -2,12 +2,14 @@ package snapshot
 
 import (
 	"crypto/x509"
+	"github.com/logship/logship/internal/schema"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestProbes checks a local TLS server step by step (DNS, TCP, TLS, HTTP
@@ -73,8 +75,8 @@ func TestConfigValidate(t *testing.T) {
 		want []string
 	}{
 		{"defaults", Config{}, nil},
-		{"bad", Config{LogTailBytes: -1, PresignExpiry: 8 * 24 * 3600e9, Probes: []Probe{{URL: "ftp://x"}, {Addr: "nohost"}, {}}},
-			[]string{"snapshot.log_tail_bytes", "snapshot.presign_expiry", "snapshot.probes[0].url", "snapshot.probes[1].addr", "snapshot.probes[2]: set exactly one"}},
+		{"bad", Config{LogTailBytes: -1, PresignExpiry: schema.Duration(8 * 24 * time.Hour), Probes: []Probe{{URL: "ftp://x"}, {Addr: "nohost"}, {}}},
+			[]string{"log_tail_bytes: -1 is negative", "presign_expiry: 192h is too long", "probes[0].url", "probes[1].addr", "probes[2]: set exactly one"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.c
@@ -84,7 +86,7 @@ func TestConfigValidate(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if c.Timeout != DefaultTimeout || c.PresignExpiry != DefaultPresignExpiry || !c.OnEvents.Enabled(TriggerOOMKill) || !c.OnEvents.Enabled(TriggerExit) {
+				if c.Timeout.Std() != DefaultTimeout || c.PresignExpiry.Std() != DefaultPresignExpiry || !c.OnEvents.Enabled(TriggerOOMKill) || !c.OnEvents.Enabled(TriggerExit) {
 					t.Errorf("defaults %+v", c)
 				}
 				return

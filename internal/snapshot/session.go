@@ -221,7 +221,7 @@ func (s *Session) run(ctx context.Context, w io.Writer) (*Manifest, error) {
 func (s *Session) collect(ctx context.Context, c Collector) collected {
 	res := CollectorResult{Name: c.Name, Files: []string{}}
 	began := time.Now()
-	cctx, cancel := context.WithTimeout(ctx, s.o.Config.Timeout)
+	cctx, cancel := context.WithTimeout(ctx, s.o.Config.Timeout.Std())
 	defer cancel()
 	out := &Out{limit: maxTextBytes}
 	errc := make(chan error, 1)
@@ -302,7 +302,7 @@ func (s *Session) writeOut(ctx context.Context, tw *tar.Writer, e *entry) (strin
 	if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: e.size, ModTime: e.mod, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
 		return "", err
 	}
-	cctx, cancel := context.WithTimeout(ctx, s.o.Config.Timeout)
+	cctx, cancel := context.WithTimeout(ctx, s.o.Config.Timeout.Std())
 	defer cancel()
 	rw := s.red.Writer(tw)
 	n, cerr := io.Copy(rw, &ctxReader{ctx: cctx, r: io.NewSectionReader(e.file, e.off, e.size)})

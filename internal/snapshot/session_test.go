@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/logship/logship/internal/schema"
 	"io"
 	"os"
 	"path/filepath"
@@ -158,7 +159,7 @@ func TestCollectorLimits(t *testing.T) {
 		}},
 	}
 	began := time.Now()
-	b, _ := takeBundle(t, Options{App: "a", Host: "h", Collectors: cs, Config: Config{Timeout: 300 * time.Millisecond}}, Request{})
+	b, _ := takeBundle(t, Options{App: "a", Host: "h", Collectors: cs, Config: Config{Timeout: schema.Duration(300 * time.Millisecond)}}, Request{})
 	if d := time.Since(began); d > 10*time.Second {
 		t.Fatalf("took %s: the hanging collector was not cut off", d)
 	}

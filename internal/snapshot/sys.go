@@ -12,11 +12,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/sources/kmsg"
 )
-
-func kmsgConfig() config.Source { return config.Source{Type: config.SourceKmsg, Name: "snapshot"} }
 
 // cgroupFiles are the files worth reading, per controller folder.
 var (
@@ -237,7 +234,7 @@ func collectKmsg(ctx context.Context, s *Session, out *Out) error {
 	src := s.o.Kmsg
 	if src == nil {
 		var err error
-		if src, err = kmsg.New(kmsgConfig(), nil); err != nil {
+		if src, err = kmsg.New("snapshot", kmsg.Config{}, nil); err != nil {
 			return err
 		}
 	}
