@@ -34,9 +34,16 @@ func SnapshotOptions(cfg *config.Config, sink sinks.Sink, version string, log *s
 // EventSnapshots returns the trigger that takes snapshots on events
 // (snapshot.on_events, at most one per snapshot.min_interval), uploading
 // them into sink. Run wraps the kmsg sources and the crash sources'
-// uploader with it; `logship run` calls its Take on an abnormal exit.
-func EventSnapshots(cfg *config.Config, sink sinks.Sink, version string, log *slog.Logger) (*snapshot.Trigger, error) {
-	t, err := snapshot.New(SnapshotOptions(cfg, sink, version, log))
+// uploader with it; `logship run` calls its Take on an abnormal exit, and
+// passes adjust to name its child (Options.AppPID) and to take thread
+// dumps from the child's stdout (Options.ThreadDumpFrom, with
+// snapshot.SigquitFrom).
+func EventSnapshots(cfg *config.Config, sink sinks.Sink, version string, log *slog.Logger, adjust ...func(*snapshot.Options)) (*snapshot.Trigger, error) {
+	o := SnapshotOptions(cfg, sink, version, log)
+	for _, f := range adjust {
+		f(&o)
+	}
+	t, err := snapshot.New(o)
 	if err != nil {
 		return nil, err
 	}

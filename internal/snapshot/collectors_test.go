@@ -114,3 +114,16 @@ func TestKmsgCollector(t *testing.T) {
 		t.Errorf("oom_kills %v", k)
 	}
 }
+
+// FuzzProcParsers feeds /proc text the kernel might write (or a hostile
+// mount name) to the parsers: they must not panic.
+func FuzzProcParsers(f *testing.F) {
+	f.Add("0100007F:1F90", `/mnt/with\040space`)
+	f.Add("00000000000000000000000001000000:0050", `\0`)
+	f.Fuzz(func(t *testing.T, addr, mount string) {
+		hexAddr(addr)
+		if got := unescapeMount(mount); !strings.Contains(mount, `\`) && got != mount {
+			t.Fatalf("unescapeMount(%q) = %q", mount, got)
+		}
+	})
+}
