@@ -40,7 +40,8 @@ const (
 const (
 	EventOOMKill  = "oom_kill"
 	EventJVMCrash = "jvm_crash"
-	EventExit     = "exit" // the chunk holds the exit event of a child under logship run
+	EventExit     = "exit"     // the chunk holds the exit event of a child under logship run
+	EventSnapshot = "snapshot" // a diagnostic bundle (source snapshot)
 )
 
 // Codecs of chunk objects.

@@ -129,6 +129,8 @@ sources:
   max_bytes: 512KiB
   max_age: 200ms
   state_dir: %s/state
+snapshot:
+  on_events: {jvm_crash: false} # the pulled files are compared exactly
 %s`, host, logs, crash, logs, st.sink))
 		agents = append(agents, startAgent(t, cfg, agentOpts{env: st.env, log: &agentLog}))
 	}

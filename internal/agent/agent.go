@@ -103,10 +103,21 @@ func RunExtra(ctx context.Context, cfg *config.Config, log *slog.Logger, x Extra
 		sink.Close()
 		return err
 	}
-	srcs, err := NewSources(cfg, up, log)
+	events, err := EventSnapshots(cfg, sink, "", log)
 	if err != nil {
 		sink.Close()
 		return err
+	}
+	defer events.Wait() // snapshots in flight end with ctx
+	srcs, err := NewSources(cfg, events.WatchUploads(ctx, up), log)
+	if err != nil {
+		sink.Close()
+		return err
+	}
+	for i, sc := range cfg.Sources {
+		if sc.Type == config.SourceKmsg {
+			srcs[i] = events.Watch(srcs[i]) // an OOM kill takes a snapshot
+		}
 	}
 	if x.Built != nil {
 		x.Built(srcs, up)

@@ -64,6 +64,7 @@ func (c *Config) SetDefaults() {
 	}
 
 	c.Pipeline.SetDefaults()
+	c.Snapshot.SetDefaults()
 
 	c.Run.SetDefaults()
 

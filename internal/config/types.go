@@ -29,6 +29,7 @@ import (
 	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sinks/dir"
 	osssink "github.com/logship/logship/internal/sinks/oss"
+	"github.com/logship/logship/internal/snapshot"
 	"github.com/logship/logship/internal/sources/crash"
 	"github.com/logship/logship/internal/sources/file"
 	"github.com/logship/logship/internal/sources/kmsg"
@@ -63,7 +64,8 @@ type Config struct {
 	Sources         []Source         `yaml:"sources"`
 	Pipeline        pipeline.Config  `yaml:"pipeline"`
 	Sink            Sink             `yaml:"sink"`
-	Run             supervise.Config `yaml:"run"` // logship run only
+	Run             supervise.Config `yaml:"run"`      // logship run only
+	Snapshot        snapshot.Config  `yaml:"snapshot"` // logship snapshot and snapshots on events
 
 	origin *origin // where each key was set, for messages; nil for a Config built in code
 }

@@ -65,6 +65,7 @@ func (c *Config) check(ps *Problems) {
 		c.source(ps, p, s)
 	}
 	ps.Nest("pipeline", c.Pipeline.Validate())
+	ps.Nest("snapshot", c.Snapshot.Validate())
 	c.sink(ps)
 	ps.Nest("run", c.Run.Validate())
 }
