@@ -257,13 +257,13 @@ func New(ctx context.Context, c Config, log *slog.Logger, opts ...Option) (*Sink
 // Internal are those requests go to, resolved from the config; the
 // credentials are not returned.
 func (s *Sink) Config() Config {
-	md5 := s.md5
+	md5, strict := s.md5, s.strict
 	internal := s.internal
 	return Config{
 		Bucket: s.bucket, Region: s.region, Internal: &internal, Endpoint: s.endpoint.String(),
 		StorageClass: string(s.storage), SSE: s.sse, SSEKeyID: s.sseKey,
 		Concurrency: s.conc, PartSize: schema.Size(s.partSize), Timeout: schema.Duration(s.timeout),
-		ContentMD5: &md5, Prefix: s.prefix,
+		ContentMD5: &md5, RequireCRC64: &strict, Prefix: s.prefix,
 	}
 }
 
