@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,13 +17,27 @@ import (
 	"github.com/logship/logship/internal/artifact"
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline"
+	"github.com/logship/logship/internal/snapshot"
 	"github.com/logship/logship/internal/supervise"
 )
 
-// newSnapshotter is the seam for the snapshot package: given the agent's
-// artifact uploader, it returns what logship run calls after an abnormal
-// exit (run.snapshot_on_exit), or nil while no snapshot is built in.
-var newSnapshotter = func(cfg *config.Config, up artifact.Uploader, log *slog.Logger) supervise.Snapshotter { return nil }
+// exitSnapshot takes the snapshot after an abnormal exit
+// (run.snapshot_on_exit) through the agent's trigger of snapshots on
+// events, so that snapshot.on_events.exit applies to it as to an OOM kill
+// or a JVM crash; when a crash file's snapshot was just taken, the exit
+// event names that one (snapshot.min_interval).
+type exitSnapshot struct{ t *snapshot.Trigger }
+
+func (e exitSnapshot) Snapshot(ctx context.Context, trigger string) (string, error) {
+	res, err := e.t.TakeOrJoin(ctx, snapshot.Request{Trigger: trigger})
+	if err != nil {
+		return "", err
+	}
+	if len(res.Stored.Keys) == 0 {
+		return "", nil
+	}
+	return res.Stored.Keys[0], nil
+}
 
 // lateSnapshotter is the snapshotter made once the agent has built its
 // uploader; without one, Snapshot returns no key and no error.
@@ -98,10 +111,8 @@ LOGSHIP_SINK_REGION (credentials: OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET).`,
 				Args: args, Run: cfg.Run, StateDir: cfg.Pipeline.StateDir, Version: version, Log: log,
 				Agent: func(ctx context.Context, own pipeline.Source, built func([]pipeline.Source)) error {
 					return agent.RunExtra(ctx, cfg, log, agent.Extra{Sources: []pipeline.Source{own},
-						Built: func(srcs []pipeline.Source, up artifact.Uploader) {
-							if s := newSnapshotter(cfg, up, log); s != nil {
-								snap.s.Store(s)
-							}
+						Built: func(srcs []pipeline.Source, _ artifact.Uploader, events *snapshot.Trigger) {
+							snap.s.Store(supervise.Snapshotter(exitSnapshot{events}))
 							built(srcs)
 						}})
 				},

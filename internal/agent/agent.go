@@ -12,6 +12,7 @@ import (
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline"
 	"github.com/logship/logship/internal/sinks"
+	"github.com/logship/logship/internal/snapshot"
 	"github.com/logship/logship/internal/sinks/open"
 	"github.com/logship/logship/internal/sources/crash"
 	"github.com/logship/logship/internal/sources/file"
@@ -86,9 +87,10 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 type Extra struct {
 	// Sources run beside the configured ones.
 	Sources []pipeline.Source
-	// Built, when set, is called with the configured sources and the
-	// artifact uploader once they are built, before anything runs.
-	Built func(srcs []pipeline.Source, up artifact.Uploader)
+	// Built, when set, is called with the configured sources, the
+	// artifact uploader and the trigger of snapshots on events once they
+	// are built, before anything runs.
+	Built func(srcs []pipeline.Source, up artifact.Uploader, events *snapshot.Trigger)
 }
 
 // RunExtra is Run with what a command adds.
@@ -120,7 +122,7 @@ func RunExtra(ctx context.Context, cfg *config.Config, log *slog.Logger, x Extra
 		}
 	}
 	if x.Built != nil {
-		x.Built(srcs, up)
+		x.Built(srcs, up, events)
 	}
 	srcs = append(srcs, x.Sources...)
 	p, err := pipeline.New(opts)

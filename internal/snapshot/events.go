@@ -54,6 +54,8 @@ type Trigger struct {
 	mu sync.Mutex
 	// last is when the last snapshot on an event started; zero: none yet.
 	last time.Time
+	// lastRes is the last snapshot on an event that was stored.
+	lastRes *Result
 	wg   sync.WaitGroup
 }
 
@@ -101,8 +103,40 @@ func (t *Trigger) take(ctx context.Context, req Request) (*Result, error) {
 		return res, err
 	}
 	t.o.Log.Info("snapshot taken on an event", "trigger", req.Trigger, "keys", res.Stored.Keys, "bytes", res.Stored.Size)
+	t.mu.Lock()
+	t.lastRes = res
+	t.mu.Unlock()
 	if t.o.OnTaken != nil {
 		t.o.OnTaken(req, res)
+	}
+	return res, nil
+}
+
+// TakeOrJoin is Take for the last event of a process, the abnormal exit of
+// `logship run`'s child: when min_interval refuses a new snapshot because
+// another event just took one (a JVM crash file shipped a moment before
+// the exit), it waits for the snapshots in flight and returns the last one
+// stored instead of nothing. ctx bounds the wait.
+func (t *Trigger) TakeOrJoin(ctx context.Context, req Request) (*Result, error) {
+	err := t.reserve(req.Trigger)
+	if err == nil {
+		return t.take(ctx, req)
+	}
+	if !errors.Is(err, ErrRateLimited) {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() { t.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	t.mu.Lock()
+	res := t.lastRes
+	t.mu.Unlock()
+	if res == nil {
+		return nil, err
 	}
 	return res, nil
 }

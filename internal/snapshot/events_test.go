@@ -235,3 +235,63 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// gatedTaker holds each snapshot until the test opens the gate.
+type gatedTaker struct {
+	countingTaker
+	gate chan struct{}
+}
+
+func (g *gatedTaker) Take(ctx context.Context, req Request) (*Result, error) {
+	<-g.gate
+	res, _ := g.countingTaker.Take(ctx, req)
+	return &Result{Stored: Stored{Keys: []string{"key-of-" + req.Trigger}}, Manifest: res.Manifest}, nil
+}
+
+// TestTakeOrJoin: the exit of `logship run`'s child a moment after its JVM
+// crash file started a snapshot gets that snapshot (waited for), not a
+// refusal, and no second one is taken.
+func TestTakeOrJoin(t *testing.T) {
+	g := &gatedTaker{gate: make(chan struct{})}
+	tr := NewTrigger(g, TriggerOptions{Config: Config{MinInterval: schema.Duration(time.Minute)}})
+	if !tr.Go(context.Background(), Request{Trigger: TriggerJVMCrash}) {
+		t.Fatal("the crash's snapshot did not start")
+	}
+	type out struct {
+		res *Result
+		err error
+	}
+	joined := make(chan out, 1)
+	go func() {
+		res, err := tr.TakeOrJoin(context.Background(), Request{Trigger: TriggerExit})
+		joined <- out{res, err}
+	}()
+	select {
+	case o := <-joined:
+		t.Fatalf("TakeOrJoin returned %v, %v before the snapshot in flight ended", o.res, o.err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(g.gate)
+	o := <-joined
+	if o.err != nil || len(o.res.Stored.Keys) != 1 || o.res.Stored.Keys[0] != "key-of-"+TriggerJVMCrash {
+		t.Fatalf("TakeOrJoin: %v, %v; want the crash's snapshot", o.res, o.err)
+	}
+	if n := len(g.taken()); n != 1 {
+		t.Fatalf("%d snapshots taken, want 1", n)
+	}
+	// Nothing taken before and nothing in flight: TakeOrJoin takes one.
+	tr2 := NewTrigger(&countingTaker{}, TriggerOptions{Config: Config{MinInterval: schema.Duration(time.Minute)}})
+	if res, err := tr2.TakeOrJoin(context.Background(), Request{Trigger: TriggerExit}); err != nil || len(res.Stored.Keys) != 1 {
+		t.Fatalf("first TakeOrJoin: %v, %v", res, err)
+	}
+	// A context that ends while waiting ends the wait.
+	g3 := &gatedTaker{gate: make(chan struct{})}
+	defer close(g3.gate)
+	tr3 := NewTrigger(g3, TriggerOptions{Config: Config{MinInterval: schema.Duration(time.Minute)}})
+	tr3.Go(context.Background(), Request{Trigger: TriggerOOMKill})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := tr3.TakeOrJoin(ctx, Request{Trigger: TriggerExit}); err == nil {
+		t.Fatal("TakeOrJoin did not end with its context")
+	}
+}
