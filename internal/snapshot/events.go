@@ -56,7 +56,7 @@ type Trigger struct {
 	last time.Time
 	// lastRes is the last snapshot on an event that was stored.
 	lastRes *Result
-	wg   sync.WaitGroup
+	wg      sync.WaitGroup
 }
 
 // NewTrigger returns a trigger taking its snapshots with s.
