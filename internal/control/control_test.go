@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logship/logship/internal/sinks"
 )
 
 // Two agents of one app share the bucket: a request for H1 is answered by
@@ -298,5 +300,56 @@ func TestErrorResponse(t *testing.T) {
 	}
 	if _, err := c.Fetch(ctx, rs[0], &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "access denied") {
 		t.Errorf("fetch of an error response: %v", err)
+	}
+}
+
+// failResponses refuses to store responses while on.
+type failResponses struct {
+	Store
+	on bool
+}
+
+func (f *failResponses) Put(ctx context.Context, obj *sinks.Object) error {
+	if f.on && strings.Contains(obj.Key, "/responses/") {
+		return errors.New("503 ServiceUnavailable")
+	}
+	return f.Store.Put(ctx, obj)
+}
+
+// An agent that took the snapshot but could not write its answer (or was
+// killed before) writes the same answer later, with the bundle, without
+// taking the snapshot again.
+func TestAnswerWrittenAfterRestart(t *testing.T) {
+	store := newStore(t)
+	state := t.TempDir()
+	ctx := context.Background()
+	c := &Client{Store: store, Prefix: testPrefix, App: "shop"}
+	q, err := c.Send(ctx, "h1", "", false, 0)
+	mustf(t, err, "send")
+	fs := &failResponses{Store: store, on: true}
+	ft1 := &fakeTaker{store: store, app: "shop", host: "h1"}
+	if err := newPoller(t, fs, "h1", state, ft1, nil).Poll(ctx); err == nil {
+		t.Fatal("the poll hid the failed answer")
+	}
+	if rs, _ := c.Responses(ctx, q, nil); len(rs) != 0 || ft1.count() != 1 {
+		t.Fatalf("%d responses, %d snapshots", len(rs), ft1.count())
+	}
+	fs.on = false // the outage ends; the agent restarts
+	ft2 := &fakeTaker{store: store, app: "shop", host: "h1"}
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go newPoller(t, fs, "h1", state, ft2, nil).Run(rctx)
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	got, err := c.Wait(wctx, q, []string{"h1"}, 10*time.Millisecond, nil)
+	wcancel()
+	mustf(t, err, "wait")
+	if r := got["h1"]; r.Status != StatusOK || len(r.Keys) != 1 {
+		t.Fatalf("response %+v", r)
+	}
+	if _, err := c.Fetch(ctx, got["h1"], &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if ft2.count() != 0 {
+		t.Fatal("the snapshot was taken again")
 	}
 }

@@ -67,15 +67,20 @@ type Poller struct {
 
 // handled is what the poller remembers of a request object.
 type handled struct {
-	State string    `json:"state"` // started, done, ignored, other (another host's)
+	State string    `json:"state"` // started, answering, done, ignored, other (another host's)
 	At    time.Time `json:"at"`
+	// Response is the answer not yet written (state answering): it is
+	// written at the next poll or start, and the snapshot is not taken
+	// again.
+	Response *Response `json:"response,omitempty"`
 }
 
 const (
-	stateStarted = "started"
-	stateDone    = "done"
-	stateIgnored = "ignored"
-	stateOther   = "other"
+	stateStarted   = "started"
+	stateAnswering = "answering"
+	stateDone      = "done"
+	stateIgnored   = "ignored"
+	stateOther     = "other"
 )
 
 // NewPoller checks the options and loads the handled requests.
@@ -136,9 +141,12 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 }
 
-// Poll lists the requests once and answers the new ones addressed to this
-// host, one at a time.
+// Poll writes the answers still pending, lists the requests once and
+// answers the new ones addressed to this host, one at a time.
 func (p *Poller) Poll(ctx context.Context) error {
+	if err := p.flush(ctx); err != nil {
+		return err
+	}
 	now := p.o.Now().UTC()
 	days := []string{RequestsDay(p.o.Prefix, p.o.App, now)}
 	if y := now.Add(-MaxLife - clockSkewSlack); y.Format("2006-01-02") != now.Format("2006-01-02") {
@@ -257,17 +265,36 @@ func (p *Poller) answer(ctx context.Context, key string, q *Request) error {
 	}
 	resp.Message = strings.Join(notes, "; ")
 	resp.Finished = p.o.Now().UTC()
-	if err := p.respond(ctx, resp); err != nil {
-		return err
-	}
-	log.Info("remote snapshots: answered", "status", resp.Status, "bundle", resp.Bundle, "bytes", resp.Size)
-	return p.mark(ctx, key, stateDone)
-}
-
-func (p *Poller) respond(ctx context.Context, resp *Response) error {
 	if len(resp.Message) > MaxNote {
 		resp.Message = resp.Message[:MaxNote]
 	}
+	// Remembered before it is written: a failed write (or a restart)
+	// writes it later; the snapshot is never taken again.
+	p.seen[key] = handled{State: stateAnswering, At: p.o.Now().UTC(), Response: resp}
+	if err := p.save(ctx); err != nil {
+		return err
+	}
+	return p.flush(ctx)
+}
+
+// flush writes the answers remembered but not yet written.
+func (p *Poller) flush(ctx context.Context) error {
+	for key, h := range p.seen {
+		if h.State != stateAnswering || h.Response == nil {
+			continue
+		}
+		if err := p.respond(ctx, h.Response); err != nil {
+			return err
+		}
+		p.o.Log.Info("remote snapshots: answered", "id", h.Response.ID, "status", h.Response.Status, "bundle", h.Response.Bundle, "bytes", h.Response.Size)
+		if err := p.mark(ctx, key, stateDone); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Poller) respond(ctx context.Context, resp *Response) error {
 	b, err := Encode(resp)
 	if err != nil {
 		return err
@@ -279,10 +306,13 @@ func (p *Poller) respond(ctx context.Context, resp *Response) error {
 	return nil
 }
 
-// finishInterrupted answers, with an error, each request this host
-// started before a restart and never answered: a snapshot is never taken
-// twice for one request.
+// finishInterrupted writes the answers a restart left pending, and
+// answers with an error each request this host started before a restart
+// and never finished: a snapshot is never taken twice for one request.
 func (p *Poller) finishInterrupted(ctx context.Context) {
+	if err := p.flush(ctx); err != nil {
+		p.o.Log.Warn("remote snapshots: writing pending answers", "err", err)
+	}
 	for key, h := range p.seen {
 		if h.State != stateStarted {
 			continue
@@ -328,7 +358,7 @@ func (p *Poller) save(ctx context.Context) error {
 func (p *Poller) prune(now time.Time) error {
 	changed := false
 	for k, h := range p.seen {
-		if h.State != stateStarted && now.Sub(h.At) > 2*(MaxLife+clockSkewSlack)+24*time.Hour {
+		if h.State != stateStarted && h.State != stateAnswering && now.Sub(h.At) > 2*(MaxLife+clockSkewSlack)+24*time.Hour {
 			delete(p.seen, k)
 			changed = true
 		}
