@@ -16,7 +16,7 @@ import (
 
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/control"
-	"github.com/logship/logship/internal/retrieve"
+	"github.com/logship/logship/internal/sinks/open"
 )
 
 // exitTimeout: logship snapshot --remote: not every host asked answered
@@ -88,7 +88,7 @@ func runRemote(cmd *cobra.Command, f *remoteFlags, cf *configFlags, note string,
 	if !slices.Contains([]string{"auto", "bar", "plain", "none"}, f.progress) {
 		errs = append(errs, fmt.Errorf("--progress %q: use auto, bar, plain or none", f.progress))
 	}
-	oo := retrieve.OSSOptions{Region: f.region, Endpoint: f.endpoint, Internal: f.internal, Log: newLogger(cmd.ErrOrStderr(), "warn", "text")}
+	oo := open.Reader{Region: f.region, Endpoint: f.endpoint, Internal: f.internal, Parallel: 4, Log: newLogger(cmd.ErrOrStderr(), "warn", "text")}
 	from := f.from
 	if from == "" {
 		from = os.Getenv("LOGSHIP_FROM")
@@ -104,27 +104,22 @@ func runRemote(cmd *cobra.Command, f *remoteFlags, cf *configFlags, note string,
 			}
 		}
 	}
-	loc, err := retrieve.ParseLocation(from)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("--from: %w", err))
+	if from == "" {
+		errs = append(errs, errors.New("--remote needs --from oss://BUCKET/PREFIX (or LOGSHIP_FROM, or -c with an oss sink)"))
 	}
 	if len(errs) > 0 {
 		return usageErr(errors.Join(errs...))
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	// Opened at the bucket (or folder) root: the control keys are whole,
+	// Keys are whole (the location's prefix is part of each control key),
 	// and the client writes as well as reads.
-	root := from
-	if loc.Scheme == "oss" {
-		root = "oss://" + loc.Bucket
-	}
-	a, err := retrieve.Open(ctx, root, oo)
+	s, loc, err := open.URL(ctx, from, oo)
 	if err != nil {
 		return usageErr(err)
 	}
-	defer closeArchive(a)
-	store, ok := a.(control.Store)
+	defer s.Close()
+	store, ok := s.(control.Store)
 	if !ok {
 		return fmt.Errorf("--from %s: this store cannot be written", from)
 	}
