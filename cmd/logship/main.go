@@ -6,6 +6,7 @@
 //	1  runtime failure (sink unusable, I/O error, shutdown deadline passed with data not yet durable)
 //	2  usage error or invalid configuration
 //	3  finished, but with problems to look at (pull: corrupt or missing objects; check: a step failed)
+//	4  snapshot --remote: a host asked did not answer within --wait
 package main
 
 import (

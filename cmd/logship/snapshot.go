@@ -30,6 +30,7 @@ func newSnapshotCmd() *cobra.Command {
 		jcmd               string
 		uploadTimeout      time.Duration
 		noPriority         bool
+		rf                 remoteFlags
 	)
 	c := &cobra.Command{
 		Use:   "snapshot",
@@ -53,9 +54,12 @@ pull find it); the command prints its key, a download URL (OSS: presigned,
 
 Each collector has a time limit (--timeout); one that fails or hangs is
 recorded in the manifest and the bundle is still complete. The command runs
-niced, with bounded memory.`,
+niced, with bounded memory.` + remoteHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rf.remote {
+				return runRemote(cmd, &rf, &cf, note, heap, out)
+			}
 			cfg, err := cf.load()
 			if err != nil {
 				return err
@@ -103,6 +107,7 @@ niced, with bounded memory.`,
 		},
 	}
 	cf.add(c)
+	rf.add(c)
 	fl := c.Flags()
 	fl.StringVar(&note, "note", "", "free text stored with the bundle (manifest and object header)")
 	fl.StringVarP(&out, "out", "o", "", "write the bundle to this file (- for stdout) instead of uploading it")

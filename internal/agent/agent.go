@@ -130,6 +130,12 @@ func RunExtra(ctx context.Context, cfg *config.Config, log *slog.Logger, x Extra
 		sink.Close()
 		return err
 	}
+	remote, err := RemoteSnapshots(cfg, sink, "", log)
+	if err != nil {
+		sink.Close()
+		return err
+	}
+	defer startRemote(ctx, remote)() // remote snapshot requests, polled beside the pipeline
 	log.Info("agent started", "app", cfg.App, "host", cfg.Host, "sources", len(srcs), "sink", cfg.Sink.Type, "state_dir", cfg.Pipeline.StateDir)
 	return pipeline.Run(ctx, p, srcs, cfg.ShutdownTimeout.Std())
 }

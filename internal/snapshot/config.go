@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/logship/logship/internal/control"
 	"github.com/logship/logship/internal/schema"
 )
 
@@ -31,6 +32,8 @@ type Config struct {
 	// MinInterval is the least time between two snapshots taken on
 	// events; default 10m.
 	MinInterval schema.Duration `yaml:"min_interval"`
+	// Remote is the poller of remote snapshot requests (internal/control).
+	Remote control.Config `yaml:"remote"`
 }
 
 // Probe is one connectivity check: a URL (http, https: DNS, TCP, TLS and
@@ -66,6 +69,7 @@ func (c *Config) SetDefaults() {
 	schema.Default(&c.Timeout, schema.Duration(DefaultTimeout))
 	schema.Default(&c.PresignExpiry, schema.Duration(DefaultPresignExpiry))
 	schema.Default(&c.MinInterval, schema.Duration(DefaultMinInterval))
+	c.Remote.SetDefaults()
 	for _, p := range []**bool{&c.OnEvents.OOMKill, &c.OnEvents.JVMCrash, &c.OnEvents.Exit} {
 		if *p == nil {
 			on := true
@@ -105,6 +109,7 @@ func (c Config) Validate() error {
 		ps.Add("presign_expiry", "%s is too long: OSS signs URLs for at most 168h (7 days)", c.PresignExpiry)
 	}
 	ps.Positive("min_interval", c.MinInterval)
+	ps.Nest("remote", c.Remote.Validate())
 	for i, p := range c.Probes {
 		key := fmt.Sprintf("probes[%d]", i)
 		switch {
