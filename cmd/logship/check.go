@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/internal/config"
+	"github.com/logship/logship/internal/control"
 	"github.com/logship/logship/internal/sinks"
 	"github.com/logship/logship/internal/sinks/open"
 	osssink "github.com/logship/logship/internal/sinks/oss"
@@ -57,9 +58,8 @@ is invalid.`,
 	return c
 }
 
-// runPolicy prints the RAM policy of the configured oss sink. Remote
-// snapshots' control prefix is not granted: no config key turns them on
-// yet (AgentPolicy's control parameter is for it).
+// runPolicy prints the RAM policy of the configured oss sink, with the
+// app's control prefix when remote snapshots are on (snapshot.remote).
 func runPolicy(w io.Writer, cf *configFlags) error {
 	cfg, err := cf.load()
 	if err != nil {
@@ -70,7 +70,11 @@ func runPolicy(w io.Writer, cf *configFlags) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(osssink.AgentPolicy(cfg.Sink.OSS.Bucket, cfg.Sink.Prefix, false))
+	var controlRoot string
+	if cfg.Snapshot.Remote.On() {
+		controlRoot = control.Root(cfg.Sink.Prefix, cfg.App)
+	}
+	return enc.Encode(osssink.AgentPolicy(cfg.Sink.OSS.Bucket, cfg.Sink.Prefix, controlRoot))
 }
 
 // runCheck runs the check and prints one line per step to w (logs go to

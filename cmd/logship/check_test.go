@@ -373,9 +373,21 @@ func TestCheckPolicy(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &pol); err != nil {
 		t.Fatalf("%v:\n%s", err, out.String())
 	}
-	want := osssink.AgentPolicy(checkBucket, "logs/", false)
-	if !reflect.DeepEqual(pol, want) || !strings.Contains(out.String(), "acs:oss:*:*:"+checkBucket+"/logs/*") {
+	// Remote snapshots are on by default: the app's control prefix is in.
+	want := osssink.AgentPolicy(checkBucket, "logs/", "logs/_control/app=demo/")
+	if !reflect.DeepEqual(pol, want) || !strings.Contains(out.String(), "acs:oss:*:*:"+checkBucket+"/logs/*") ||
+		!strings.Contains(out.String(), "acs:oss:*:*:"+checkBucket+"/logs/_control/app=demo/*") {
 		t.Fatalf("printed:\n%s", out.String())
+	}
+	// Off: no grant on the control prefix.
+	out.Reset()
+	off := filepath.Join(t.TempDir(), "logship.yaml")
+	os.WriteFile(off, []byte(ossConfig("  region: cn-hangzhou\n  endpoint: http://127.0.0.1:1\nsnapshot:\n  remote:\n    enabled: false\n")), 0o600)
+	if err := runPolicy(&out, &configFlags{path: off}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "_control") {
+		t.Fatalf("remote snapshots off, the policy still grants the control prefix:\n%s", out.String())
 	}
 	dir := filepath.Join(t.TempDir(), "logship.yaml")
 	os.WriteFile(dir, []byte("app: demo\nsources:\n  - type: kmsg\nsink:\n  type: dir\n  path: "+t.TempDir()+"\n"), 0o600)

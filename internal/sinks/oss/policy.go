@@ -30,21 +30,23 @@ var AgentOps = []string{
 }
 
 // ControlOps are the operations of remote snapshots through the bucket
-// (requests and answers under PREFIX_control/): the agent lists and reads
-// requests, writes answers and removes what it handled.
-var ControlOps = []string{"ListObjectsV2", "GetObject", "PutObject", "DeleteObject"}
+// (internal/control, under PREFIX/_control/app=APP/): the agent's poller
+// lists and reads requests, reads answers to see whether it already
+// answered, and writes its answers. It never deletes.
+var ControlOps = []string{"ListObjectsV2", "GetObject", "PutObject"}
 
 // AgentPolicy is the least-privilege RAM policy of an agent shipping to
 // bucket under prefix: what AgentOps need and nothing else, objects
 // limited to PREFIX*, listings to the oss:Prefix PREFIX*. With control,
-// the control prefix of remote snapshots (PREFIX_control/) may also be
-// read, listed and cleaned. Reading the archive back (ls, pull, cat) needs
+// controlRoot not empty, the control prefix of remote snapshots
+// (control.Root(prefix, app)) may also be
+// listed, read and answered. Reading the archive back (ls, pull, cat) needs
 // oss:ListObjects and oss:GetObject, which this policy does not grant.
-func AgentPolicy(bucket, prefix string, control bool) Policy {
+func AgentPolicy(bucket, prefix, controlRoot string) Policy {
 	p := Policy{Version: "1"}
 	p.Statement = append(p.Statement, statements(bucket, prefix, AgentOps)...)
-	if control {
-		p.Statement = append(p.Statement, statements(bucket, prefix+"_control/", ControlOps)...)
+	if controlRoot != "" {
+		p.Statement = append(p.Statement, statements(bucket, controlRoot, ControlOps)...)
 	}
 	return p
 }

@@ -77,7 +77,7 @@ func TestAgentPolicyMatchesCalls(t *testing.T) {
 	if !slices.Equal(called, ops) {
 		t.Errorf("calls %v, AgentOps %v", called, ops)
 	}
-	pol := AgentPolicy(testBucket, "logs/", false)
+	pol := AgentPolicy(testBucket, "logs/", "")
 	if got := pol.Actions(); !slices.Equal(got, seen) {
 		t.Fatalf("policy actions %v, calls need %v", got, seen)
 	}
@@ -86,7 +86,7 @@ func TestAgentPolicyMatchesCalls(t *testing.T) {
 // The resources and conditions: objects under the prefix only, listings
 // of the prefix only; the control prefix when asked for.
 func TestAgentPolicyDocument(t *testing.T) {
-	b, err := json.MarshalIndent(AgentPolicy("my-logs", "logs/", false), "", "  ")
+	b, err := json.MarshalIndent(AgentPolicy("my-logs", "logs/", ""), "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,13 +101,16 @@ func TestAgentPolicyDocument(t *testing.T) {
 			t.Errorf("policy grants %s:\n%s", w, doc)
 		}
 	}
-	ctl, _ := json.Marshal(AgentPolicy("my-logs", "logs/", true))
-	for _, w := range []string{`"acs:oss:*:*:my-logs/logs/_control/*"`, `"logs/_control/*"`, "oss:GetObject", "oss:DeleteObject"} {
+	ctl, _ := json.Marshal(AgentPolicy("my-logs", "logs/", "logs/_control/app=shop/"))
+	for _, w := range []string{`"acs:oss:*:*:my-logs/logs/_control/app=shop/*"`, `"logs/_control/app=shop/*"`, "oss:GetObject"} {
 		if !strings.Contains(string(ctl), w) {
 			t.Errorf("control policy lacks %s:\n%s", w, ctl)
 		}
 	}
-	if nop, _ := json.Marshal(AgentPolicy("b", "", false)); strings.Contains(string(nop), "Condition") {
+	if strings.Contains(string(ctl), "oss:DeleteObject") {
+		t.Errorf("the control policy grants a delete the poller never makes:\n%s", ctl)
+	}
+	if nop, _ := json.Marshal(AgentPolicy("b", "", "")); strings.Contains(string(nop), "Condition") {
 		t.Errorf("a policy for the whole bucket has a prefix condition: %s", nop)
 	}
 }
@@ -134,7 +137,7 @@ func TestAgentPolicyCoversArtifactShipper(t *testing.T) {
 	if srv.Count("UploadPart") < 2 {
 		t.Fatalf("not a multipart upload: %v", srv.Counts())
 	}
-	allowed := AgentPolicy(testBucket, "logs/", false).Actions()
+	allowed := AgentPolicy(testBucket, "logs/", "").Actions()
 	for op := range srv.Counts() {
 		if !slices.Contains(AgentOps, op) || !slices.Contains(allowed, ramAction[op]) {
 			t.Errorf("the shipper called %s (%s), which the policy does not grant", op, ramAction[op])
