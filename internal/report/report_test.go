@@ -237,3 +237,16 @@ func TestChromiumCheckerCatches(t *testing.T) {
 		t.Errorf("checks missed: %+v", pc)
 	}
 }
+
+// TestNoIngestTimes: a folder without pull's state still says when each
+// host was first and last seen, from the times in its data.
+func TestNoIngestTimes(t *testing.T) {
+	res := build(t, "testdata/formats", Options{})
+	var kinds []string
+	for _, ev := range res.Timeline {
+		kinds = append(kinds, ev.Kind)
+	}
+	if len(res.Hosts) != 1 || res.Hosts[0].SeenFirst.IsZero() || !strings.Contains(strings.Join(kinds, " "), KindShipStart) {
+		t.Errorf("hosts %+v, timeline %v", res.Hosts, kinds)
+	}
+}
