@@ -153,7 +153,7 @@ func TestFormatsGolden(t *testing.T) {
 	golden(t, "formats.golden.json", append(js, '\n'))
 	want := map[string]string{"zookeeper.log": FormatLog4j, "hadoop.log": FormatLog4j, "hdfs.log": FormatCompact, "jul.log": FormatJUL,
 		"logback-time.log": FormatLogback, "app.json": FormatJSON, "iso.log": FormatISO, "plain.txt": FormatUnknown,
-		"random.bin": FormatBinary, "empty.log": FormatEmpty}
+		"random.bin": FormatBinary, "empty.log": FormatEmpty, "copytruncated.log": FormatLogback}
 	for _, f := range res.Files {
 		if w := want[filepath.Base(f.Path)]; w != f.Format {
 			t.Errorf("%s: format %s, want %s", f.Path, f.Format, w)
