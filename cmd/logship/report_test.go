@@ -309,8 +309,6 @@ func TestReportFromOSS(t *testing.T) {
 		}
 	}
 	if len(res.Hosts) != 2 || lines != wantLines {
-		_, se, _ := runLogship(t, env, args...)
-		t.Log(se)
 		t.Errorf("hosts %+v: %d log lines, want %d", res.Hosts, lines, wantLines)
 	}
 	if _, stderr, code := runLogship(t, env, args...); code != 0 || !strings.Contains(stderr, "fetched 0 objects") {
