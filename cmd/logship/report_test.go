@@ -277,3 +277,44 @@ func parseSizeArg(v string) (int64, error) {
 	}
 	return strconv.ParseInt(v, 10, 64)
 }
+
+// TestReportFromOSS: --from oss:// pulls through the OSS reader into the
+// cache under XDG_CACHE_HOME and reports both hosts; a re-run fetches
+// nothing new.
+func TestReportFromOSS(t *testing.T) {
+	srv, want := ossPullArchive(t)
+	cache := t.TempDir()
+	env := append(ossEnv(t), "XDG_CACHE_HOME="+cache)
+	args := append([]string{"report"}, ossFlags(srv)...)
+	stdout, stderr, code := runLogship(t, env, append(args, "--json")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Hosts []struct {
+			Host  string
+			Lines int64
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	var lines, wantLines int64
+	for _, h := range res.Hosts {
+		lines += h.Lines
+	}
+	for name, b := range want {
+		if strings.Contains(name, "/file/") {
+			wantLines += int64(bytes.Count(b, []byte{'\n'}))
+		}
+	}
+	if len(res.Hosts) != 2 || lines != wantLines {
+		t.Errorf("hosts %+v: %d log lines, want %d", res.Hosts, lines, wantLines)
+	}
+	if _, stderr, code := runLogship(t, env, args...); code != 0 || !strings.Contains(stderr, "fetched 0 objects") {
+		t.Errorf("re-run: exit %d: %s", code, stderr)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(cache, "logship", "report")); len(ents) != 1 {
+		t.Errorf("%d cache folders", len(ents))
+	}
+}

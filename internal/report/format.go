@@ -205,21 +205,21 @@ func detect(headBytes []byte) format {
 	return f
 }
 
-// isBinary: NUL bytes or mostly non-text in the head.
+// isBinary: more than 5% of the head is NUL or control bytes. A file of
+// text lines with a stray NUL in them is still read; the NUL bytes a
+// copytruncate rotation leaves at the start of a file are skipped first.
 func isBinary(b []byte) bool {
+	b = bytes.TrimLeft(b, "\x00")
 	if len(b) > 8192 {
 		b = b[:8192]
 	}
 	bad := 0
 	for _, c := range b {
-		if c == 0 {
-			return true
-		}
 		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != 0x1b {
 			bad++
 		}
 	}
-	return bad*10 > len(b)
+	return bad*20 > len(b)
 }
 
 // parseHead reads the first line of a record in format f.

@@ -128,7 +128,7 @@ func guessZone(f *os.File, fm format, segs []segment) (zoneRule, bool) {
 	sort.Slice(deltas, func(i, j int) bool { return deltas[i] < deltas[j] })
 	med := deltas[len(deltas)/2]
 	off := med.Round(15 * time.Minute)
-	if off > 14*time.Hour || off < -12*time.Hour || (med-off).Abs() > 10*time.Minute {
+	if off > 14*time.Hour || off < -12*time.Hour || (med-off).Abs() > 2*time.Minute {
 		return zoneRule{}, false
 	}
 	return zoneRule{off: int(off / time.Second), label: "UTC" + offsetText(int(off/time.Second)) + " (guessed from ingest times)"}, true

@@ -116,6 +116,9 @@ func (r *run) readLog(ctx context.Context, in *input) error {
 		if len(line) > 0 {
 			fr.lf.Lines++
 			line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte{'\n'}), []byte{'\r'})
+			if len(line) > 0 && line[0] == 0 { // the hole a copytruncate leaves
+				line = bytes.TrimLeft(line, "\x00")
+			}
 			fr.line(line, off)
 		}
 		off += size

@@ -19,6 +19,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/logship/logship/archive"
 )
 
 // Options select what is read and tune the analysis. The zero value reads
@@ -89,14 +91,12 @@ func zoneOption(z string) (*time.Location, error) {
 	return loc, nil
 }
 
-// Source kinds of the folder layout (archive.Kind* and the run streams).
+// Source kinds of the folder layout.
 const (
-	srcFile     = "file"
-	srcStdout   = "stdout"
-	srcKmsg     = "kmsg"
-	srcCrash    = "crash"
-	srcSnapshot = "snapshot"
-	srcEvent    = "event"
+	srcKmsg     = archive.KindKmsg
+	srcCrash    = archive.KindCrash
+	srcSnapshot = archive.KindSnapshot
+	srcEvent    = archive.KindEvent
 )
 
 // input is one file of the folder.

@@ -153,7 +153,7 @@ func TestFormatsGolden(t *testing.T) {
 	golden(t, "formats.golden.json", append(js, '\n'))
 	want := map[string]string{"zookeeper.log": FormatLog4j, "hadoop.log": FormatLog4j, "hdfs.log": FormatCompact, "jul.log": FormatJUL,
 		"logback-time.log": FormatLogback, "app.json": FormatJSON, "iso.log": FormatISO, "plain.txt": FormatUnknown,
-		"random.bin": FormatBinary, "empty.log": FormatEmpty}
+		"random.bin": FormatBinary, "empty.log": FormatEmpty, "copytruncated.log": FormatLogback}
 	for _, f := range res.Files {
 		if w := want[filepath.Base(f.Path)]; w != f.Format {
 			t.Errorf("%s: format %s, want %s", f.Path, f.Format, w)
@@ -235,5 +235,18 @@ func TestChromiumCheckerCatches(t *testing.T) {
 	}
 	if pc.UserSelectNone == 0 || pc.ScrollWidth <= pc.InnerWidth {
 		t.Errorf("checks missed: %+v", pc)
+	}
+}
+
+// TestNoIngestTimes: a folder without pull's state still says when each
+// host was first and last seen, from the times in its data.
+func TestNoIngestTimes(t *testing.T) {
+	res := build(t, "testdata/formats", Options{})
+	var kinds []string
+	for _, ev := range res.Timeline {
+		kinds = append(kinds, ev.Kind)
+	}
+	if len(res.Hosts) != 1 || res.Hosts[0].SeenFirst.IsZero() || !strings.Contains(strings.Join(kinds, " "), KindShipStart) {
+		t.Errorf("hosts %+v, timeline %v", res.Hosts, kinds)
 	}
 }

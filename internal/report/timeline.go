@@ -106,9 +106,13 @@ func sortSlices(res *Result) {
 // hostEvents adds a host's shipping span, gaps, starts, exits and error
 // climbs to the timeline.
 func (r *run) hostEvents(h *hostAcc) {
-	if !h.ShipFirst.IsZero() {
+	switch {
+	case !h.ShipFirst.IsZero():
 		r.event(h.ShipFirst, h.Host, KindShipStart, SevInfo, "first data shipped")
 		r.event(h.ShipLast, h.Host, KindShipStop, SevInfo, "last data shipped")
+	case !h.SeenFirst.IsZero(): // a folder without pull's ingest times
+		r.event(h.SeenFirst, h.Host, KindShipStart, SevInfo, "first time seen in its data (no ingest times in this folder)")
+		r.event(h.SeenLast, h.Host, KindShipStop, SevInfo, "last time seen in its data")
 	}
 	h.Gaps = gaps(h.spans, r.opt.Gap)
 	for _, g := range h.Gaps {
