@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/internal/retrieve"
+	"github.com/logship/logship/internal/schema"
 	"github.com/spf13/cobra"
 )
 
@@ -107,7 +108,7 @@ func printTree(w io.Writer, l *retrieve.Listing, streams bool) {
 		if streams {
 			for _, s := range f.Streams {
 				fmt.Fprintf(w, "        %s  [%d, %d) %s  %s  %d chunks, raw %s, stored %s%s\n", s.ID, s.Start, s.End, s.Unit,
-					span(s.First, s.Last), s.Chunks, humanBytes(s.Raw), humanBytes(s.Stored), flags(s.Events, len(s.Gaps)))
+					span(s.First, s.Last), s.Chunks, schema.HumanBytes(s.Raw), schema.HumanBytes(s.Stored), flags(s.Events, len(s.Gaps)))
 				for _, g := range s.Gaps {
 					fmt.Fprintf(w, "          gap: %s\n", g.Msg)
 				}
@@ -116,7 +117,7 @@ func printTree(w io.Writer, l *retrieve.Listing, streams bool) {
 		raw += f.Raw
 		stored += f.Stored
 	}
-	fmt.Fprintf(w, "%d files, %d objects, raw %s, stored %s", len(l.Files), l.Objects, humanBytes(raw), humanBytes(stored))
+	fmt.Fprintf(w, "%d files, %d objects, raw %s, stored %s", len(l.Files), l.Objects, schema.HumanBytes(raw), schema.HumanBytes(stored))
 	if l.Ignored > 0 {
 		fmt.Fprintf(w, "; %d objects ignored (not logship chunks)", l.Ignored)
 	}
@@ -158,7 +159,7 @@ func counts(gens, chunks, dups int, raw, stored int64) string {
 	if dups > 0 {
 		fmt.Fprintf(&b, " (%d duplicates)", dups)
 	}
-	fmt.Fprintf(&b, ", raw %s, stored %s", humanBytes(raw), humanBytes(stored))
+	fmt.Fprintf(&b, ", raw %s, stored %s", schema.HumanBytes(raw), schema.HumanBytes(stored))
 	return b.String()
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/internal/retrieve"
+	"github.com/logship/logship/internal/schema"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
@@ -20,19 +21,6 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
-}
 
 // progress shows pull and cat progress on stderr: an mpb bar on a
 // terminal, a plain line every few seconds otherwise. Problems are printed
@@ -91,8 +79,8 @@ func startProgress(ctx context.Context, w io.Writer, mode, verb string, st *retr
 			}
 			secs := time.Since(start).Seconds()
 			fmt.Fprintf(w, "logship: %s: %d/%d objects, %s/%s fetched, %s written, %.1f MB/s\n", verb,
-				st.Objects.Load(), st.ObjectsTotal.Load(), humanBytes(st.Bytes.Load()), humanBytes(st.BytesTotal.Load()),
-				humanBytes(st.Written.Load()), float64(st.Written.Load())/1e6/secs)
+				st.Objects.Load(), st.ObjectsTotal.Load(), schema.HumanBytes(st.Bytes.Load()), schema.HumanBytes(st.BytesTotal.Load()),
+				schema.HumanBytes(st.Written.Load()), float64(st.Written.Load())/1e6/secs)
 		}
 	}()
 	return pv

@@ -9,6 +9,7 @@ import (
 
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/retrieve"
+	"github.com/logship/logship/internal/schema"
 	"github.com/spf13/cobra"
 )
 
@@ -107,7 +108,7 @@ func runPull(ctx context.Context, o *pullOptions) error {
 
 func printSummary(w io.Writer, s *retrieve.Summary, out string) {
 	fmt.Fprintf(w, "logship: %d files in %s (%d up to date), %s; fetched %d objects (%s), reused %s; %d duplicates dropped, %s of overlap trimmed\n",
-		s.Files, out, s.UpToDate, humanBytes(s.Bytes), s.Fetched, humanBytes(s.FetchedBytes), humanBytes(s.Reused), s.Duplicates, humanBytes(s.Overlap))
+		s.Files, out, s.UpToDate, schema.HumanBytes(s.Bytes), s.Fetched, schema.HumanBytes(s.FetchedBytes), schema.HumanBytes(s.Reused), s.Duplicates, schema.HumanBytes(s.Overlap))
 	if len(s.Problems) > 0 || s.Ignored > 0 {
 		fmt.Fprintf(w, "logship: problems: %d corrupt, %d could not be fetched, %d gaps, %d unsafe, %d not written; %d objects ignored (not logship chunks)\n",
 			s.Count(retrieve.KindCorrupt), s.Count(retrieve.KindFetch), s.Count(retrieve.KindGap), s.Count(retrieve.KindUnsafe), s.Count(retrieve.KindWrite), s.Ignored)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/logship/logship/internal/report"
 	"github.com/logship/logship/internal/retrieve"
+	"github.com/logship/logship/internal/schema"
 	"github.com/spf13/cobra"
 )
 
@@ -198,7 +199,7 @@ func pullForReport(ctx context.Context, cmd *cobra.Command, a retrieve.Store, fl
 			return nil, err
 		}
 		problems += len(sum.Problems)
-		fmt.Fprintf(stderr, "logship: pulled into %s: %d files, fetched %d objects (%s)\n", dir, sum.Files, sum.Fetched, humanBytes(sum.FetchedBytes))
+		fmt.Fprintf(stderr, "logship: pulled into %s: %d files, fetched %d objects (%s)\n", dir, sum.Files, sum.Fetched, schema.HumanBytes(sum.FetchedBytes))
 	}
 	if problems > 0 {
 		fmt.Fprintf(stderr, "logship: the pull had %d problems (above); the report shows what arrived\n", problems)

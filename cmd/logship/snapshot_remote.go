@@ -16,6 +16,7 @@ import (
 
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/control"
+	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sinks/open"
 )
 
@@ -205,7 +206,7 @@ func saveBundle(ctx context.Context, c *control.Client, r *control.Response, ext
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: %s unpacked into %s (%d files, %s)\n", r.Host, r.Bundle, dir, files, humanBytes(n))
+		fmt.Fprintf(stdout, "%s: %s unpacked into %s (%d files, %s)\n", r.Host, r.Bundle, dir, files, schema.HumanBytes(n))
 		return nil
 	}
 	if out == "" {
@@ -227,7 +228,7 @@ func saveBundle(ctx context.Context, c *control.Client, r *control.Response, ext
 		os.Remove(name)
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %s (%s; open with: zstd -dc %s | tar -x)\n", r.Host, name, humanBytes(n), name)
+	fmt.Fprintf(stdout, "%s: %s (%s; open with: zstd -dc %s | tar -x)\n", r.Host, name, schema.HumanBytes(n), name)
 	return nil
 }
 

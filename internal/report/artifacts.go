@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sources/crash"
 )
 
@@ -117,7 +118,7 @@ func (r *run) addHeapDump(hd HeapDump) {
 	}
 	r.res.HeapDumps = append(r.res.HeapDumps, hd)
 	if !hd.Time.IsZero() {
-		r.event(hd.Time, &Host{Name: hd.Host}, KindHeapDump, SevWarn, fmt.Sprintf("heap dump %s (%s)", path.Base(hd.Path), HumanBytes(hd.Size)))
+		r.event(hd.Time, &Host{Name: hd.Host}, KindHeapDump, SevWarn, fmt.Sprintf("heap dump %s (%s)", path.Base(hd.Path), schema.HumanBytes(hd.Size)))
 	}
 }
 
@@ -311,10 +312,10 @@ func snapshotText(s Snapshot) string {
 		b.WriteString(" (" + s.Trigger + ")")
 	}
 	if s.MemLimit > 0 {
-		fmt.Fprintf(&b, ": memory %s of %s", HumanBytes(s.MemUsage), HumanBytes(s.MemLimit))
+		fmt.Fprintf(&b, ": memory %s of %s", schema.HumanBytes(s.MemUsage), schema.HumanBytes(s.MemLimit))
 	}
 	for _, j := range s.JVMs {
-		fmt.Fprintf(&b, "; JVM %d rss %s, %d threads, %d blocked", j.PID, HumanBytes(j.RSS), j.Threads, j.BlockedThreads)
+		fmt.Fprintf(&b, "; JVM %d rss %s, %d threads, %d blocked", j.PID, schema.HumanBytes(j.RSS), j.Threads, j.BlockedThreads)
 	}
 	if s.Error != "" {
 		b.WriteString(": unreadable: " + s.Error)

@@ -5,6 +5,8 @@ import (
 	"io"
 	"path"
 	"strings"
+
+	"github.com/logship/logship/internal/schema"
 )
 
 // pageCSS styles the page: system fonts only, nothing fetched; tables and
@@ -224,7 +226,7 @@ func hostsHTML(hw *htmlWriter, res *Result) {
 			hw.p(`<dt>logged</dt><dd>%s .. %s</dd>`, when(h.SeenFirst), when(h.SeenLast))
 		}
 		hw.p(`<dt>records</dt><dd>%d: ERROR %d, WARN %d, INFO %d, DEBUG %d, no level %d; %d lines, %s</dd>`, h.Records,
-			h.Levels[LevelError], h.Levels[LevelWarn], h.Levels[LevelInfo], h.Levels[LevelDebug], h.Levels[LevelOther], h.Lines, HumanBytes(h.Bytes))
+			h.Levels[LevelError], h.Levels[LevelWarn], h.Levels[LevelInfo], h.Levels[LevelDebug], h.Levels[LevelOther], h.Lines, schema.HumanBytes(h.Bytes))
 		for i, s := range h.Starts {
 			what := "start"
 			if i > 0 {
@@ -326,7 +328,7 @@ func crashesHTML(hw *htmlWriter, res *Result) {
 	}
 	for _, d := range res.HeapDumps {
 		hw.p(`<div class="card"><h3>heap dump %s <span class="muted">%s</span></h3><dl><dt>host</dt><dd>%s</dd><dt>time</dt><dd>%s</dd>`,
-			esc(path.Base(d.Path)), HumanBytes(d.Size), esc(d.Host), when(d.Time))
+			esc(path.Base(d.Path)), schema.HumanBytes(d.Size), esc(d.Host), when(d.Time))
 		if d.Local != "" {
 			hw.p(`<dt>here</dt><dd><code>%s</code></dd>`, esc(d.Local))
 		}
@@ -347,11 +349,11 @@ func snapshotsHTML(hw *htmlWriter, res *Result) {
 	for _, s := range res.Snapshots {
 		mem := ""
 		if s.MemLimit > 0 {
-			mem = HumanBytes(s.MemUsage) + " of " + HumanBytes(s.MemLimit)
+			mem = schema.HumanBytes(s.MemUsage) + " of " + schema.HumanBytes(s.MemLimit)
 		}
 		var jvms []string
 		for _, j := range s.JVMs {
-			jvms = append(jvms, fmt.Sprintf("pid %d: rss %s, %d threads, %d blocked", j.PID, HumanBytes(j.RSS), j.Threads, j.BlockedThreads))
+			jvms = append(jvms, fmt.Sprintf("pid %d: rss %s, %d threads, %d blocked", j.PID, schema.HumanBytes(j.RSS), j.Threads, j.BlockedThreads))
 		}
 		bundle := s.Path
 		if s.Error != "" {
@@ -419,7 +421,7 @@ func filesHTML(hw *htmlWriter, res *Result) {
 			zone = `<br><span class="muted">zone-less times: ` + esc(f.Zone) + `</span>`
 		}
 		hw.row(cols, "", esc(f.Host), "<code>"+esc(f.Path)+`</code> <span class="muted">`+esc(f.Source)+"</span>", esc(f.Format)+zone,
-			HumanBytes(f.Bytes), fmt.Sprint(f.Records), fmt.Sprint(f.Levels[LevelError]), fmt.Sprint(f.Levels[LevelWarn]))
+			schema.HumanBytes(f.Bytes), fmt.Sprint(f.Records), fmt.Sprint(f.Levels[LevelError]), fmt.Sprint(f.Levels[LevelWarn]))
 	}
 	hw.tableEnd()
 	if res.FilesDropped > 0 {

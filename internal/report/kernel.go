@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sources/kmsg"
 )
 
@@ -180,21 +181,7 @@ func (r *run) addOOM(h *hostAcc, in *input, k OOMKill) {
 }
 
 // kb formats kibibytes.
-func kb(n int64) string { return HumanBytes(n * 1024) }
-
-// HumanBytes formats a byte count: 512 B, 1.5 KiB, 2.0 GiB.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
-}
+func kb(n int64) string { return schema.HumanBytes(n * 1024) }
 
 // fieldStr returns the value after key up to a comma, space or tab.
 func fieldStr(b []byte, key string) []byte {

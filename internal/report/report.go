@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/sources/glob"
 )
 
 // Options select what is read and tune the analysis. The zero value reads
@@ -231,7 +232,7 @@ func (r *run) walk(dir string, segs map[string][]segment) ([]*input, error) {
 					}
 					rel, _ := filepath.Rel(root, p)
 					rel = filepath.ToSlash(rel)
-					if !matchPath(r.opt.Path, "/"+rel) {
+					if !glob.MatchFilter(r.opt.Path, "/"+rel) {
 						return nil
 					}
 					if len(out) >= maxInputs {
@@ -266,34 +267,4 @@ func match(pattern, s string) bool {
 	}
 	ok, _ := path.Match(pattern, s)
 	return ok
-}
-
-// matchPath matches an original path against a --path glob: the base
-// name without a "/", else the whole path ("**" for any folders).
-func matchPath(glob, p string) bool {
-	if glob == "" {
-		return true
-	}
-	if !strings.Contains(glob, "/") {
-		return match(glob, path.Base(p))
-	}
-	return matchDoubleStar(strings.Split(strings.Trim(glob, "/"), "/"), strings.Split(strings.Trim(p, "/"), "/"))
-}
-
-func matchDoubleStar(g, p []string) bool {
-	for len(g) > 0 {
-		if g[0] == "**" {
-			for i := 0; i <= len(p); i++ {
-				if matchDoubleStar(g[1:], p[i:]) {
-					return true
-				}
-			}
-			return false
-		}
-		if len(p) == 0 || !match(g[0], p[0]) {
-			return false
-		}
-		g, p = g[1:], p[1:]
-	}
-	return len(p) == 0
 }

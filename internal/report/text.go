@@ -6,6 +6,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/logship/logship/internal/schema"
 )
 
 // TextOptions tune the terminal rendering.
@@ -129,7 +131,7 @@ func WriteText(w io.Writer, res *Result, o TextOptions) error {
 	if len(res.HeapDumps) > 0 {
 		tw.section("Heap dumps")
 		for _, hd := range res.HeapDumps {
-			tw.printf("  %s  %s  %s  %s\n", when(hd.Time), hd.Host, hd.Path, HumanBytes(hd.Size))
+			tw.printf("  %s  %s  %s  %s\n", when(hd.Time), hd.Host, hd.Path, schema.HumanBytes(hd.Size))
 			if hd.Local != "" {
 				tw.printf("      here: %s\n", hd.Local)
 			}
@@ -197,7 +199,7 @@ func WriteText(w io.Writer, res *Result, o TextOptions) error {
 	if len(res.Files) > 0 {
 		tw.section("Files")
 		for _, f := range res.Files {
-			tw.printf("  %s  %s %s  %s, %d lines, %d records: ERROR %d, WARN %d\n", f.Host, f.Source, f.Path, HumanBytes(f.Bytes), f.Lines, f.Records, f.Levels[LevelError], f.Levels[LevelWarn])
+			tw.printf("  %s  %s %s  %s, %d lines, %d records: ERROR %d, WARN %d\n", f.Host, f.Source, f.Path, schema.HumanBytes(f.Bytes), f.Lines, f.Records, f.Levels[LevelError], f.Levels[LevelWarn])
 			tw.printf("      format %s", f.Format)
 			if f.Untimed > 0 {
 				tw.printf("; %d records without a time (no date in the lines and no ingest times)", f.Untimed)
@@ -271,7 +273,7 @@ func writeHostsText(tw *textWriter, res *Result) {
 			tw.printf("      logged    %s .. %s\n", when(h.SeenFirst), when(h.SeenLast))
 		}
 		tw.printf("      records   %d (ERROR %d, WARN %d, INFO %d, DEBUG %d, no level %d) in %d lines, %s\n", h.Records,
-			h.Levels[LevelError], h.Levels[LevelWarn], h.Levels[LevelInfo], h.Levels[LevelDebug], h.Levels[LevelOther], h.Lines, HumanBytes(h.Bytes))
+			h.Levels[LevelError], h.Levels[LevelWarn], h.Levels[LevelInfo], h.Levels[LevelDebug], h.Levels[LevelOther], h.Lines, schema.HumanBytes(h.Bytes))
 		for i, s := range h.Starts {
 			what := "start  "
 			if i > 0 {

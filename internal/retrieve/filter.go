@@ -94,13 +94,7 @@ func match(pattern, s string) bool {
 
 // matchPath matches an original path against the --path glob.
 func (f Filter) matchPath(p string) bool {
-	if f.Path == "" {
-		return true
-	}
-	if !strings.Contains(f.Path, "/") {
-		return match(f.Path, path.Base(p))
-	}
-	return glob.MatchPath(f.Path, p)
+	return glob.MatchFilter(f.Path, p)
 }
 
 // ParseTime parses a --since or --until value: a duration before now

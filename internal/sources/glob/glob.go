@@ -90,6 +90,21 @@ func MatchPath(pattern, name string) bool {
 	return matchSegs(strings.Split(strings.Trim(pattern, "/"), "/"), strings.Split(strings.Trim(name, "/"), "/"))
 }
 
+// MatchFilter is the rule of the readers' --path filter (ls, pull, cat,
+// report): a pattern without "/" matches the base name, one with "/" the
+// whole path (MatchPath, "**" for any folders); an empty pattern matches
+// everything.
+func MatchFilter(pattern, name string) bool {
+	switch {
+	case pattern == "":
+		return true
+	case !strings.Contains(pattern, "/"):
+		ok, _ := path.Match(pattern, path.Base(name))
+		return ok
+	}
+	return MatchPath(pattern, name)
+}
+
 // matchSegs matches path segments against pattern segments, "**" standing
 // for any number of segments.
 func matchSegs(segs, parts []string) bool {

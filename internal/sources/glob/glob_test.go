@@ -285,3 +285,22 @@ func TestMatchPath(t *testing.T) {
 		}
 	}
 }
+
+func TestMatchFilter(t *testing.T) {
+	for _, c := range []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"", "/any/thing.log", true},
+		{"app.log", "/home/admin/logs/app.log", true},       // no "/": the base name
+		{"*.log", "/home/admin/logs/gc.log", true},          // no "/": the base name
+		{"app.log", "/home/admin/logs/app.log.1", false},    // the whole base name
+		{"logs/app.log", "/home/admin/logs/app.log", false}, // with "/": the whole path
+		{"/home/**/app.log", "/home/admin/logs/app.log", true},
+		{"/home/*/app.log", "/home/admin/logs/app.log", false},
+	} {
+		if got := MatchFilter(c.pattern, c.name); got != c.want {
+			t.Errorf("MatchFilter(%q, %q) = %v, want %v", c.pattern, c.name, got, c.want)
+		}
+	}
+}
