@@ -28,7 +28,7 @@ type benchFlags struct {
 	size, codec, workdir, profile, generate, zstd string
 	files, rounds, idleFiles                      int
 	seed                                          uint64
-	samples, sinks                                []string
+	samples, sinks, sets                          []string
 	keep, idle, json                              bool
 	idleFor                                       time.Duration
 }
@@ -81,6 +81,7 @@ repeated lines compress far better than real logs).`,
 	fl.BoolVar(&f.idle, "idle", false, "measure the agent tailing quiet files instead")
 	fl.IntVar(&f.idleFiles, "idle-files", 50, "quiet files for --idle")
 	fl.DurationVar(&f.idleFor, "idle-for", time.Minute, "how long --idle measures")
+	fl.StringArrayVar(&f.sets, "set", nil, "key=value passed to the agent's --set, to try a setting (repeatable)")
 	fl.BoolVar(&f.json, "json", false, "print the results as JSON")
 	fl.StringVar(&f.generate, "generate", "", "only write --files generated logs of --size in total into this folder")
 	return c
@@ -269,7 +270,7 @@ func (f *benchFlags) runAgent(ctx context.Context, dir, sink string, round int, 
 	if !f.keep {
 		defer os.RemoveAll(work)
 	}
-	a := agentRun{name: "agent -> " + sink, profile: f.profile}
+	a := agentRun{name: "agent -> " + sink, profile: f.profile, sets: f.sets}
 	if sink == "osstest" {
 		srv, err := osstest.Start(osstest.Options{AccessKeyID: benchAK, AccessKeySecret: benchSK, Buckets: []string{benchBucket}})
 		if err != nil {

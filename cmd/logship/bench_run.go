@@ -107,6 +107,7 @@ type agentRun struct {
 	config  []byte
 	env     []string
 	profile string
+	sets    []string // --set key=value
 	// stored returns the raw bytes the sink holds so far.
 	stored func() (raw, compressed int64, err error)
 }
@@ -122,6 +123,9 @@ func (a agentRun) run(ctx context.Context, workdir string, raw int64) (figure, e
 	args := []string{"agent", "-c", cfg}
 	if a.profile != "" {
 		args = append(args, "--cpuprofile", a.profile)
+	}
+	for _, kv := range a.sets {
+		args = append(args, "--set", kv)
 	}
 	cmd, logs, err := startSelf(a.env, args...)
 	if err != nil {
