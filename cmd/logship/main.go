@@ -63,7 +63,7 @@ func newRoot() *cobra.Command {
 		SuggestionsMinimumDistance: 2, // as cobra's own unknown-command message
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(err) })
-	root.AddCommand(newAgentCmd(), newValidateCmd(), newLsCmd(), newPullCmd(), newCatCmd(), newCheckCmd(), newBenchCmd(), newReportCmd(), newRunCmd(), newSnapshotCmd())
+	root.AddCommand(newAgentCmd(), newValidateCmd(), newLsCmd(), newPullCmd(), newCatCmd(), newCheckCmd(), newBenchCmd(), newReportCmd(), newRunCmd(), newSnapshotCmd(), newStatusCmd())
 	usageArgs(root)
 	return root
 }

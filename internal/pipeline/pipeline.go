@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -99,6 +100,7 @@ type Pipeline struct {
 	started      bool
 	closeOnce    sync.Once
 	pending      sync.WaitGroup // chunks sealed and not yet acknowledged or dropped
+	status       statusTracker  // for `logship status`
 }
 
 type chunk struct {
@@ -145,7 +147,7 @@ func New(o Options) (*Pipeline, error) {
 		o.Log.Error("checkpoint unreadable; sources start over (duplicates are removed by the reader)", "err", err)
 	}
 	p := &Pipeline{
-		o: o, log: o.Log, store: st, sink: o.Retry.Wrap(o.Sink, o.Log),
+		o: o, log: o.Log, store: st,
 		tokens:     make(chan struct{}, o.MaxInFlight),
 		compressQ:  make(chan *chunk, o.MaxInFlight),
 		uploadQ:    make(chan *chunk, o.MaxInFlight),
@@ -166,6 +168,15 @@ func New(o Options) (*Pipeline, error) {
 		p.streams[streamKey(e.Source, e.ID)] = s
 	}
 	p.uploadCtx, p.cancelUpload = context.WithCancel(context.Background())
+	p.status.st = Status{PID: os.Getpid(), Started: o.Now().UTC()}
+	retry := o.Retry
+	retry.OnFailure = func(what string, err error) {
+		p.status.failed(what, err, o.Now())
+		if o.Retry.OnFailure != nil {
+			o.Retry.OnFailure(what, err)
+		}
+	}
+	p.sink = retry.Wrap(o.Sink, o.Log)
 	return p, nil
 }
 
@@ -182,6 +193,7 @@ func streamKey(source, id string) string { return source + "\x00" + id }
 // Start starts the workers.
 func (p *Pipeline) Start() {
 	p.started = true
+	p.saveStatus(true)
 	for i := 0; i < p.o.Compressors; i++ {
 		p.workers.Add(1)
 		go p.compressor()
@@ -334,6 +346,7 @@ func (p *Pipeline) ticker() {
 		if time.Since(lastSave) >= p.o.CheckpointInterval.Std() {
 			lastSave = time.Now()
 			p.saveIfDirty()
+			p.saveStatus(false)
 		}
 	}
 }
@@ -406,7 +419,16 @@ func (p *Pipeline) Drain(ctx context.Context) error {
 	if serr := p.SaveCheckpoint(); serr != nil {
 		err = errors.Join(err, fmt.Errorf("pipeline: final checkpoint: %w", serr))
 	}
+	p.saveStatus(true)
 	return err
+}
+
+// saveStatus writes the status file when it changed (or when force). It
+// is advisory: a failure is logged, and the next save tries again.
+func (p *Pipeline) saveStatus(force bool) {
+	if err := p.status.save(p.o.StateDir, force); err != nil {
+		p.log.Warn("saving status file failed", "dir", p.o.StateDir, "err", err)
+	}
 }
 
 func (p *Pipeline) stop() {

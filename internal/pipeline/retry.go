@@ -20,6 +20,9 @@ type Retry struct {
 	Permanent time.Duration // pace for permanent errors; default DefaultRetryRefused
 	// Sleep waits d or until ctx ends (tests inject a fast one).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// OnFailure, if set, is told of every failed attempt (what, and its
+	// error) before the wait (the pipeline's status file records them).
+	OnFailure func(what string, err error)
 }
 
 func (r Retry) withDefaults() Retry {
@@ -80,6 +83,9 @@ func (r Retry) Do(ctx context.Context, log *slog.Logger, what string, op func(co
 				lvl = slog.LevelError
 			}
 			log.Log(ctx, lvl, "upload failed; retrying", "object", what, "attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", err)
+		}
+		if r.OnFailure != nil {
+			r.OnFailure(what, err)
 		}
 		if err := r.Sleep(ctx, wait); err != nil {
 			return err

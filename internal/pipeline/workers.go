@@ -87,6 +87,7 @@ func (p *Pipeline) finish(c *chunk, acked bool) {
 		mStoredBytes.Add(len(c.obj.Body))
 		mLines.AddInt64(c.lines)
 		c.s.ack(c.start, c.end)
+		p.status.uploaded(c.obj.Key, p.o.Now())
 	}
 	putBuf(p.rawFree, c.raw)
 	putBuf(p.bodyFree, c.body)

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/logship/logship/internal/agent"
+	"github.com/spf13/cobra"
+)
+
+func newStatusCmd() *cobra.Command {
+	var (
+		cf     configFlags
+		asJSON bool
+		maxLag time.Duration
+	)
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "What the agent has archived, what waits, and its last error",
+		Long: `Read the agent's checkpoint and status files (in pipeline.state_dir) and the
+live files, without touching either: it works while the agent runs and
+after it stopped. Per stream: path, identity, archived position, file size,
+lag (bytes written and not yet durable, and how long the archived position
+has not moved), when it last moved; per crash artifact: uploading or done;
+the kernel source's mode; the agent's last upload and last error.
+
+Exit 0 when healthy; 3 when a stream has had bytes waiting longer than
+--max-lag, or the last upload failed and none succeeded since.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := cf.load()
+			if err != nil {
+				return err
+			}
+			r, err := agent.Status(cfg, time.Now(), maxLag)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				e := json.NewEncoder(out)
+				e.SetIndent("", "  ")
+				if err := e.Encode(r); err != nil {
+					return err
+				}
+			} else {
+				printStatus(out, r)
+			}
+			if len(r.Problems) > 0 {
+				return problemsErr(errors.New("status: not healthy"))
+			}
+			return nil
+		},
+	}
+	cf.add(c)
+	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	c.Flags().DurationVar(&maxLag, "max-lag", time.Minute, "a stream whose bytes have waited longer is a problem (exit 3)")
+	return c
+}
+
+func printStatus(w io.Writer, r agent.Report) {
+	state := "not running"
+	if r.Running {
+		state = fmt.Sprintf("running (pid %d, since %s)", r.Status.PID, r.Status.Started.Local().Format(time.DateTime))
+	}
+	fmt.Fprintf(w, "agent      %s; state %s; checkpoint saved %s\n", state, r.StateDir, ago(r.Checkpoint))
+	fmt.Fprintf(w, "uploads    last %s %s\n", ago(r.Status.LastUpload), r.Status.LastUploadKey)
+	if e := r.Status.LastError; e != nil {
+		fmt.Fprintf(w, "last error %s (%d since the last upload): %s: %s\n", ago(e.Time), r.Status.Failures, e.Object, e.Error)
+	}
+	for _, s := range r.Streams {
+		switch {
+		case s.Mode != "":
+			fmt.Fprintf(w, "%-6s %s  mode %s  archived %d %s  moved %s\n", s.Kind, s.ID, s.Mode, s.Archived, s.Unit, ago(s.LastArchive))
+		case !s.Found:
+			fmt.Fprintf(w, "%-6s %s  [%s]  archived %d  (not at its path now: rotated away or deleted)  moved %s\n", s.Kind, s.Path, s.Identity, s.Archived, ago(s.LastArchive))
+		default:
+			fmt.Fprintf(w, "%-6s %s  [%s]  archived %d of %d  lag %d bytes", s.Kind, s.Path, s.Identity, s.Archived, s.Size, s.LagBytes)
+			if s.LagBytes > 0 {
+				fmt.Fprintf(w, " for up to %.0fs", s.LagSeconds)
+			}
+			fmt.Fprintf(w, "  moved %s\n", ago(s.LastArchive))
+		}
+	}
+	for _, a := range r.Artifacts {
+		fmt.Fprintf(w, "crash  %s  %s  %s\n", a.Path, a.State, ago(a.Updated))
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "PROBLEM    %s\n", p)
+	}
+}
+
+// ago formats a time as an age.
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return time.Since(t).Round(time.Second).String() + " ago"
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/logship/logship/internal/agent"
+)
+
+// status runs `logship status --json` and decodes its report.
+func status(t *testing.T, cfg string, env []string, args ...string) (agent.Report, int) {
+	t.Helper()
+	stdout, stderr, code := runLogship(t, env, append([]string{"status", "-c", cfg, "--json"}, args...)...)
+	var r agent.Report
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("status: %v (exit %d)\n%s\n%s", err, code, stdout, stderr)
+	}
+	return r, code
+}
+
+// TestStatus: while the agent runs, status reads its state (no lock
+// fight) and says healthy once the file is archived; after it stopped,
+// bytes written since show as lag, and lag older than --max-lag is exit 3.
+func TestStatus(t *testing.T) {
+	root := t.TempDir()
+	logs := filepath.Join(root, "logs")
+	os.MkdirAll(logs, 0o755)
+	app := filepath.Join(logs, "app.log")
+	line := "2026-11-26 08:00:00.000 INFO  [main] c.e.App - started\n"
+	os.WriteFile(app, []byte(strings.Repeat(line, 100)), 0o644)
+	cfg := writeConfig(t, root, fmt.Sprintf("app: st\nhost: h\nsources:\n  - type: file\n    paths: [%q]\n    scan_interval: 50ms\npipeline:\n  max_age: 100ms\n  checkpoint_interval: 100ms\n  state_dir: %s/state\nsink:\n  type: dir\n  path: %s/archive\n", filepath.Join(logs, "*.log"), root, root))
+
+	if r, code := status(t, cfg, nil); code != exitProblems || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "no checkpoint") {
+		t.Fatalf("before any run: exit %d, %+v", code, r)
+	}
+	a := startAgent(t, cfg, agentOpts{})
+	size := int64(100 * len(line))
+	var r agent.Report
+	var code int
+	a.waitFor(t, 20*time.Second, "status to show the file archived", func() bool {
+		r, code = status(t, cfg, nil)
+		return len(r.Streams) == 1 && r.Streams[0].Archived == size
+	})
+	s := r.Streams[0]
+	if code != 0 || !r.Running || r.Status.PID != a.cmd.Process.Pid || !s.Found || s.Size != size || s.LagBytes != 0 || s.Path != app ||
+		!strings.Contains(s.Identity, "gen 0") || r.Status.LastUpload.IsZero() || r.Status.LastError != nil {
+		t.Fatalf("while running: exit %d, %+v", code, r)
+	}
+	a.stop(t, syscall.SIGTERM)
+
+	// Stopped: 3 more lines are lag.
+	f, _ := os.OpenFile(app, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(strings.Repeat(line, 3))
+	f.Close()
+	r, code = status(t, cfg, nil)
+	s = r.Streams[0]
+	if code != 0 || r.Running || s.LagBytes != int64(3*len(line)) || s.Archived != size || s.LagSeconds < 0 {
+		t.Fatalf("stopped, 3 lines written: exit %d, %+v", code, r)
+	}
+	r, code = status(t, cfg, nil, "--max-lag", "1ms")
+	if code != exitProblems || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], fmt.Sprintf("%d bytes waiting", 3*len(line))) {
+		t.Fatalf("lag beyond --max-lag: exit %d, %+v", code, r)
+	}
+	text, _, _ := runLogship(t, nil, "status", "-c", cfg)
+	for _, want := range []string{"not running", app, fmt.Sprintf("archived %d of %d  lag %d bytes", size, size+int64(3*len(line)), 3*len(line))} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+// TestStatusFailing: an agent whose uploads are refused reports the error
+// in its status file; status exits 3 and names it.
+func TestStatusFailing(t *testing.T) {
+	srv := e2eServer(t)
+	root := t.TempDir()
+	logs := filepath.Join(root, "logs")
+	os.MkdirAll(logs, 0o755)
+	os.WriteFile(filepath.Join(logs, "app.log"), []byte("one line\n"), 0o644)
+	cfg := writeConfig(t, root, fmt.Sprintf("app: st\nhost: h\nsources:\n  - type: file\n    paths: [%q]\n    scan_interval: 50ms\npipeline:\n  max_age: 100ms\n  checkpoint_interval: 100ms\n  state_dir: %s/state\nsink:\n  type: oss\n  bucket: %s\n  region: cn-hangzhou\n  endpoint: %s\n  prefix: logs/\nshutdown_timeout: 1s\n",
+		filepath.Join(logs, "*.log"), root, e2eBucket, srv.Endpoint()))
+	env := []string{"OSS_ACCESS_KEY_ID=" + e2eAK, "OSS_ACCESS_KEY_SECRET=wrong-secret", "HOME=" + root}
+	a := startAgent(t, cfg, agentOpts{env: env})
+	var r agent.Report
+	var code int
+	a.waitFor(t, 20*time.Second, "status to report the refusal", func() bool {
+		r, code = status(t, cfg, env)
+		return r.Status.LastError != nil
+	})
+	if code != exitProblems || !r.Running || r.Status.Failures < 1 || !strings.Contains(r.Status.LastError.Error, "SignatureDoesNotMatch") ||
+		len(r.Problems) == 0 || !strings.Contains(strings.Join(r.Problems, "\n"), "last upload failed") {
+		t.Fatalf("exit %d, %+v", code, r)
+	}
+	if strings.Contains(fmt.Sprint(r), "wrong-secret") {
+		t.Fatal("the secret is in the status")
+	}
+}
