@@ -29,7 +29,8 @@ type benchFlags struct {
 	files, rounds, idleFiles                      int
 	seed                                          uint64
 	samples, sinks, sets                          []string
-	keep, idle, json                              bool
+	keep, idle, json, pull                        bool
+	pullMemory                                    string
 	idleFor                                       time.Duration
 }
 
@@ -82,6 +83,8 @@ repeated lines compress far better than real logs).`,
 	fl.IntVar(&f.idleFiles, "idle-files", 50, "quiet files for --idle")
 	fl.DurationVar(&f.idleFor, "idle-for", time.Minute, "how long --idle measures")
 	fl.StringArrayVar(&f.sets, "set", nil, "key=value passed to the agent's --set, to try a setting (repeatable)")
+	fl.BoolVar(&f.pull, "pull", false, "after each run into osstest, pull the archive back with logship pull, and the naive way (sequential GETs, then zstd -dc in key order)")
+	fl.StringVar(&f.pullMemory, "pull-max-memory", "", "--max-memory of those pulls (default: pull's)")
 	fl.BoolVar(&f.json, "json", false, "print the results as JSON")
 	fl.StringVar(&f.generate, "generate", "", "only write --files generated logs of --size in total into this folder")
 	return c
@@ -104,6 +107,9 @@ func (f *benchFlags) run(ctx context.Context, w io.Writer) error {
 	}
 	if err != nil {
 		return usageErr(fmt.Errorf("--size: %w", err))
+	}
+	if f.pull && !slices.Contains(f.sinks, "osstest") {
+		f.sinks = append(f.sinks, "osstest")
 	}
 	for _, s := range f.sinks {
 		if s != "dir" && s != "osstest" {
@@ -166,16 +172,18 @@ func (f *benchFlags) run(ctx context.Context, w io.Writer) error {
 			fmt.Fprintln(out, fig.line())
 		}
 		for _, sink := range f.sinks {
-			fig, err := f.runAgent(ctx, dir, sink, round, rep.Bytes)
+			figs, err := f.runAgent(ctx, dir, sink, round, rep.Bytes, zstd)
 			if err != nil {
 				return err
 			}
-			if cli != nil {
-				fig.ThroughputVsCLI = fig.MBps / cli.MBps
-				fig.CPUVsCLI = fig.CPUPerGiB / cli.CPUPerGiB
+			for _, fig := range figs {
+				if cli != nil && strings.HasPrefix(fig.Name, "agent") {
+					fig.ThroughputVsCLI = fig.MBps / cli.MBps
+					fig.CPUVsCLI = fig.CPUPerGiB / cli.CPUPerGiB
+				}
+				rep.Runs = append(rep.Runs, fig)
+				fmt.Fprintln(out, fig.line())
 			}
-			rep.Runs = append(rep.Runs, fig)
-			fmt.Fprintln(out, fig.line())
 		}
 	}
 	if f.rounds > 1 {
@@ -205,6 +213,9 @@ func (f figure) line() string {
 	}
 	if f.ThroughputVsCLI > 0 {
 		s += fmt.Sprintf("  | vs CLI: %.2fx throughput, %.2fx CPU", f.ThroughputVsCLI, f.CPUVsCLI)
+	}
+	if f.SpeedupVsNaive > 0 {
+		s += fmt.Sprintf("  | %.2fx faster than naive", f.SpeedupVsNaive)
 	}
 	return s
 }
@@ -238,6 +249,7 @@ func medians(runs []figure) []figure {
 			PeakRSSMiB:      med(func(r figure) float64 { return r.PeakRSSMiB }),
 			ThroughputVsCLI: med(func(r figure) float64 { return r.ThroughputVsCLI }),
 			CPUVsCLI:        med(func(r figure) float64 { return r.CPUVsCLI }),
+			SpeedupVsNaive:  med(func(r figure) float64 { return r.SpeedupVsNaive }),
 		})
 	}
 	return out
@@ -261,11 +273,12 @@ const (
 	benchBucket = "bench"
 )
 
-// runAgent ships dir/logs with the agent into a fresh sink.
-func (f *benchFlags) runAgent(ctx context.Context, dir, sink string, round int, raw int64) (figure, error) {
+// runAgent ships dir/logs with the agent into a fresh sink; with --pull,
+// it then pulls them back from osstest.
+func (f *benchFlags) runAgent(ctx context.Context, dir, sink string, round int, raw int64, zstd string) ([]figure, error) {
 	work := filepath.Join(dir, fmt.Sprintf("run-%d-%s", round, sink))
 	if err := os.MkdirAll(work, 0o755); err != nil {
-		return figure{}, err
+		return nil, err
 	}
 	if !f.keep {
 		defer os.RemoveAll(work)
@@ -274,24 +287,46 @@ func (f *benchFlags) runAgent(ctx context.Context, dir, sink string, round int, 
 	if sink == "osstest" {
 		srv, err := osstest.Start(osstest.Options{AccessKeyID: benchAK, AccessKeySecret: benchSK, Buckets: []string{benchBucket}})
 		if err != nil {
-			return figure{}, err
+			return nil, err
 		}
 		defer srv.Close()
 		if a.config, err = benchConfig(dir, work, f.codec, 200*time.Millisecond, srv.Endpoint()); err != nil {
-			return figure{}, err
+			return nil, err
 		}
-		a.env = []string{"OSS_ACCESS_KEY_ID=" + benchAK, "OSS_ACCESS_KEY_SECRET=" + benchSK, "HOME=" + work}
+		a.env = benchEnv(work)
 		a.stored = storedInOSS(srv, benchBucket)
-	} else {
-		var err error
-		if a.config, err = benchConfig(dir, work, f.codec, 200*time.Millisecond, ""); err != nil {
-			return figure{}, err
+		fig, err := a.run(ctx, work, raw)
+		if err != nil || !f.pull {
+			fig.Round = round
+			return []figure{fig}, err
 		}
-		a.stored = storedInDir(filepath.Join(work, "archive"))
+		figs := []figure{fig}
+		p, err := runPull(ctx, srv, work, raw, f.pullMemory)
+		if err != nil {
+			return nil, err
+		}
+		if zstd != "" {
+			n, err := runNaivePull(ctx, srv, zstd, work, raw)
+			if err != nil {
+				return nil, err
+			}
+			p.SpeedupVsNaive = n.Seconds / p.Seconds
+			figs = append(figs, n)
+		}
+		figs = append(figs, p)
+		for i := range figs {
+			figs[i].Round = round
+		}
+		return figs, nil
 	}
+	var err error
+	if a.config, err = benchConfig(dir, work, f.codec, 200*time.Millisecond, ""); err != nil {
+		return nil, err
+	}
+	a.stored = storedInDir(filepath.Join(work, "archive"))
 	fig, err := a.run(ctx, work, raw)
 	fig.Round = round
-	return fig, err
+	return []figure{fig}, err
 }
 
 // benchConfig is the agent's config for a bench run: the defaults but

@@ -35,6 +35,9 @@ type figure struct {
 	// the zstd CLI in the same round (0 for the CLI itself).
 	ThroughputVsCLI float64 `json:"throughput_vs_cli,omitempty"`
 	CPUVsCLI        float64 `json:"cpu_vs_cli,omitempty"`
+	// SpeedupVsNaive is, for pull, the naive way's wall time divided by
+	// pull's in the same round.
+	SpeedupVsNaive float64 `json:"speedup_vs_naive,omitempty"`
 }
 
 func (f *figure) finish(elapsed, cpu time.Duration, hwm int64) {

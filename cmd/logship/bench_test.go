@@ -15,7 +15,7 @@ import (
 // bytes, reports a realistic ratio (generated Java logs, not repeated
 // lines), and the agent's runs are compared with the zstd CLI's.
 func TestBenchJSON(t *testing.T) {
-	stdout, stderr, code := runLogship(t, nil, "bench", "--size", "8MiB", "--files", "3", "--sink", "dir", "--sink", "osstest", "--rounds", "2", "--json")
+	stdout, stderr, code := runLogship(t, nil, "bench", "--size", "8MiB", "--files", "3", "--sink", "dir", "--sink", "osstest", "--rounds", "2", "--pull", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
@@ -27,9 +27,10 @@ func TestBenchJSON(t *testing.T) {
 		t.Fatalf("data: %+v", rep)
 	}
 	_, cli := exec.LookPath("zstd")
-	want := map[string]int{"agent -> dir": 2, "agent -> osstest": 2}
+	want := map[string]int{"agent -> dir": 2, "agent -> osstest": 2, "pull <- osstest": 2}
 	if cli == nil {
 		want["zstd -1 -T1 CLI"] = 2
+		want["naive: GET + zstd -dc"] = 2
 	}
 	got := map[string]int{}
 	for _, r := range rep.Runs {
@@ -39,6 +40,9 @@ func TestBenchJSON(t *testing.T) {
 		}
 		if strings.HasPrefix(r.Name, "agent") && cli == nil && (r.ThroughputVsCLI <= 0 || r.CPUVsCLI <= 0) {
 			t.Errorf("agent run not compared with the CLI: %+v", r)
+		}
+		if strings.HasPrefix(r.Name, "pull") && cli == nil && r.SpeedupVsNaive <= 0 {
+			t.Errorf("pull not compared with the naive way: %+v", r)
 		}
 	}
 	for name, n := range want {

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/logship/logship/internal/osstest"
+	"github.com/logship/logship/internal/retrieve"
+	"github.com/logship/logship/internal/sinks"
+)
+
+// runPull pulls what the agent stored in osstest back with `logship pull`
+// (a child process: its wall time, CPU and peak RSS), and checks that it
+// rebuilt raw bytes.
+func runPull(ctx context.Context, srv *osstest.Server, work string, raw int64, maxMemory string) (figure, error) {
+	f := figure{Name: "pull <- osstest", Bytes: raw}
+	out := filepath.Join(work, "pulled")
+	args := []string{"pull", "--from", "oss://" + benchBucket + "/logs", "--endpoint", srv.Endpoint(), "--region", "cn-hangzhou",
+		"--out", out, "--progress", "none"}
+	if maxMemory != "" {
+		args = append(args, "--max-memory", maxMemory)
+	}
+	cmd, logs, err := startSelf(benchEnv(work), args...)
+	if err != nil {
+		return f, err
+	}
+	start := time.Now()
+	hwm := watchHWM(cmd.Process.Pid)
+	err = cmd.Wait()
+	elapsed := time.Since(start)
+	if err != nil {
+		return f, fmt.Errorf("pull: %w: %s", err, logs.String())
+	}
+	got, err := dirSize(out)
+	if err != nil {
+		return f, err
+	}
+	if got != raw {
+		return f, fmt.Errorf("pull wrote %d bytes, the agent shipped %d", got, raw)
+	}
+	_, f.Stored, _ = storedInOSS(srv, benchBucket)()
+	f.finish(elapsed, cpuOf(cmd.ProcessState), hwm())
+	defer os.RemoveAll(out)
+	return f, nil
+}
+
+// runNaivePull is what a user without logship would do, as ossutil cp -r
+// and zstd do it: download every object, one after the other, into a
+// folder; then `zstd -dc` of all of them in key order into one file. Its
+// time is the sum of the two; its CPU is the zstd CLI's alone (the
+// download runs in this process, beside osstest).
+func runNaivePull(ctx context.Context, srv *osstest.Server, zstd, work string, raw int64) (figure, error) {
+	f := figure{Name: "naive: GET + zstd -dc", Bytes: raw}
+	// This process's credentials for osstest, as the children get them.
+	os.Setenv("OSS_ACCESS_KEY_ID", benchAK)
+	os.Setenv("OSS_ACCESS_KEY_SECRET", benchSK)
+	st, err := retrieve.Open(ctx, "oss://"+benchBucket+"/logs", retrieve.OSSOptions{Endpoint: srv.Endpoint(), Region: "cn-hangzhou", Parallel: 1})
+	if err != nil {
+		return f, err
+	}
+	if c, ok := st.(io.Closer); ok {
+		defer c.Close()
+	}
+	dl := filepath.Join(work, "downloaded")
+	defer os.RemoveAll(dl)
+	start := time.Now()
+	var keys []string
+	if err := st.List(ctx, "", func(o sinks.ObjectInfo) error { keys = append(keys, o.Key); return nil }); err != nil {
+		return f, err
+	}
+	var paths []string
+	for i, k := range keys {
+		p := filepath.Join(dl, fmt.Sprintf("%06d-%s", i, filepath.Base(k)))
+		if err := download(ctx, st, k, p); err != nil {
+			return f, err
+		}
+		paths = append(paths, p)
+		f.Stored += fileSize(p)
+	}
+	outFile := filepath.Join(work, "naive.log")
+	defer os.Remove(outFile)
+	o, err := os.Create(outFile)
+	if err != nil {
+		return f, err
+	}
+	defer o.Close()
+	cmd := exec.Command(zstd, append([]string{"-dc", "-q"}, paths...)...)
+	cmd.Stdout = o
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return f, err
+	}
+	hwm := watchHWM(cmd.Process.Pid)
+	if err := cmd.Wait(); err != nil {
+		return f, fmt.Errorf("%s -dc: %w: %s", zstd, err, stderr.String())
+	}
+	f.finish(time.Since(start), cpuOf(cmd.ProcessState), hwm())
+	if n := fileSize(outFile); n != raw {
+		return f, fmt.Errorf("zstd -dc wrote %d bytes, the agent shipped %d", n, raw)
+	}
+	return f, nil
+}
+
+func download(ctx context.Context, st retrieve.Store, key, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	rc, _, err := st.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func fileSize(p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return -1
+	}
+	return fi.Size()
+}
+
+// dirSize is the total size of the regular files under root, but for
+// pull's own state folder.
+func dirSize(root string) (int64, error) {
+	var n int64
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.IsDir() && fi.Name() == ".logship-pull" {
+			return filepath.SkipDir
+		}
+		if fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n, err
+}
+
+// benchEnv is the environment of a child talking to the bench's osstest.
+func benchEnv(home string) []string {
+	return []string{"OSS_ACCESS_KEY_ID=" + benchAK, "OSS_ACCESS_KEY_SECRET=" + benchSK, "HOME=" + home}
+}
