@@ -109,9 +109,15 @@ func TestCorruptionDetected(t *testing.T) {
 			if _, back, err := Decode(bad, Limits{}); err == nil {
 				t.Fatalf("%s: flipped bit at %d not detected (raw equal: %v)", codec, pos, bytes.Equal(back, raw))
 			}
+			if _, _, err := DecodeInto(nil, bad, Limits{}); err == nil {
+				t.Fatalf("%s: DecodeInto: flipped bit at %d not detected", codec, pos)
+			}
 		}
 		if _, _, err := Decode(obj[:len(obj)/2], Limits{}); err == nil {
 			t.Fatalf("%s: truncated object not detected", codec)
+		}
+		if _, _, err := DecodeInto(nil, obj[:len(obj)/2], Limits{}); err == nil {
+			t.Fatalf("%s: DecodeInto: truncated object not detected", codec)
 		}
 	}
 	// A header whose checksum lies is caught even when the stream is fine.
@@ -119,6 +125,9 @@ func TestCorruptionDetected(t *testing.T) {
 	h.Checksum = Checksum([]byte("other"))
 	if _, _, err := Decode(encode(t, h, raw), Limits{}); !errors.Is(err, ErrChecksum) {
 		t.Fatalf("lying checksum: %v", err)
+	}
+	if _, _, err := DecodeInto(nil, encode(t, h, raw), Limits{}); !errors.Is(err, ErrChecksum) {
+		t.Fatalf("DecodeInto: lying checksum: %v", err)
 	}
 }
 
@@ -249,6 +258,9 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, obj []byte) {
 		h, back, err := Decode(obj, Limits{MaxRaw: 1 << 20})
+		if _, into, err2 := DecodeInto(nil, obj, Limits{MaxRaw: 1 << 20}); (err == nil) != (err2 == nil) || err == nil && !bytes.Equal(into, back) {
+			t.Fatalf("DecodeInto (%v) and Decode (%v) disagree", err2, err)
+		}
 		if err == nil {
 			if h.Verify(back) != nil || h.Validate() != nil {
 				t.Fatal("accepted an object that does not verify")

@@ -114,3 +114,13 @@ func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
 	debug.SetMemoryLimit(limit)
 	log.Debug("memory limit", "bytes", limit)
 }
+
+// limitMemory gives pull's Go runtime a soft memory limit a little above
+// --max-memory (its chunk buffers), unless the user set GOMEMLIMIT: the
+// garbage collector then keeps the heap near what is live instead of
+// letting it grow to twice that, and peak RSS stays near --max-memory.
+func limitMemory(maxMemory int64) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(maxMemory + 16<<20)
+	}
+}

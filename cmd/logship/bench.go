@@ -301,12 +301,12 @@ func (f *benchFlags) runAgent(ctx context.Context, dir, sink string, round int, 
 			return []figure{fig}, err
 		}
 		figs := []figure{fig}
-		p, err := runPull(ctx, srv, work, raw, f.pullMemory)
+		p, err := benchPull(ctx, srv, work, raw, f.pullMemory)
 		if err != nil {
 			return nil, err
 		}
 		if zstd != "" {
-			n, err := runNaivePull(ctx, srv, zstd, work, raw)
+			n, err := benchNaivePull(ctx, srv, zstd, work, raw)
 			if err != nil {
 				return nil, err
 			}

@@ -15,10 +15,10 @@ import (
 	"github.com/logship/logship/internal/sinks"
 )
 
-// runPull pulls what the agent stored in osstest back with `logship pull`
+// benchPull pulls what the agent stored in osstest back with `logship pull`
 // (a child process: its wall time, CPU and peak RSS), and checks that it
 // rebuilt raw bytes.
-func runPull(ctx context.Context, srv *osstest.Server, work string, raw int64, maxMemory string) (figure, error) {
+func benchPull(ctx context.Context, srv *osstest.Server, work string, raw int64, maxMemory string) (figure, error) {
 	f := figure{Name: "pull <- osstest", Bytes: raw}
 	out := filepath.Join(work, "pulled")
 	args := []string{"pull", "--from", "oss://" + benchBucket + "/logs", "--endpoint", srv.Endpoint(), "--region", "cn-hangzhou",
@@ -50,12 +50,12 @@ func runPull(ctx context.Context, srv *osstest.Server, work string, raw int64, m
 	return f, nil
 }
 
-// runNaivePull is what a user without logship would do, as ossutil cp -r
+// benchNaivePull is what a user without logship would do, as ossutil cp -r
 // and zstd do it: download every object, one after the other, into a
 // folder; then `zstd -dc` of all of them in key order into one file. Its
 // time is the sum of the two; its CPU is the zstd CLI's alone (the
 // download runs in this process, beside osstest).
-func runNaivePull(ctx context.Context, srv *osstest.Server, zstd, work string, raw int64) (figure, error) {
+func benchNaivePull(ctx context.Context, srv *osstest.Server, zstd, work string, raw int64) (figure, error) {
 	f := figure{Name: "naive: GET + zstd -dc", Bytes: raw}
 	// This process's credentials for osstest, as the children get them.
 	os.Setenv("OSS_ACCESS_KEY_ID", benchAK)

@@ -79,6 +79,7 @@ func runPull(ctx context.Context, o *pullOptions) error {
 	default:
 		return usageErr(fmt.Errorf("pull: --progress %q: use auto, bar, plain or none", o.progress))
 	}
+	limitMemory(mem.Int64())
 	a, flt, err := o.sf.resolve(ctx, o.stderr)
 	if err != nil {
 		return err

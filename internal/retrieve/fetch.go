@@ -57,10 +57,10 @@ func newFetcher(a Store, par int, mem int64, stats *Stats) *fetcher {
 func (f *fetcher) estimate(s *Step) int64 {
 	c := s.Chunk
 	if h := c.Header; h != nil {
-		return h.RawSize
+		return h.RawSize + c.Size
 	}
 	if c.Source != archive.KindKmsg {
-		return c.End - c.Start
+		return c.End - c.Start + c.Size // raw, and the object while it is decoded
 	}
 	return min(f.inlineOver, max(64<<10, c.Size*16))
 }
@@ -146,8 +146,17 @@ func (f *fetcher) getBuf(n int64) []byte {
 	return make([]byte, n)
 }
 
+func (f *fetcher) putBuf(b []byte) {
+	b = b[:0]
+	f.pool.Put(&b)
+}
+
 // fetch downloads and verifies one buffered chunk.
 func (f *fetcher) fetch(ctx context.Context, ft *fetched) {
+	if c := ft.step.Chunk; c.Codec == archive.CodecZstd && c.Size > 0 && c.Size <= ft.est {
+		f.fetchWhole(ctx, ft)
+		return
+	}
 	r, closeFn, err := f.open(ctx, ft.step.Chunk)
 	if err != nil {
 		f.stats.Objects.Add(1)
@@ -175,6 +184,71 @@ func (f *fetcher) fetch(ctx context.Context, ft *fetched) {
 		return
 	}
 	ft.hdr, ft.buf = h, buf
+}
+
+// fetchWhole downloads a zstd chunk whole and decodes it in one call
+// straight into its buffer (archive.DecodeInto): no streaming decoder with
+// a window of its own per worker, and no copy out of it.
+func (f *fetcher) fetchWhole(ctx context.Context, ft *fetched) {
+	defer f.stats.Objects.Add(1)
+	c := ft.step.Chunk
+	obj := f.getBuf(c.Size)
+	defer func() { f.putBuf(obj) }()
+	rc, _, err := f.a.Get(ctx, c.Key)
+	if err == nil {
+		err = readObject(&countReader{r: rc, n: &f.stats.Bytes}, obj)
+		rc.Close()
+	}
+	if err != nil {
+		ft.err = err
+		return
+	}
+	h, err := archive.ReadHeader(bytes.NewReader(obj))
+	if err == nil {
+		err = c.checkHeader(h)
+	}
+	if err != nil {
+		ft.err = err
+		return
+	}
+	if h.RawSize > ft.est-c.Size {
+		ft.inline = true // the estimate was low: stream it instead
+		return
+	}
+	buf := f.getBuf(h.RawSize)
+	h, buf, err = archive.DecodeInto(buf[:0], obj, f.lim)
+	if err != nil {
+		f.putBuf(buf)
+		ft.err = err
+		return
+	}
+	ft.hdr, ft.buf = h, buf
+}
+
+// readObject reads r to its end into buf, which must be exactly filled: a
+// store's error at the end (OSS: a CRC-64 mismatch) is returned.
+func readObject(r io.Reader, buf []byte) error {
+	n := 0
+	for {
+		p := buf[n:]
+		var one [1]byte
+		if len(p) == 0 {
+			p = one[:]
+		}
+		k, err := r.Read(p)
+		if len(buf) == n && k > 0 {
+			return fmt.Errorf("%w: object larger than the %d bytes listed", archive.ErrCorrupt, len(buf))
+		}
+		n += k
+		switch {
+		case err == io.EOF && n < len(buf):
+			return fmt.Errorf("%w: object of %d bytes, %d listed", archive.ErrCorrupt, n, len(buf))
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return err
+		}
+	}
 }
 
 // open gets a chunk object and reads its header, checked against the key.
