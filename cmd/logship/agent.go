@@ -15,6 +15,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/logship/logship/internal/agent"
+	"github.com/logship/logship/internal/governor"
 	"github.com/spf13/cobra"
 )
 
@@ -103,16 +104,13 @@ func serveMetrics(cfg *config.Config, log *slog.Logger) (stop func(), err error)
 }
 
 // setMemoryLimit gives the Go runtime a soft memory limit sized to the
-// pipeline's bound (in-flight chunks) plus a fixed allowance, unless the
-// user set GOMEMLIMIT. Without it the garbage collector lets the heap grow
-// to twice the live data, which is most of the agent's peak RSS.
+// pipeline's bound (in-flight chunks) plus a fixed allowance, capped at a
+// quarter of the container's cgroup memory limit (governor.Apply), unless
+// the user set GOMEMLIMIT. Without it the garbage collector lets the heap
+// grow to twice the live data, which is most of the agent's peak RSS.
 func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return
-	}
-	limit := int64(32<<20) + int64(cfg.Pipeline.MaxInFlight)*cfg.Pipeline.MaxBytes.Int64()
-	debug.SetMemoryLimit(limit)
-	log.Debug("memory limit", "bytes", limit)
+	need := int64(32<<20) + int64(cfg.Pipeline.MaxInFlight)*cfg.Pipeline.MaxBytes.Int64()
+	governor.Apply(governor.SelfCgroup(), need, governor.DefaultShare, log)
 }
 
 // limitMemory gives pull's Go runtime a soft memory limit a little above
