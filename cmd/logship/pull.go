@@ -47,7 +47,7 @@ could not be fetched or written, or a stream has a gap; 2 usage; 1 failure.`,
 	o.sf.add(c)
 	c.Flags().StringVarP(&o.out, "out", "o", "", "folder to write the files into (created if needed)")
 	c.Flags().BoolVar(&o.split, "split-generations", false, "write each generation of a path to its own file, PATH@STREAM")
-	c.Flags().StringVar(&o.memory, "max-memory", "256MiB", "bound on fetched chunk bytes held at once")
+	c.Flags().StringVar(&o.memory, "max-memory", "128MiB", "bound on fetched chunk bytes held at once (peak RSS stays within about 32 MiB above it)")
 	c.Flags().StringVar(&o.progress, "progress", "auto", "auto (a bar on a terminal, lines otherwise), bar, plain or none")
 	c.Flags().BoolVar(&o.asJSON, "json", false, "print the summary as JSON on stdout")
 	return c
