@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/logship/logship/archive"
@@ -86,8 +88,11 @@ type Pipeline struct {
 	// Free lists of raw batch buffers (cap MaxBytes) and compressed bodies
 	// (grown as needed): at most MaxInFlight of each are kept, so memory
 	// stays bounded by the in-flight slots.
-	rawFree  chan *[]byte
-	bodyFree chan *[]byte
+	rawFree   chan *[]byte
+	smallFree chan *[]byte // buffers of smallBatch, for batches begun with a small piece
+	lastFull  atomic.Int64 // UnixNano when a full raw buffer was last taken
+	trimmed   bool         // the free lists were emptied since (ticker only)
+	bodyFree  chan *[]byte
 
 	sendMu     sync.RWMutex // guards sends on compressQ against its close
 	sendClosed bool
@@ -159,6 +164,7 @@ func New(o Options) (*Pipeline, error) {
 		tickerDone: make(chan struct{}),
 	}
 	p.rawFree = make(chan *[]byte, o.MaxInFlight)
+	p.smallFree = make(chan *[]byte, o.MaxInFlight)
 	p.bodyFree = make(chan *[]byte, o.MaxInFlight)
 	for _, e := range entries {
 		cp := Checkpoint{Info: StreamInfo{ID: e.ID, Kind: e.Kind, Path: e.Path, Unit: e.Unit, Meta: e.Meta}, Committed: e.Committed, Finished: e.Finished, Updated: e.Updated}
@@ -453,6 +459,56 @@ func (p *Pipeline) stop() {
 func (p *Pipeline) Close() error {
 	p.stop()
 	return p.sink.Close()
+}
+
+// smallBatch is the buffer of a batch that begins with a piece this small
+// (a quiet file's line): it moves to a full max_bytes buffer only if it
+// outgrows it, so quiet files do not hold max_bytes each until max_age.
+const smallBatch = 64 << 10
+
+// idleTrim is how long without a full batch before the free lists are
+// emptied and the memory given back to the system.
+const idleTrim = 30 * time.Second
+
+// getRaw takes a raw batch buffer for a first piece of n bytes.
+func (p *Pipeline) getRaw(n int) *[]byte {
+	if n <= smallBatch && p.o.MaxBytes > 2*smallBatch {
+		return getBuf(p.smallFree, smallBatch)
+	}
+	p.lastFull.Store(time.Now().UnixNano())
+	return getBuf(p.rawFree, int(p.o.MaxBytes))
+}
+
+// putRaw gives a raw batch buffer back to its free list.
+func (p *Pipeline) putRaw(b *[]byte) {
+	if b != nil && cap(*b) < int(p.o.MaxBytes) {
+		putBuf(p.smallFree, b)
+		return
+	}
+	putBuf(p.rawFree, b)
+}
+
+// trimIdle empties the free lists of full buffers once no full batch has
+// been opened for idleTrim, and returns the memory to the system: an idle
+// agent beside quiet files keeps little more than its code.
+func (p *Pipeline) trimIdle(now time.Time) {
+	if now.Sub(time.Unix(0, p.lastFull.Load())) < idleTrim {
+		p.trimmed = false
+		return
+	}
+	if p.trimmed {
+		return
+	}
+	p.trimmed = true
+	for _, free := range []chan *[]byte{p.rawFree, p.bodyFree} {
+		for len(free) > 0 {
+			select {
+			case <-free:
+			default:
+			}
+		}
+	}
+	debug.FreeOSMemory()
 }
 
 // getBuf takes a buffer from a free list, or makes one with capacity n.

@@ -67,7 +67,7 @@ func (s *streamWriter) Write(ctx context.Context, pc Piece) error {
 			return err
 		}
 		s.mu.Lock()
-		bp := getBuf(s.p.rawFree, int(s.p.o.MaxBytes))
+		bp := s.p.getRaw(len(pc.Data))
 		if cap(*bp) < len(pc.Data) {
 			b := make([]byte, 0, len(pc.Data))
 			bp = &b
@@ -78,6 +78,13 @@ func (s *streamWriter) Write(ctx context.Context, pc Piece) error {
 		s.bFirst = pc.Time
 		s.openedAt = time.Now()
 		s.p.setOpen(s, true)
+	}
+	if len(*s.buf)+len(pc.Data) > cap(*s.buf) && cap(*s.buf) < int(s.p.o.MaxBytes) {
+		// A batch begun small outgrows its buffer: on to a full one.
+		bp := s.p.getRaw(int(s.p.o.MaxBytes))
+		*bp = append((*bp)[:0], *s.buf...)
+		s.p.putRaw(s.buf)
+		s.buf = bp
 	}
 	*s.buf = append(*s.buf, pc.Data...)
 	// Checksummed here, while the bytes the source just read are in the
@@ -111,7 +118,7 @@ func (s *streamWriter) sealLocked() {
 	if s.p.sendClosed {
 		// Written after Drain: the data stays in the source and is read
 		// again at the next start.
-		putBuf(s.p.rawFree, c.raw)
+		s.p.putRaw(c.raw)
 		s.p.release()
 		return
 	}

@@ -1,19 +1,46 @@
 package pipeline
 
 import (
+	"time"
+
 	"github.com/logship/logship/archive"
 	"github.com/logship/logship/internal/sinks"
 )
 
-// compressor turns sealed batches into objects.
+// compressor turns sealed batches into objects. Its encoder (several MiB
+// of window and tables once used) is closed after idleTrim without work
+// and made again for the next chunk.
 func (p *Pipeline) compressor() {
 	defer p.workers.Done()
-	enc, err := archive.NewEncoder()
-	if err != nil {
-		panic(err) // only on invalid static options
-	}
-	defer enc.Close()
-	for c := range p.compressQ {
+	var enc *archive.Encoder
+	defer func() {
+		if enc != nil {
+			enc.Close()
+		}
+	}()
+	idle := time.NewTimer(idleTrim)
+	defer idle.Stop()
+	for {
+		var c *chunk
+		select {
+		case c = <-p.compressQ:
+		case <-idle.C:
+			if enc != nil {
+				enc.Close()
+				enc = nil
+			}
+			continue
+		}
+		if c == nil { // closed
+			return
+		}
+		idle.Reset(idleTrim)
+		if enc == nil {
+			var err error
+			if enc, err = archive.NewEncoder(); err != nil {
+				panic(err) // only on invalid static options
+			}
+		}
 		raw := *c.raw
 		h := &archive.Header{
 			V: archive.Version, App: p.o.App, Host: p.o.Host,
@@ -38,7 +65,7 @@ func (p *Pipeline) compressor() {
 		// The raw bytes are not needed after this: a retry sends the body.
 		// Giving the buffer back now means a chunk waiting on a slow or
 		// unreachable sink holds its compressed size, not max_bytes.
-		putBuf(p.rawFree, c.raw)
+		p.putRaw(c.raw)
 		c.raw = nil
 		c.obj = &sinks.Object{Key: archive.Key(p.o.Prefix, h), Body: body, Header: h, ContentType: contentType(p.o.Compression)}
 		p.uploadQ <- c
@@ -89,7 +116,7 @@ func (p *Pipeline) finish(c *chunk, acked bool) {
 		c.s.ack(c.start, c.end)
 		p.status.uploaded(c.obj.Key, p.o.Now())
 	}
-	putBuf(p.rawFree, c.raw)
+	p.putRaw(c.raw)
 	putBuf(p.bodyFree, c.body)
 	p.release()
 	p.pending.Done()
