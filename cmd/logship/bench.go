@@ -239,6 +239,9 @@ func medians(runs []figure) []figure {
 				v[i] = get(r)
 			}
 			slices.Sort(v)
+			if n := len(v); n%2 == 0 {
+				return (v[n/2-1] + v[n/2]) / 2
+			}
 			return v[len(v)/2]
 		}
 		out = append(out, figure{
