@@ -245,8 +245,8 @@ func readObject(r io.Reader, buf []byte) error {
 			return fmt.Errorf("%w: object of %d bytes, %d listed", archive.ErrCorrupt, n, len(buf))
 		case err == io.EOF:
 			return nil
-		case err != nil:
-			return err
+		case err != nil: // as archive.Reader reports a failed read: OSS's CRC-64 check fails here
+			return fmt.Errorf("%w: %v", archive.ErrCorrupt, err)
 		}
 	}
 }
