@@ -108,12 +108,7 @@ func (s *Sink) findUpload(ctx context.Context, key string) (string, error) {
 func (s *Sink) unfinishedUploads(ctx context.Context, prefix string, fn func(key, id string, initiated time.Time)) error {
 	p := s.client.NewListMultipartUploadsPaginator(&sdk.ListMultipartUploadsRequest{Bucket: &s.bucket, Prefix: &prefix})
 	for p.HasNext() {
-		cctx, _, done := watchdog(ctx, s.timeout)
-		page, err := p.NextPage(cctx)
-		if err != nil {
-			err = withCause(cctx, err)
-		}
-		done()
+		page, err := nextPage(ctx, s.timeout, p.NextPage)
 		if err != nil {
 			return s.classify(err, prefix)
 		}
@@ -126,6 +121,18 @@ func (s *Sink) unfinishedUploads(ctx context.Context, prefix string, fn func(key
 		}
 	}
 	return nil
+}
+
+// nextPage fetches one page of a paginator within the sink's timeout, the
+// watchdog's cause (no progress for TIMEOUT) kept in the error.
+func nextPage[T any](ctx context.Context, timeout time.Duration, next func(context.Context, ...func(*sdk.Options)) (T, error)) (T, error) {
+	cctx, _, done := watchdog(ctx, timeout)
+	defer done()
+	page, err := next(cctx)
+	if err != nil {
+		err = withCause(cctx, err)
+	}
+	return page, err
 }
 
 // upload is one multipart upload; safe for concurrent PutPart calls.
@@ -144,12 +151,7 @@ func (u *upload) listParts(ctx context.Context) ([]sinks.Part, error) {
 	p := s.client.NewListPartsPaginator(&sdk.ListPartsRequest{Bucket: &s.bucket, Key: &u.key, UploadId: &u.id})
 	var parts []sinks.Part
 	for p.HasNext() {
-		cctx, _, done := watchdog(ctx, s.timeout)
-		page, err := p.NextPage(cctx)
-		if err != nil {
-			err = withCause(cctx, err)
-		}
-		done()
+		page, err := nextPage(ctx, s.timeout, p.NextPage)
 		if err != nil {
 			if isCode(err, "NoSuchUpload") {
 				return nil, errNoSuchUpload
