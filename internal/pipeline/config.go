@@ -22,6 +22,7 @@ type Config struct {
 	StateDir           string          `yaml:"state_dir"`           // checkpoint folder; default /var/lib/logship, or the user's state folder where that cannot be written
 	CheckpointInterval schema.Duration `yaml:"checkpoint_interval"` // pace of checkpoint saves; default 1s
 	RetryRefused       schema.Duration `yaml:"retry_refused"`       // retry pace after a refusal (AccessDenied, bad key, skewed clock); default 1m
+	UploadRate         schema.Size     `yaml:"upload_rate"`         // bytes per second of log chunks sent to the sink (compressed); 0: unlimited
 
 	// stateDirWhy says why SetDefaults chose a state_dir other than
 	// DefaultStateDir; New logs it.
@@ -45,6 +46,8 @@ const (
 	MaxMaxBytes    = 256 << 20 // so that a typo cannot exhaust memory
 	MaxMaxAge      = time.Hour
 	MaxMaxInFlight = 1024
+	MinUploadRate  = 64 << 10 // below it a chunk would wait minutes
+	MaxUploadRate  = 1 << 40
 )
 
 // SetDefaults fills every zero value with its default. It is idempotent.
@@ -80,6 +83,9 @@ func (c Config) Validate() error {
 	}
 	ps.Positive("checkpoint_interval", c.CheckpointInterval)
 	ps.Positive("retry_refused", c.RetryRefused)
+	if c.UploadRate != 0 {
+		ps.Between("upload_rate", c.UploadRate.Int64(), MinUploadRate, MaxUploadRate, schema.ShowSize)
+	}
 	return ps.Err()
 }
 

@@ -182,7 +182,11 @@ func New(o Options) (*Pipeline, error) {
 			o.Retry.OnFailure(what, err)
 		}
 	}
-	p.sink = retry.Wrap(o.Sink, o.Log)
+	sink := o.Sink
+	if o.UploadRate > 0 {
+		sink = newRateSink(sink, o.UploadRate.Int64())
+	}
+	p.sink = retry.Wrap(sink, o.Log)
 	return p, nil
 }
 
