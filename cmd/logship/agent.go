@@ -104,13 +104,14 @@ func serveMetrics(cfg *config.Config, log *slog.Logger) (stop func(), err error)
 }
 
 // setMemoryLimit gives the Go runtime a soft memory limit sized to the
-// pipeline's bound (in-flight chunks) plus a fixed allowance, capped at a
-// quarter of the container's cgroup memory limit (governor.Apply), unless
-// the user set GOMEMLIMIT. Without it the garbage collector lets the heap
+// pipeline's bound (in-flight chunks) plus a fixed allowance, capped at
+// limits.memory_percent of the container's cgroup memory limit, or
+// limits.memory (governor.Apply), unless the user set GOMEMLIMIT; and
+// GOMAXPROCS to limits.cpus when set. Without it the garbage collector lets the heap
 // grow to twice the live data, which is most of the agent's peak RSS.
 func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
 	need := int64(32<<20) + int64(cfg.Pipeline.MaxInFlight)*cfg.Pipeline.MaxBytes.Int64()
-	governor.Apply(governor.SelfCgroup(), need, governor.DefaultShare, log)
+	governor.Apply(governor.SelfCgroup(), need, cfg.Limits, log)
 }
 
 // limitMemory gives pull's Go runtime a soft memory limit a little above

@@ -67,6 +67,7 @@ func (c *Config) SetDefaults() {
 	c.Snapshot.SetDefaults()
 
 	c.Run.SetDefaults()
+	c.Limits.SetDefaults()
 
 	k := &c.Sink
 	if k.Type == "" && len(foreign(reflect.ValueOf(k).Elem(), SinkDir)) == 0 {

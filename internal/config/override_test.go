@@ -204,3 +204,22 @@ func checkProblems(t *testing.T, err error, want []string) {
 		}
 	}
 }
+
+// The limits: section is layered and validated like the others: its keys
+// have variables, and a bad value is reported with its key path.
+func TestLimitsSection(t *testing.T) {
+	env := []string{"LOGSHIP_APP=shop", "LOGSHIP_SINK_PATH=" + t.TempDir(), "LOGSHIP_PIPELINE_STATE_DIR=" + t.TempDir()}
+	c, err := Resolve("", append(env, "LOGSHIP_LIMITS_CPUS=1", "LOGSHIP_LIMITS_MEMORY=48MiB"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits.CPUs != 1 || c.Limits.Memory != 48<<20 || c.Limits.MemoryPercent != 25 {
+		t.Fatalf("limits %+v", c.Limits)
+	}
+	_, err = Resolve("", append(env, "LOGSHIP_LIMITS_MEMORY_PERCENT=150", "LOGSHIP_PIPELINE_UPLOAD_RATE=1KiB"), nil)
+	for _, want := range []string{"limits.memory_percent", "pipeline.upload_rate"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %s: %v", want, err)
+		}
+	}
+}

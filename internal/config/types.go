@@ -25,6 +25,7 @@
 package config
 
 import (
+	"github.com/logship/logship/internal/governor"
 	"github.com/logship/logship/internal/pipeline"
 	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sinks/dir"
@@ -66,6 +67,7 @@ type Config struct {
 	Sink            Sink             `yaml:"sink"`
 	Run             supervise.Config `yaml:"run"`      // logship run only
 	Snapshot        snapshot.Config  `yaml:"snapshot"` // logship snapshot and snapshots on events
+	Limits          governor.Config  `yaml:"limits"`   // the agent's share of the container
 
 	origin *origin // where each key was set, for messages; nil for a Config built in code
 }

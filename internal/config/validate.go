@@ -68,6 +68,7 @@ func (c *Config) check(ps *Problems) {
 	ps.Nest("snapshot", c.Snapshot.Validate())
 	c.sink(ps)
 	ps.Nest("run", c.Run.Validate())
+	ps.Nest("limits", c.Limits.Validate())
 }
 
 // checkName checks a name that goes into every key (app, host): required

@@ -23,8 +23,9 @@ import (
 )
 
 // DefaultShare is the share of the cgroup memory limit the agent allows
-// itself by default: the application it watches gets the rest.
-const DefaultShare = 0.25
+// itself by default (limits.memory_percent 25): the application it
+// watches gets the rest.
+const DefaultShare = DefaultMemoryPercent / 100.0
 
 // Floor is the lowest limit set: below it the garbage collector would run
 // without end for the pipeline's own buffers.
@@ -159,10 +160,15 @@ var (
 	mMaxProcs  = metrics.NewGauge(`logship_gomaxprocs`, nil)
 )
 
-// Apply sets the soft memory limit from need and the cgroup (unless
-// GOMEMLIMIT is set), publishes the metrics and logs what it decided. It
-// returns the limit in force.
-func Apply(c Cgroup, need int64, share float64, log *slog.Logger) int64 {
+// Apply sets the soft memory limit (unless GOMEMLIMIT is set): cfg.Memory
+// when set, else need capped at cfg.MemoryPercent of the cgroup limit; and
+// GOMAXPROCS to cfg.CPUs when set (unless GOMAXPROCS is). It publishes the
+// metrics, logs what it decided and returns the memory limit in force.
+func Apply(c Cgroup, need int64, cfg Config, log *slog.Logger) int64 {
+	cfg.SetDefaults()
+	if cfg.CPUs > 0 && os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(cfg.CPUs)
+	}
 	cg, hasCg := c.MemoryLimit()
 	if !hasCg {
 		cg = 0
@@ -175,7 +181,10 @@ func Apply(c Cgroup, need int64, share float64, log *slog.Logger) int64 {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		limit = debug.SetMemoryLimit(-1)
 	} else {
-		limit = Limit(need, cg, share)
+		limit = Limit(need, cg, float64(cfg.MemoryPercent)/100)
+		if cfg.Memory > 0 {
+			limit = cfg.Memory.Int64()
+		}
 		debug.SetMemoryLimit(limit)
 	}
 	mMemLimit.Set(float64(limit))

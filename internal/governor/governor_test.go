@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -78,10 +79,26 @@ func TestApply(t *testing.T) {
 	}
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	c := Cgroup{Root: tree(t, map[string]string{"memory.max": "134217728\n"}), Self: []byte("0::/\n")}
-	if got := Apply(c, 56<<20, DefaultShare, slog.New(slog.DiscardHandler)); got != 32<<20 || debug.SetMemoryLimit(-1) != 32<<20 {
+	if got := Apply(c, 56<<20, Config{}, slog.New(slog.DiscardHandler)); got != 32<<20 || debug.SetMemoryLimit(-1) != 32<<20 {
 		t.Fatalf("Apply set %d (runtime: %d), want 32 MiB", got, debug.SetMemoryLimit(-1))
 	}
 	if mMemLimit.Get() != 32<<20 || mCgroupMem.Get() != 128<<20 {
 		t.Fatalf("metrics: limit %v, cgroup %v", mMemLimit.Get(), mCgroupMem.Get())
+	}
+	// limits.memory_percent: 50 lets the need (56 MiB) through.
+	if got := Apply(c, 56<<20, Config{MemoryPercent: 50}, slog.New(slog.DiscardHandler)); got != 56<<20 {
+		t.Fatalf("memory_percent 50: %d, want 56 MiB", got)
+	}
+	// limits.memory wins over both.
+	if got := Apply(c, 56<<20, Config{Memory: 40 << 20}, slog.New(slog.DiscardHandler)); got != 40<<20 || debug.SetMemoryLimit(-1) != 40<<20 {
+		t.Fatalf("memory 40MiB: %d", got)
+	}
+	// limits.cpus sets GOMAXPROCS (unless the variable is set).
+	if os.Getenv("GOMAXPROCS") == "" {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+		Apply(c, 56<<20, Config{CPUs: 1}, slog.New(slog.DiscardHandler))
+		if runtime.GOMAXPROCS(0) != 1 || mMaxProcs.Get() != 1 {
+			t.Fatalf("cpus 1: GOMAXPROCS %d, metric %v", runtime.GOMAXPROCS(0), mMaxProcs.Get())
+		}
 	}
 }
