@@ -575,6 +575,9 @@ shutdown_timeout: 20s
 	a.waitFor(t, 120*time.Second, "a third of the parts uploaded", func() bool { return storedParts() >= parts/3 })
 	a.stop(t, syscall.SIGKILL)
 	srv.Remove(slow)
+	// A part the agent sent before it died may still be stored: count once
+	// the server has finished what it was serving.
+	waitUntil(t, 10*time.Second, "osstest to finish the requests in flight at the kill", srv.Idle)
 	kept := storedParts()
 	before := srv.Count("UploadPart")
 	if kept >= parts {

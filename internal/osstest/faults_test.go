@@ -257,3 +257,22 @@ func TestCloseDuringRequest(t *testing.T) {
 		t.Error("the request in flight should fail")
 	}
 }
+
+// TestIdle: Idle is false while a request is being served (held by an
+// injected latency) and true once it has been answered.
+func TestIdle(t *testing.T) {
+	srv := newServer(t)
+	srv.Put(testBucket, "k", []byte("v"), nil)
+	if !srv.Idle() {
+		t.Fatal("a new server is not idle")
+	}
+	srv.Inject(Fault{Op: "GetObject", Latency: 300 * time.Millisecond})
+	done := make(chan struct{})
+	go func() { defer close(done); get(t, newClient(t, srv), "k") }()
+	eventually(t, 5*time.Second, "the request to arrive", func() bool { return srv.Count("GetObject") == 1 })
+	if srv.Idle() {
+		t.Fatal("idle while a request is held by its latency")
+	}
+	<-done
+	eventually(t, 5*time.Second, "idle after the answer", srv.Idle)
+}

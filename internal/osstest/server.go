@@ -38,6 +38,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -77,6 +78,7 @@ type Server struct {
 	diskDir  string // per-server directory inside Options.DiskDir
 	closeOne sync.Once
 	inflight sync.WaitGroup // handlers running; Close waits for them
+	active   atomic.Int64   // handlers running, for Idle
 
 	mu          sync.Mutex
 	buckets     map[string]*bucket
@@ -209,6 +211,11 @@ func (s *Server) now() time.Time {
 
 func (s *Server) nowLocked() time.Time { return time.Now().Add(s.clockOffset).UTC() }
 
+// Idle reports whether no request is being served: after a client was
+// killed, a test polls it before counting what the server stored, since a
+// request the client sent before it died may still complete.
+func (s *Server) Idle() bool { return s.active.Load() == 0 }
+
 // Count reports how many requests were received for an operation name as
 // the SDK names them ("PutObject", "UploadPart", ...), faulted or not;
 // Count("") is the total.
@@ -282,6 +289,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.inflight.Add(1)
 	defer s.inflight.Done()
+	s.active.Add(1)
+	defer s.active.Add(-1)
 	s.counts[req.op]++
 	s.mu.Unlock()
 
