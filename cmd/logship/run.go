@@ -51,6 +51,39 @@ func (l *lateSnapshotter) Snapshot(ctx context.Context, trigger string) (string,
 	return s.Snapshot(ctx, trigger)
 }
 
+// startedChild is the child of logship run as the snapshots see it, known
+// once it has started (supervise.Options.Started).
+type startedChild struct {
+	pid    int
+	stdout func() string // the stdout spool file being appended to
+}
+
+// adjust makes the snapshots about the child: its pid is the app's, and
+// without jcmd (or when jcmd fails) the thread dump is asked for by
+// SIGQUIT and read from the child's stdout spool. A dump written across a
+// spool rotation (run.spool_file_bytes) may be cut, or missed when the
+// rotation comes at its first byte: the file read is the one current
+// when the signal is sent (the dump is in the archived stdout anyway).
+func (c *atomicChild) adjust(o *snapshot.Options) {
+	o.ThreadDumpFrom = func(ctx context.Context) ([]byte, error) {
+		ch := c.Load()
+		if ch == nil {
+			return nil, errors.New("the command has not started")
+		}
+		spool := ch.stdout()
+		if spool == "" {
+			return nil, errors.New("the command has written nothing to stdout yet")
+		}
+		return snapshot.SigquitDump(ctx, ch.pid, spool)
+	}
+	if ch := c.Load(); ch != nil {
+		o.AppPID = ch.pid
+	}
+}
+
+// atomicChild is set by supervise once the child has started.
+type atomicChild struct{ atomic.Pointer[startedChild] }
+
 // Exit codes of run when the command cannot be started, as a shell's.
 const (
 	exitNotFound = 127
@@ -107,14 +140,18 @@ LOGSHIP_SINK_REGION (credentials: OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET).`,
 			// The agent drains within run.final_flush_timeout, not shutdown_timeout.
 			cfg.ShutdownTimeout = cfg.Run.FinalFlushTimeout
 			snap := &lateSnapshotter{}
+			child := &atomicChild{}
 			st, err := supervise.Run(supervise.Options{
 				Args: args, Run: cfg.Run, StateDir: cfg.Pipeline.StateDir, Version: version, Log: log,
+				Started: func(pid int, stdout func() string) { child.Store(&startedChild{pid, stdout}) },
 				Agent: func(ctx context.Context, own pipeline.Source, built func([]pipeline.Source)) error {
 					return agent.RunExtra(ctx, cfg, log, agent.Extra{Sources: []pipeline.Source{own},
 						Built: func(srcs []pipeline.Source, _ artifact.Uploader, events *snapshot.Trigger) {
 							snap.s.Store(supervise.Snapshotter(exitSnapshot{events}))
 							built(srcs)
-						}})
+						},
+						Snapshot: child.adjust, // Started has run: the agent starts after the child
+					})
 				},
 				Snapshotter: snap,
 			})

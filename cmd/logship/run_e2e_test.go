@@ -125,6 +125,22 @@ func pulled(t *testing.T, env []string, apphost string, args ...string) map[stri
 	return files
 }
 
+// termAndPull stops logship run (whose config is runConfig's under root)
+// running a JVM with SIGTERM, checks that it exits 143 and that the
+// archived stdout is the passed-through out, and returns pulled's files.
+func termAndPull(t *testing.T, p *agentProc, root string, out *syncBuffer) map[string][]byte {
+	t.Helper()
+	p.send(t, syscall.SIGTERM)
+	if code := runExit(t, p, time.Minute); code != 143 {
+		t.Fatalf("exit %d, want 143\n%s", code, tail(p.log.String(), 4000))
+	}
+	files := pulled(t, nil, "run-e2e/test-host", "--from", filepath.Join(root, "archive"))
+	if got := files["stdout/stdout"]; !bytes.Equal(got, []byte(out.String())) {
+		t.Fatalf("archived stdout (%d bytes) differs from the passed-through (%d)", len(got), len(out.String()))
+	}
+	return files
+}
+
 // runEvents decodes events.jsonl.
 func runEvents(t *testing.T, b []byte) []map[string]any {
 	t.Helper()
@@ -265,15 +281,8 @@ func TestRunJVMThreadDumpAndSIGTERM(t *testing.T) {
 	p.waitFor(t, time.Minute, "the JVM to start", func() bool { return strings.Contains(out.String(), "ready\n") })
 	p.send(t, syscall.SIGQUIT)
 	p.waitFor(t, time.Minute, "a thread dump", func() bool { return strings.Contains(out.String(), "Full thread dump") })
-	p.send(t, syscall.SIGTERM)
-	if code := runExit(t, p, time.Minute); code != 143 {
-		t.Fatalf("exit %d, want 143\n%s", code, tail(p.log.String(), 4000))
-	}
-	files := pulled(t, nil, "run-e2e/test-host", "--from", filepath.Join(root, "archive"))
+	files := termAndPull(t, p, root, out)
 	got := files["stdout/stdout"]
-	if !bytes.Equal(got, []byte(out.String())) {
-		t.Fatalf("archived stdout (%d bytes) differs from the passed-through (%d)", len(got), len(out.String()))
-	}
 	for _, w := range []string{"Full thread dump", `"main"`, "at Hook.main(Hook.java", "shutdown hook ran\n"} {
 		if !bytes.Contains(got, []byte(w)) {
 			t.Errorf("archived stdout lacks %q", w)

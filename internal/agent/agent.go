@@ -91,6 +91,11 @@ type Extra struct {
 	// artifact uploader and the trigger of snapshots on events once they
 	// are built, before anything runs.
 	Built func(srcs []pipeline.Source, up artifact.Uploader, events *snapshot.Trigger)
+	// Snapshot, when set, adjusts the options of every snapshot the agent
+	// takes (on events and on remote requests): logship run names its
+	// child (AppPID) and takes thread dumps from its stdout
+	// (ThreadDumpFrom).
+	Snapshot func(*snapshot.Options)
 }
 
 // RunExtra is Run with what a command adds.
@@ -105,7 +110,11 @@ func RunExtra(ctx context.Context, cfg *config.Config, log *slog.Logger, x Extra
 		sink.Close()
 		return err
 	}
-	events, err := EventSnapshots(cfg, sink, "", log)
+	var adjust []func(*snapshot.Options)
+	if x.Snapshot != nil {
+		adjust = append(adjust, x.Snapshot)
+	}
+	events, err := EventSnapshots(cfg, sink, "", log, adjust...)
 	if err != nil {
 		sink.Close()
 		return err
@@ -130,7 +139,7 @@ func RunExtra(ctx context.Context, cfg *config.Config, log *slog.Logger, x Extra
 		sink.Close()
 		return err
 	}
-	remote, err := RemoteSnapshots(cfg, sink, "", log)
+	remote, err := RemoteSnapshots(cfg, sink, "", log, adjust...)
 	if err != nil {
 		sink.Close()
 		return err

@@ -12,8 +12,9 @@ import (
 
 // RemoteSnapshots returns the poller that answers remote snapshot
 // requests (snapshot.remote), or nil when it is off or the sink cannot be
-// read back. Its snapshots go into sink like those of `logship snapshot`.
-func RemoteSnapshots(cfg *config.Config, sink sinks.Sink, version string, log *slog.Logger) (*control.Poller, error) {
+// read back. Its snapshots go into sink like those of `logship snapshot`;
+// adjust changes their options as for EventSnapshots.
+func RemoteSnapshots(cfg *config.Config, sink sinks.Sink, version string, log *slog.Logger, adjust ...func(*snapshot.Options)) (*control.Poller, error) {
 	rc := cfg.Snapshot.Remote
 	if !rc.On() {
 		return nil, nil
@@ -23,7 +24,11 @@ func RemoteSnapshots(cfg *config.Config, sink sinks.Sink, version string, log *s
 		log.Warn("remote snapshots: off: the sink cannot be read back", "sink", cfg.Sink.Type)
 		return nil, nil
 	}
-	t, err := snapshot.New(SnapshotOptions(cfg, sink, version, log))
+	o := SnapshotOptions(cfg, sink, version, log)
+	for _, f := range adjust {
+		f(&o)
+	}
+	t, err := snapshot.New(o)
 	if err != nil {
 		return nil, err
 	}

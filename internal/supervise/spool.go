@@ -166,6 +166,18 @@ func (s *spool) Close() {
 	s.signal()
 }
 
+// current returns the file being appended to (the last one), "" when
+// nothing was written yet. After a rotation it is still the full file
+// until the next write starts a new one.
+func (s *spool) current() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.files) == 0 {
+		return ""
+	}
+	return s.path(s.files[len(s.files)-1])
+}
+
 // state returns the end and whether the spool is closed.
 func (s *spool) state() (end int64, closed bool) {
 	s.mu.Lock()

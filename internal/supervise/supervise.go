@@ -85,6 +85,11 @@ type Options struct {
 	Agent func(ctx context.Context, own pipeline.Source, built func([]pipeline.Source)) error
 	// Snapshotter, when set, is called after an abnormal exit.
 	Snapshotter Snapshotter
+	// Started, when set, is called once the child has started, before
+	// Agent: with the child's pid and a function returning the spool file
+	// its stdout is being appended to ("" before its first byte), from
+	// which a thread dump asked for by SIGQUIT can be read.
+	Started func(pid int, stdoutSpool func() string)
 }
 
 // ErrStart wraps a failure to start the child (exec.ErrNotFound and the like).
@@ -132,6 +137,9 @@ func Run(o Options) (Status, error) {
 	pid := c.pid()
 	cmdline := redactArgs(o.Args)
 	log.Info("run: started", "pid", pid, "cmd", cmdline, "run", runID, "reaper", reap)
+	if o.Started != nil {
+		o.Started(pid, spOut.current)
+	}
 	var pumps sync.WaitGroup
 	pumps.Add(2)
 	go func() { defer pumps.Done(); pump(c.outR, o.Stdout, spOut, log) }()

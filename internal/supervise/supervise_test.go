@@ -139,6 +139,31 @@ func TestSpoolRotationBoundAndAck(t *testing.T) {
 	}
 }
 
+// current is the file the next bytes are appended to while it is not full
+// (a SIGQUIT thread dump is read from it), the full one until the next
+// write after a rotation.
+func TestSpoolCurrent(t *testing.T) {
+	dir := t.TempDir()
+	sp := newSpool(dir, "stdout", 10, 100, make(chan struct{}, 1), slogDiscard)
+	if got := sp.current(); got != "" {
+		t.Fatalf("current before any write: %q", got)
+	}
+	for _, tc := range []struct {
+		write, want string // want: the current file's contents after write
+	}{
+		{"abc", "abc"},
+		{"defghij", "abcdefghij"}, // full: rotated at the next write
+		{"k", "k"},
+		{"lm", "klm"},
+	} {
+		sp.Write([]byte(tc.write))
+		b, err := os.ReadFile(sp.current())
+		if err != nil || string(b) != tc.want {
+			t.Fatalf("after %q: current %s holds %q (%v), want %q", tc.write, sp.current(), b, err, tc.want)
+		}
+	}
+}
+
 var slogDiscard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // runSource runs a source on em until the returned stop is called.
