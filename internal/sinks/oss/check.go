@@ -236,8 +236,10 @@ func (k *checker) tls(conn net.Conn) sinks.Step {
 // bucket runs auth, bucket and clock from one GetBucketInfo.
 func (k *checker) bucket() bool {
 	start := time.Now()
+	sent := k.s.now()
 	ctx, _, done := watchdog(k.ctx, k.s.timeout)
 	res, err := k.s.client.GetBucketInfo(ctx, &sdk.GetBucketInfoRequest{Bucket: &k.s.bucket})
+	answered := k.s.now()
 	if err != nil {
 		err = k.s.classify(withCause(ctx, err), "")
 	}
@@ -258,7 +260,7 @@ func (k *checker) bucket() bool {
 			}
 			return sinks.Step{Verdict: sinks.OK, Took: time.Nanosecond, Detail: d}
 		})
-		k.clock(res.Headers.Get("Date"))
+		k.clock(res.Headers.Get("Date"), sent.Add(answered.Sub(sent)/2))
 		return ok
 	case e != nil && e.ServerRegion != "" && e.ServerRegion != k.s.region:
 		k.report(sinks.Step{Name: "auth", Verdict: sinks.Skip, Detail: "not checked: the request went to the wrong region"})
@@ -327,14 +329,20 @@ func diagnosis(err error) string {
 	return err.Error()
 }
 
-// clock compares the local clock with the Date of OSS's answer.
-func (k *checker) clock(date string) {
+// clock compares the local clock at mid, half way through the request,
+// with the Date of OSS's answer. Date is whole seconds, truncated: the
+// server's time was in [Date, Date+1s), so its middle is compared, and a
+// second boundary crossed during the request or before the step ran does
+// not turn 3m0s into 2m59s.
+func (k *checker) clock(date string, mid time.Time) {
 	k.step("clock", func() sinks.Step {
 		t, err := http.ParseTime(date)
 		if err != nil {
 			return sinks.Step{Verdict: sinks.Skip, Detail: "no Date in the answer"}
 		}
-		skew := t.Sub(k.s.now().Truncate(time.Second))
+		// The estimate is within (-0.5s, +0.5s] of the skew: rounding it
+		// half down gives the skew in whole seconds.
+		skew := t.Add(500*time.Millisecond - time.Nanosecond).Sub(mid)
 		switch a := skew.Abs(); {
 		case a <= 5*time.Second:
 			return sinks.Step{Verdict: sinks.OK, Took: time.Nanosecond, Detail: "within 5s of OSS"}
