@@ -7,9 +7,10 @@ import (
 	"io"
 	"os"
 	"path"
-	"strings"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/logship/logship/archive"
 )
 
 // ExtractLimits bound what Extract writes.
@@ -20,7 +21,7 @@ type ExtractLimits struct {
 
 // Extract unpacks a bundle (tar.zst, outside input) into dir, which must
 // exist: only regular files and folders, each name made safe by
-// entryName (no "..", no absolute path), every write confined to
+// archive.SafePath (no "..", no absolute path), every write confined to
 // dir by an os.Root (a symbolic link already in dir cannot lead out),
 // existing files never overwritten, sizes bounded. It returns the number
 // of files and bytes written.
@@ -50,7 +51,7 @@ func Extract(r io.Reader, dir string, lim ExtractLimits) (files int, bytes int64
 		if err != nil {
 			return files, bytes, fmt.Errorf("extract: %w", err)
 		}
-		name, err := entryName(h.Name)
+		name, err := archive.SafePath(h.Name)
 		if err != nil {
 			return files, bytes, fmt.Errorf("extract: entry %q: %w", h.Name, err)
 		}
@@ -91,30 +92,4 @@ func Extract(r io.Reader, dir string, lim ExtractLimits) (files int, bytes int64
 			return files, bytes, fmt.Errorf("extract: %s: %w", name, err)
 		}
 	}
-}
-
-// entryName makes a tar entry's name (outside input) relative and clean,
-// or refuses it: no ".." segment, no NUL, backslash or other control
-// character, at most 1024 bytes. (retrieve.SafePath holds the same rule
-// for pull; control cannot import retrieve, which imports config.)
-func entryName(p string) (string, error) {
-	if len(p) > 1024 {
-		return "", fmt.Errorf("name of %d bytes, limit 1024", len(p))
-	}
-	var segs []string
-	for _, s := range strings.Split(p, "/") {
-		switch {
-		case s == "" || s == ".":
-			continue
-		case s == "..":
-			return "", fmt.Errorf("name %q has a \"..\" segment", p)
-		case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }):
-			return "", fmt.Errorf("name %q holds a control character or a backslash", p)
-		}
-		segs = append(segs, s)
-	}
-	if len(segs) == 0 {
-		return "", fmt.Errorf("name %q names no file", p)
-	}
-	return strings.Join(segs, "/"), nil
 }

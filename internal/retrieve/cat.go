@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/logship/logship/archive"
 )
 
 // CatOptions configure Cat.
@@ -54,7 +56,7 @@ func Cat(ctx context.Context, a Store, w io.Writer, opt CatOptions) (*Summary, e
 		for _, s := range f.Streams {
 			name, err := outputName(s.App, s.Host, s.Source, s.Path, s.ID, false)
 			if err != nil {
-				ps.add(Problem{Kind: KindUnsafe, File: s.App + "/" + s.Host + "/" + s.Source + "/" + strconv.Quote(shorten(s.Path)),
+				ps.add(Problem{Kind: KindUnsafe, File: s.App + "/" + s.Host + "/" + s.Source + "/" + strconv.Quote(archive.Shorten(s.Path)),
 					Key: s.Steps[0].Chunk.Key, Msg: err.Error() + "; stream " + s.ID + " left out"})
 				continue
 			}

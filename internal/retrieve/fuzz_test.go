@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/logship/logship/archive"
 )
 
 // The sanitiser never returns a path that could leave the folder it is
@@ -15,7 +17,7 @@ func FuzzSafePath(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
-		got, err := SafePath(p)
+		got, err := archive.SafePath(p)
 		if err != nil {
 			if got != "" {
 				t.Fatalf("SafePath(%q) = %q with error %v", p, got, err)
@@ -25,11 +27,11 @@ func FuzzSafePath(f *testing.F) {
 		if !filepath.IsLocal(got) || got == "" || strings.HasPrefix(got, "/") {
 			t.Fatalf("SafePath(%q) = %q: not local", p, got)
 		}
-		if strings.ContainsAny(got, "\x00\\") || len(got) > maxPathBytes {
+		if strings.ContainsAny(got, "\x00\\") || len(got) > archive.MaxPathBytes {
 			t.Fatalf("SafePath(%q) = %q", p, got)
 		}
 		for _, seg := range strings.Split(got, "/") {
-			if seg == "" || seg == "." || seg == ".." || len(seg) > maxSegmentBytes {
+			if seg == "" || seg == "." || seg == ".." || len(seg) > archive.MaxSegmentBytes {
 				t.Fatalf("SafePath(%q) = %q: segment %q", p, got, seg)
 			}
 			for _, r := range seg {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/logship/logship/archive"
 )
 
 // Defaults of Options.
@@ -204,7 +206,7 @@ func planOutputs(root *os.Root, sel *selection, st *state, split bool, ps *probl
 		for _, s := range f.Streams {
 			name, err := outputName(s.App, s.Host, s.Source, s.Path, s.ID, split)
 			if err != nil {
-				ps.add(Problem{Kind: KindUnsafe, File: s.App + "/" + s.Host + "/" + s.Source + "/" + strconv.Quote(shorten(s.Path)),
+				ps.add(Problem{Kind: KindUnsafe, File: s.App + "/" + s.Host + "/" + s.Source + "/" + strconv.Quote(archive.Shorten(s.Path)),
 					Key: s.Steps[0].Chunk.Key, Msg: err.Error() + "; stream " + s.ID + " not written"})
 				continue
 			}
