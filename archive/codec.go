@@ -36,10 +36,13 @@ type Encoder struct {
 }
 
 // NewEncoder returns an encoder tuned for logs: zstd SpeedFastest with a
-// 4 MiB window, the default chunk size, so a chunk is compressed without
-// the history shifts a smaller window costs (measured: 10% less CPU and a
-// 30% better ratio than 1 MiB, for about 6 MiB more memory per encoder).
-// Readers accept windows up to 64 MiB.
+// 1 MiB window. On application logs (generated Java logs, 4 MiB chunks) a
+// 4 MiB window gives the same ratio (5.88x against 5.87x) at the same CPU
+// within this machine's noise, and costs 8.6 MiB per encoder against
+// 2.6 MiB: memory the agent's limit must leave to its chunks. Only data
+// that repeats itself at periods above 1 MiB gains (a 950 KB sample
+// repeated: 43x against 23x), and real logs do not. Readers accept
+// windows up to 64 MiB.
 //
 // The zstd frame carries no content checksum: the header's CRC-32C of the
 // raw bytes, computed as the bytes arrive and checked by every reader after
@@ -50,7 +53,7 @@ type Encoder struct {
 func NewEncoder() (*Encoder, error) {
 	z, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithWindowSize(4<<20),
+		zstd.WithWindowSize(1<<20),
 		zstd.WithEncoderConcurrency(1),
 		zstd.WithEncoderCRC(false),
 		zstd.WithZeroFrames(true))

@@ -50,6 +50,23 @@ const (
 	MaxUploadRate  = 1 << 40
 )
 
+// encoderMemory is what one compressor's zstd encoder holds once used
+// (window and tables; measured 2.6 MiB, see archive.NewEncoder).
+const encoderMemory = 3 << 20
+
+// MemoryNeed is the memory the pipeline's buffers need with compressors
+// workers: the raw buffers of the budget (max_in_flight × max_bytes), the
+// compressed bodies waiting on the sink (at most max_in_flight ×
+// bodyShare, about a quarter of max_bytes each for logs), and the
+// encoders. The agent's soft memory limit is this plus the rest of the
+// process: a limit at or below the live heap makes the garbage collector
+// run after nearly every allocation (179 times shipping 512 MiB with a
+// limit of 56 MiB, against 5 above it).
+func (c Config) MemoryNeed(compressors int) int64 {
+	budget := int64(c.MaxInFlight) * c.MaxBytes.Int64()
+	return budget + budget*bodyShare/4 + int64(compressors)*encoderMemory
+}
+
 // SetDefaults fills every zero value with its default. It is idempotent.
 // An unset state_dir is DefaultStateDir when this user can write it (or
 // create it), else the user's state folder (see StateDirFor).

@@ -70,7 +70,7 @@ type Pipeline struct {
 	store *Store
 	sink  sinks.Sink // o.Sink wrapped in o.Retry
 
-	tokens chan struct{} // a slot per chunk open or in flight
+	budget *budget // max_in_flight × max_bytes: see budget
 
 	compressQ chan *chunk
 	uploadQ   chan *chunk
@@ -120,6 +120,7 @@ type chunk struct {
 	event      string
 	obj        *sinks.Object
 	body       *[]byte
+	held       int64 // bytes of the budget: max_bytes, then its body's size
 }
 
 // New loads the checkpoint and prepares a pipeline. A checkpoint file that
@@ -153,9 +154,9 @@ func New(o Options) (*Pipeline, error) {
 	}
 	p := &Pipeline{
 		o: o, log: o.Log, store: st,
-		tokens:     make(chan struct{}, o.MaxInFlight),
+		budget:     newBudget(int64(o.MaxInFlight) * o.MaxBytes.Int64()),
 		compressQ:  make(chan *chunk, o.MaxInFlight),
-		uploadQ:    make(chan *chunk, o.MaxInFlight),
+		uploadQ:    make(chan *chunk, o.MaxInFlight*bodyShare),
 		streams:    map[string]*streamWriter{},
 		open:       map[*streamWriter]struct{}{},
 		loaded:     map[string][]Checkpoint{},
@@ -165,7 +166,7 @@ func New(o Options) (*Pipeline, error) {
 	}
 	p.rawFree = make(chan *[]byte, o.MaxInFlight)
 	p.smallFree = make(chan *[]byte, o.MaxInFlight)
-	p.bodyFree = make(chan *[]byte, o.MaxInFlight)
+	p.bodyFree = make(chan *[]byte, o.MaxInFlight*bodyShare)
 	for _, e := range entries {
 		cp := Checkpoint{Info: StreamInfo{ID: e.ID, Kind: e.Kind, Path: e.Path, Unit: e.Unit, Meta: e.Meta}, Committed: e.Committed, Finished: e.Finished, Updated: e.Updated}
 		p.loaded[e.Source] = append(p.loaded[e.Source], cp)
@@ -268,15 +269,14 @@ func (e *emitter) Forget(id string) {
 	}
 }
 
-// acquire takes an in-flight slot, sealing the oldest open batch of
-// another stream when none is free, so that many idle streams cannot hold
-// every slot until max_age.
+// acquire takes max_bytes of the budget for a new batch, sealing the
+// oldest open batch of another stream while there is not enough, so that
+// many idle streams cannot hold the whole budget until max_age.
 func (p *Pipeline) acquire(ctx context.Context, self *streamWriter) error {
-	select {
-	case p.tokens <- struct{}{}:
+	ok, wake := p.budget.take(p.o.MaxBytes.Int64())
+	if ok {
 		mInFlight.Inc()
 		return nil
-	default:
 	}
 	mBackpressure.Inc()
 	t := time.NewTicker(20 * time.Millisecond)
@@ -284,18 +284,22 @@ func (p *Pipeline) acquire(ctx context.Context, self *streamWriter) error {
 	for {
 		p.sealOldest(self)
 		select {
-		case p.tokens <- struct{}{}:
-			mInFlight.Inc()
-			return nil
+		case <-wake:
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
 		}
+		if ok, wake = p.budget.take(p.o.MaxBytes.Int64()); ok {
+			mInFlight.Inc()
+			return nil
+		}
 	}
 }
 
-func (p *Pipeline) release() {
-	<-p.tokens
+// release gives back what a chunk (or an open batch that was never sent)
+// holds of the budget.
+func (p *Pipeline) release(held int64) {
+	p.budget.give(held)
 	mInFlight.Dec()
 }
 
@@ -469,6 +473,13 @@ func (p *Pipeline) Close() error {
 // (a quiet file's line): it moves to a full max_bytes buffer only if it
 // outgrows it, so quiet files do not hold max_bytes each until max_age.
 const smallBatch = 64 << 10
+
+// bodyShare: a compressed chunk holds at least max_bytes/bodyShare of the
+// budget, so at most max_in_flight × bodyShare chunks wait on the sink:
+// enough to ride out the sink's latency, few enough that their bodies
+// (about max_bytes/4 each for logs) and the raw buffers they came from,
+// on the free list, stay well within twice the budget.
+const bodyShare = 2
 
 // idleTrim is how long without a full batch before the free lists are
 // emptied and the memory given back to the system.

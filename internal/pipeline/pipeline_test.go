@@ -232,8 +232,9 @@ func TestBackpressureAndCheckpointOnlyOnAck(t *testing.T) {
 			written.Store(int64(end))
 		}
 	}()
-	// The writer must stall: at most MaxInFlight chunks of MaxBytes.
-	waitFor(t, "writer to stall", func() bool { return written.Load() > 0 && len(p.tokens) == 3 })
+	// The writer must stall: at most MaxInFlight chunks of MaxBytes (here
+	// a compressed body's buffer, 64 KiB, is larger than a raw chunk).
+	waitFor(t, "writer to stall", func() bool { return written.Load() > 0 && p.budget.available() == 0 })
 	stalled := written.Load()
 	if stalled > 3*(16<<10)+4096 {
 		t.Fatalf("writer got %d bytes ahead with 3 chunks of 16KiB in flight", stalled)
@@ -266,6 +267,13 @@ func TestStuckChunksReleaseRawBuffers(t *testing.T) {
 	if n := len(p.rawFree); n != 3 {
 		t.Fatalf("%d raw buffers back on the free list while 3 compressed chunks wait on the sink, want 3", n)
 	}
+	openGate(t, fs, p, done, data)
+}
+
+// openGate lets the gated sink take what waits, waits for the writer to
+// finish (done), drains p and checks that stream a-1 holds data.
+func openGate(t *testing.T, fs *flakySink, p *Pipeline, done chan struct{}, data []byte) {
+	t.Helper()
 	close(fs.gate)
 	<-done
 	if err := p.Drain(context.Background()); err != nil {
@@ -274,6 +282,51 @@ func TestStuckChunksReleaseRawBuffers(t *testing.T) {
 	if got := readBack(t, fs.Sink)["a-1"]; !bytes.Equal(got, data) {
 		t.Fatalf("read back %d bytes, want the %d written", len(got), len(data))
 	}
+}
+
+// A chunk waiting on the sink holds its compressed size of the budget,
+// not max_bytes: with logs that compress well, the writer goes on filling
+// chunks while the sink is slow, and still stops once the compressed
+// chunks waiting on it fill max_in_flight × max_bytes.
+func TestStuckChunksHoldTheirCompressedSize(t *testing.T) {
+	const maxBytes, inFlight = 256 << 10, 3
+	fs := newFlaky(t)
+	fs.gate = make(chan struct{})
+	p := newTestPipeline(t, fs, func(o *Options) { o.MaxInFlight = inFlight; o.MaxBytes = maxBytes })
+	p.Start()
+	s := p.Emitter("files").Open(StreamInfo{ID: "a-1", Kind: archive.KindFile, Unit: archive.UnitBytes}, 0)
+	data := lines(200000, "cz") // about 14 MiB, compressing well over 4x
+	done := make(chan struct{})
+	var written atomic.Int64
+	go func() {
+		defer close(done)
+		for off := 0; off < len(data); off += 16 << 10 {
+			end := min(off+16<<10, len(data))
+			if err := s.Write(context.Background(), Piece{Start: int64(off), End: int64(end), Data: data[off:end]}); err != nil {
+				return
+			}
+			written.Store(int64(end))
+		}
+	}()
+	// Were every chunk to hold max_bytes until the sink has it, the writer
+	// would stall after 3; each compressed one holds max_bytes/bodyShare.
+	waitFor(t, "writer to stall", func() bool {
+		return p.budget.available() < maxBytes && len(p.compressQ) == 0 && written.Load() > 0
+	})
+	time.Sleep(50 * time.Millisecond) // a stalled writer stays stalled
+	stalled := written.Load()
+	if stalled <= (inFlight+1)*maxBytes {
+		t.Fatalf("writer stalled after %d bytes: compressed chunks waiting on the sink still hold max_bytes each", stalled)
+	}
+	// Each waiting chunk holds at least max_bytes/bodyShare: at most
+	// max_in_flight × bodyShare of them, and max_in_flight raw ones.
+	if limit := int64(inFlight*bodyShare+inFlight) * maxBytes; stalled > limit {
+		t.Fatalf("writer got %d bytes ahead, more than the budget allows (%d)", stalled, limit)
+	}
+	if waiting := fs.inPut.Load() + int64(len(p.uploadQ)); waiting <= inFlight {
+		t.Fatalf("%d chunks wait on the sink, want more than max_in_flight", waiting)
+	}
+	openGate(t, fs, p, done, data)
 }
 
 // A sink that is down at shutdown: Drain gives up at its deadline and the

@@ -51,6 +51,13 @@ type StreamWriter interface {
 	Write(ctx context.Context, p Piece) error
 	// Flush seals the open chunk now (e.g. before releasing a file).
 	Flush()
+	// Room is how many more bytes the open chunk takes before it is sealed
+	// (max_bytes when none is open). A source reading a backlog reads up to
+	// Room per turn, and flushes when Room is less than its next read:
+	// chunks are then sealed full, and a turn ends on a chunk boundary
+	// instead of leaving a half-filled chunk holding an in-flight slot
+	// while the source reads other streams.
+	Room() int
 	// SetMeta replaces the identity saved with the checkpoint (e.g. after
 	// a file was renamed, or its fingerprint grew).
 	SetMeta(meta json.RawMessage)

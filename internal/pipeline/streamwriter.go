@@ -110,7 +110,7 @@ func (s *streamWriter) sealLocked() {
 	if s.buf == nil {
 		return
 	}
-	c := &chunk{s: s, info: s.info, start: s.bStart, end: s.bEnd, raw: s.buf, crc: s.bCRC, lines: s.bLines, first: s.bFirst, last: s.bLast, event: s.bEvent}
+	c := &chunk{s: s, info: s.info, start: s.bStart, end: s.bEnd, raw: s.buf, crc: s.bCRC, lines: s.bLines, first: s.bFirst, last: s.bLast, event: s.bEvent, held: s.p.o.MaxBytes.Int64()}
 	s.buf = nil
 	s.p.setOpen(s, false)
 	s.p.sendMu.RLock()
@@ -119,7 +119,7 @@ func (s *streamWriter) sealLocked() {
 		// Written after Drain: the data stays in the source and is read
 		// again at the next start.
 		s.p.putRaw(c.raw)
-		s.p.release()
+		s.p.release(c.held)
 		return
 	}
 	s.sealed = append(s.sealed, &sealedRange{start: c.start, end: c.end})
@@ -131,6 +131,15 @@ func (s *streamWriter) Flush() {
 	s.mu.Lock()
 	s.sealLocked()
 	s.mu.Unlock()
+}
+
+func (s *streamWriter) Room() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.buf == nil {
+		return int(s.p.o.MaxBytes)
+	}
+	return max(int(s.p.o.MaxBytes)-len(*s.buf), 0)
 }
 
 func (s *streamWriter) SetMeta(m json.RawMessage) {

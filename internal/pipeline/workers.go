@@ -67,8 +67,14 @@ func (p *Pipeline) compressor() {
 		// unreachable sink holds its compressed size, not max_bytes.
 		p.putRaw(c.raw)
 		c.raw = nil
+		// ... and the budget it held beyond the body's size, so that the
+		// readers fill the next chunks while this one waits on the sink.
+		if keep := max(int64(cap(body)), p.o.MaxBytes.Int64()/bodyShare); keep < c.held {
+			p.budget.give(c.held - keep)
+			c.held = keep
+		}
 		c.obj = &sinks.Object{Key: archive.Key(p.o.Prefix, h), Body: body, Header: h, ContentType: contentType(p.o.Compression)}
-		p.uploadQ <- c
+		p.uploadQ <- c // never blocks: room for every chunk the budget allows
 	}
 }
 
@@ -105,7 +111,7 @@ func (p *Pipeline) uploader() {
 	}
 }
 
-// finish releases a chunk's buffers and slot; acked chunks advance the
+// finish releases a chunk's buffers and budget; acked chunks advance the
 // stream's checkpoint.
 func (p *Pipeline) finish(c *chunk, acked bool) {
 	if acked {
@@ -118,6 +124,6 @@ func (p *Pipeline) finish(c *chunk, acked bool) {
 	}
 	p.putRaw(c.raw)
 	putBuf(p.bodyFree, c.body)
-	p.release()
+	p.release(c.held)
 	p.pending.Done()
 }

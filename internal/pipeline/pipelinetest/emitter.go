@@ -199,6 +199,10 @@ func (s *RecordedStream) Ack() {
 // Flush implements pipeline.StreamWriter.
 func (s *RecordedStream) Flush() { s.e.mu.Lock(); s.flushes++; s.e.mu.Unlock() }
 
+// Room implements pipeline.StreamWriter: a recorded stream has no chunks,
+// so it always has the room of an empty one of the default size.
+func (s *RecordedStream) Room() int { return int(pipeline.DefaultMaxBytes) }
+
 // SetMeta implements pipeline.StreamWriter.
 func (s *RecordedStream) SetMeta(m json.RawMessage) {
 	s.e.mu.Lock()

@@ -86,6 +86,7 @@ func (s *discardStream) SetMeta(json.RawMessage) {}
 func (s *discardStream) Committed() int64        { return s.end }
 func (s *discardStream) Close()                  {}
 func (s *discardStream) CloseStored(int64)       {}
+func (s *discardStream) Room() int               { return 4 << 20 }
 
 // BenchmarkTail reads a 256 MB file of real log lines through the tailer
 // (default buffers) into an emitter that drops the data.

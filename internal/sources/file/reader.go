@@ -70,10 +70,18 @@ func (t *tailer) read(ctx context.Context, f *file, now time.Time) (int, error) 
 	f.size = size
 	s.grewAt = now
 	shipped := 0
-	for budget := t.cfg.roundBytes; budget > 0; {
+	// A turn reads at least a chunk's room, and a chunk that cannot take
+	// the next block is sealed before it: with many files catching up,
+	// chunks are sealed full and one after the other, instead of every
+	// file's chunk being half full at once and holding the in-flight slots
+	// the compressors need (which made reading and compressing take turns).
+	for budget := max(t.cfg.roundBytes, s.out.Room()); budget > 0; {
 		buf := t.buf
 		if s.tail >= int64(len(buf)) { // a line longer than a block: read up to max_line_bytes
 			buf = t.bigBuf()
+		}
+		if s.out.Room() < len(buf) {
+			s.out.Flush()
 		}
 		n, err := f.h.ReadAt(buf, s.off)
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -100,6 +108,9 @@ func (t *tailer) read(ctx context.Context, f *file, now time.Time) (int, error) 
 			break
 		}
 		s.atEOF = false
+	}
+	if !s.atEOF && s.out.Room() < len(t.buf) {
+		s.out.Flush() // the turn ends on a chunk boundary
 	}
 	if shipped > 0 && len(f.head) < t.cfg.fpBytes && s.off > int64(len(f.head)) {
 		t.growHead(f)
