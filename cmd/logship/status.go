@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/internal/agent"
+	"github.com/logship/logship/internal/schema"
 	"github.com/spf13/cobra"
 )
 
@@ -24,7 +25,8 @@ func newStatusCmd() *cobra.Command {
 live files, without touching either: it works while the agent runs and
 after it stopped. Per stream: path, identity, archived position, file size,
 lag (bytes written and not yet durable, and how long the archived position
-has not moved), when it last moved; per crash artifact: uploading or done;
+has not moved), when it last moved; per crash artifact: uploading (with
+the parts stored, of a large one) or done;
 the kernel source's mode; the agent's last upload and last error.
 
 Exit 0 when healthy; 3 when a stream has had bytes waiting longer than
@@ -86,7 +88,15 @@ func printStatus(w io.Writer, r agent.Report) {
 		}
 	}
 	for _, a := range r.Artifacts {
-		fmt.Fprintf(w, "crash  %s  %s  %s\n", a.Path, a.State, ago(a.Updated))
+		kind := "crash "
+		if a.Source == "" { // a snapshot bundle: not in the checkpoint
+			kind = "upload"
+		}
+		fmt.Fprintf(w, "%s %s  %s", kind, a.Path, a.State)
+		if a.Parts > 0 {
+			fmt.Fprintf(w, " %d of %d parts (%s)", a.PartsDone, a.Parts, schema.HumanBytes(a.Size))
+		}
+		fmt.Fprintf(w, "  %s\n", ago(a.Updated))
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "PROBLEM    %s\n", p)

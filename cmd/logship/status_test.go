@@ -101,3 +101,40 @@ func TestStatusFailing(t *testing.T) {
 		t.Fatal("the secret is in the status")
 	}
 }
+
+// TestStatusArtifactParts: while a heap dump is uploaded in parts, status
+// shows how many parts are stored; once it is complete, done.
+func TestStatusArtifactParts(t *testing.T) {
+	root := t.TempDir()
+	dumps := filepath.Join(root, "dumps")
+	os.MkdirAll(dumps, 0o755)
+	const size = 24 << 20 // 3 parts of 8 MiB, read at 6 MiB/s
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte(i * 7 / 5)
+	}
+	os.WriteFile(filepath.Join(dumps, "java_pid42.hprof"), b, 0o644)
+	cfg := writeConfig(t, root, fmt.Sprintf("app: st\nhost: h\nsources:\n  - type: crash\n    paths: [%q]\n    settle: 200ms\n    rate_limit: 6MiB\npipeline:\n  checkpoint_interval: 100ms\n  state_dir: %s/state\nsink:\n  type: dir\n  path: %s/archive\n",
+		filepath.Join(dumps, "*.hprof"), root, root))
+	a := startAgent(t, cfg, agentOpts{})
+	var r agent.Report
+	a.waitFor(t, 30*time.Second, "status to show a part of 3 stored", func() bool {
+		r, _ = status(t, cfg, nil)
+		return len(r.Artifacts) == 1 && r.Artifacts[0].State == "uploading" && r.Artifacts[0].PartsDone > 0
+	})
+	if got := r.Artifacts[0]; got.Parts != 3 || got.PartsDone >= 3 || got.Size != size {
+		t.Fatalf("uploading: %+v", got)
+	}
+	text, _, _ := runLogship(t, nil, "status", "-c", cfg)
+	if !strings.Contains(text, "of 3 parts (24.0 MiB)") {
+		t.Errorf("text lacks the parts:\n%s", text)
+	}
+	a.waitFor(t, 30*time.Second, "status to show the dump done", func() bool {
+		r, _ = status(t, cfg, nil)
+		return len(r.Artifacts) == 1 && r.Artifacts[0].State == "done"
+	})
+	if got := r.Artifacts[0]; got.Size != size || got.Parts != 0 {
+		t.Fatalf("done: %+v", got)
+	}
+	a.stop(t, syscall.SIGTERM)
+}

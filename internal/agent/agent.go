@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/logship/logship/internal/artifact"
 	"github.com/logship/logship/internal/config"
@@ -105,7 +106,13 @@ func RunExtra(ctx context.Context, cfg *config.Config, log *slog.Logger, x Extra
 		return err // the sink names itself (oss:, dir:)
 	}
 	opts := Options(cfg, sink, log)
-	up, err := artifact.New(artifact.Options{App: opts.App, Host: opts.Host, Prefix: opts.Prefix, Sink: sink, Retry: opts.Retry, Log: log})
+	var pl atomic.Pointer[pipeline.Pipeline] // built below, before any upload
+	progress := func(id string, pr pipeline.ArtifactProgress, done bool) {
+		if p := pl.Load(); p != nil {
+			p.ArtifactProgress(id, pr, done)
+		}
+	}
+	up, err := artifact.New(artifact.Options{App: opts.App, Host: opts.Host, Prefix: opts.Prefix, Sink: sink, Retry: opts.Retry, Log: log, Progress: progress})
 	if err != nil {
 		sink.Close()
 		return err
@@ -139,6 +146,7 @@ func RunExtra(ctx context.Context, cfg *config.Config, log *slog.Logger, x Extra
 		sink.Close()
 		return err
 	}
+	pl.Store(p)
 	remote, err := RemoteSnapshots(cfg, sink, "", log, adjust...)
 	if err != nil {
 		sink.Close()

@@ -3,7 +3,9 @@ package agent
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -58,6 +60,10 @@ type ArtifactState struct {
 	State   string    `json:"state"`
 	Size    int64     `json:"size,omitempty"`
 	Updated time.Time `json:"updated"`
+	// Parts and PartsDone: of a multipart upload in progress, as the
+	// running agent last reported them (0: not known, or one part).
+	Parts     int `json:"parts,omitempty"`
+	PartsDone int `json:"parts_done,omitempty"`
 }
 
 // Status builds the report of the agent configured by cfg. A stream is
@@ -75,11 +81,18 @@ func Status(cfg *config.Config, now time.Time, maxLag time.Duration) (Report, er
 	}
 	r.Checkpoint, r.Status = st.Saved, st.Status
 	r.Running = st.HasStatus && alive(st.Status.PID)
+	progress := map[string]pipeline.ArtifactProgress{}
+	if r.Running { // a stopped agent's uploads in progress are not
+		maps.Copy(progress, st.Status.Artifacts)
+	}
 	for _, s := range st.Streams {
 		if s.Info.Kind == archive.KindCrash {
 			a := ArtifactState{Source: s.Source, ID: s.Info.ID, Path: s.Info.Path, State: "uploading", Updated: s.Updated}
 			if s.Finished && s.Committed > 0 {
 				a.State, a.Size = "done", s.Committed
+			} else if pr, ok := progress[s.Info.ID]; ok {
+				a.Size, a.Parts, a.PartsDone, a.Updated = pr.Size, pr.Parts, pr.PartsDone, pr.Updated
+				delete(progress, s.Info.ID)
 			}
 			r.Artifacts = append(r.Artifacts, a)
 			continue
@@ -106,6 +119,10 @@ func Status(cfg *config.Config, now time.Time, maxLag time.Duration) (Report, er
 			}
 		}
 		r.Streams = append(r.Streams, ss)
+	}
+	for _, id := range slices.Sorted(maps.Keys(progress)) { // snapshot bundles: not in the checkpoint
+		pr := progress[id]
+		r.Artifacts = append(r.Artifacts, ArtifactState{ID: id, Path: pr.Path, State: "uploading", Size: pr.Size, Parts: pr.Parts, PartsDone: pr.PartsDone, Updated: pr.Updated})
 	}
 	if r.Status.Failing() {
 		e := r.Status.LastError

@@ -35,6 +35,7 @@ func (r *run) multipart(ctx context.Context, mp sinks.Multipart) error {
 		parts[p.Number-1] = p
 	}
 	r.kept = len(have)
+	r.progress(false)
 	mPartsResumed.Add(r.kept)
 	if r.kept > 0 {
 		r.log.Info("resuming artifact upload", "parts_stored", r.kept, "parts", r.n)
@@ -66,6 +67,7 @@ func (r *run) multipart(ctx context.Context, mp sinks.Multipart) error {
 				} else {
 					parts[j.i-1] = p
 					r.sent++
+					r.progress(false)
 					r.stored += int64(len(*j.body))
 					mPartsUploaded.Inc()
 					mUploadedBytes.Add(len(*j.body))

@@ -30,6 +30,11 @@ type Options struct {
 	// empty means os.TempDir().
 	TempDir string
 	Log     *slog.Logger
+	// Progress, when set, is told how many parts of a multipart upload are
+	// stored (after resuming, and after each part), and done once the
+	// object is complete: for logship status (Pipeline.ArtifactProgress).
+	// It must not block.
+	Progress func(id string, pr pipeline.ArtifactProgress, done bool)
 }
 
 // Shipper is the Uploader that stores artifacts in a sink. Create it with
@@ -128,6 +133,9 @@ func (s *Shipper) Upload(ctx context.Context, a Artifact) (string, error) {
 		mUploadFailures.Inc()
 		return "", err
 	}
+	if r.n > 1 {
+		r.progress(true)
+	}
 	mArtifacts.Inc()
 	mRawBytes.AddInt64(r.h.RawSize)
 	r.log.Info("artifact shipped", "raw_bytes", r.h.RawSize, "stored_bytes", r.stored, "parts", r.n,
@@ -165,6 +173,15 @@ func (a Artifact) Validate() error {
 		return fmt.Errorf("%w: %s: %s", ErrRefused, a.Path, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// progress tells Options.Progress the parts stored so far, or that the
+// object is complete (done).
+func (r *run) progress(done bool) {
+	if r.s.o.Progress == nil {
+		return
+	}
+	r.s.o.Progress(r.a.ID, pipeline.ArtifactProgress{Path: r.a.Path, Size: r.h.RawSize, Parts: r.n, PartsDone: r.kept + r.sent}, done)
 }
 
 // named sets the key once the header has its range.

@@ -437,6 +437,16 @@ func (p *Pipeline) Drain(ctx context.Context) error {
 	return err
 }
 
+// ArtifactProgress records, for logship status, the progress of the
+// artifact upload of stream id (package artifact calls it as parts are
+// stored); done ends it. The status file shows it at the next save.
+func (p *Pipeline) ArtifactProgress(id string, pr ArtifactProgress, done bool) {
+	if !done {
+		pr.Updated = p.o.Now().UTC()
+	}
+	p.status.artifact(id, pr, done)
+}
+
 // saveStatus writes the status file when it changed (or when force). It
 // is advisory: a failure is logged, and the next save tries again.
 func (p *Pipeline) saveStatus(force bool) {

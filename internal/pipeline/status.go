@@ -27,6 +27,19 @@ type Status struct {
 	// Failures counts those after LastUpload.
 	LastError *StatusError `json:"last_error,omitempty"`
 	Failures  int          `json:"failures_since_upload"`
+	// Artifacts are the artifact uploads in progress (crash files, heap
+	// dumps), by stream id.
+	Artifacts map[string]ArtifactProgress `json:"artifacts,omitempty"`
+}
+
+// ArtifactProgress is an artifact upload in progress: how many of its
+// parts are stored (counting those a restart found stored).
+type ArtifactProgress struct {
+	Path      string    `json:"path,omitempty"`
+	Size      int64     `json:"size"`
+	Parts     int       `json:"parts"`
+	PartsDone int       `json:"parts_done"`
+	Updated   time.Time `json:"updated"`
 }
 
 // StatusError is one failed write.
@@ -60,6 +73,21 @@ func (t *statusTracker) failed(key string, err error, now time.Time) {
 	t.st.Failures++
 	t.dirty = true
 	t.mu.Unlock()
+}
+
+// artifact records the progress of the artifact id; done removes it.
+func (t *statusTracker) artifact(id string, pr ArtifactProgress, done bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if done {
+		delete(t.st.Artifacts, id)
+	} else {
+		if t.st.Artifacts == nil {
+			t.st.Artifacts = map[string]ArtifactProgress{}
+		}
+		t.st.Artifacts[id] = pr
+	}
+	t.dirty = true
 }
 
 // save writes the status if it changed (or always when force): temp file
