@@ -28,7 +28,7 @@ type benchFlags struct {
 	size, codec, workdir, profile, generate, zstd string
 	files, rounds, idleFiles                      int
 	seed                                          uint64
-	samples, sinks, sets                          []string
+	samples, sinks, sets, encode                  []string
 	keep, idle, json, pull                        bool
 	pullMemory                                    string
 	idleFor                                       time.Duration
@@ -46,7 +46,10 @@ the same bytes (page cache warm):
 
   1. the stock 'zstd -1 -T1' CLI compresses the files, when installed: the
      floor of one core on this machine;
-  2. 'logship agent' (this binary, a child process) ships them into each
+  2. 'Go zstd, 1 goroutine': the agent's own encoder (Go's zstd, the same
+     options and 4 MiB chunks) compresses the files in one goroutine of a
+     child process, with nothing else: the floor of the agent's CPU;
+  3. 'logship agent' (this binary, a child process) ships them into each
      --sink: dir (a folder, fsynced) or osstest (an OSS imitation in this
      process, over loopback HTTP).
 
@@ -87,6 +90,8 @@ repeated lines compress far better than real logs).`,
 	fl.StringVar(&f.pullMemory, "pull-max-memory", "", "--max-memory of those pulls (default: pull's)")
 	fl.BoolVar(&f.json, "json", false, "print the results as JSON")
 	fl.StringVar(&f.generate, "generate", "", "only write --files generated logs of --size in total into this folder")
+	fl.StringArrayVar(&f.encode, "encode", nil, "only compress these files with the agent's encoder, in one goroutine, and print the compressed size (the child of the 'Go zstd' row)")
+	fl.MarkHidden("encode")
 	return c
 }
 
@@ -115,6 +120,14 @@ func (f *benchFlags) run(ctx context.Context, w io.Writer) error {
 		if s != "dir" && s != "osstest" {
 			return usageErr(fmt.Errorf("--sink %q: use dir or osstest", s))
 		}
+	}
+	if len(f.encode) > 0 {
+		stored, err := encodeFiles(f.encode, pipeline.DefaultMaxBytes)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(w, stored)
+		return nil
 	}
 	if f.generate != "" {
 		paths, total, err := loggen.WriteFiles(f.generate, loggen.Options{Size: int64(n), Files: f.files, Seed: f.seed})
@@ -171,15 +184,24 @@ func (f *benchFlags) run(ctx context.Context, w io.Writer) error {
 			rep.Runs = append(rep.Runs, fig)
 			fmt.Fprintln(out, fig.line())
 		}
+		if f.codec == "zstd" {
+			fig, err := runGoZstd(paths, rep.Bytes)
+			if err != nil {
+				return err
+			}
+			fig.Round = round
+			fig.vsCLI(cli)
+			rep.Runs = append(rep.Runs, fig)
+			fmt.Fprintln(out, fig.line())
+		}
 		for _, sink := range f.sinks {
 			figs, err := f.runAgent(ctx, dir, sink, round, rep.Bytes, zstd)
 			if err != nil {
 				return err
 			}
 			for _, fig := range figs {
-				if cli != nil && strings.HasPrefix(fig.Name, "agent") {
-					fig.ThroughputVsCLI = fig.MBps / cli.MBps
-					fig.CPUVsCLI = fig.CPUPerGiB / cli.CPUPerGiB
+				if strings.HasPrefix(fig.Name, "agent") {
+					fig.vsCLI(cli)
 				}
 				rep.Runs = append(rep.Runs, fig)
 				fmt.Fprintln(out, fig.line())

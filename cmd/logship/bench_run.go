@@ -49,6 +49,91 @@ func (f *figure) finish(elapsed, cpu time.Duration, hwm int64) {
 	f.Ratio = float64(f.Bytes) / float64(max(f.Stored, 1))
 }
 
+// vsCLI sets f's throughput and CPU as multiples of the CLI's (when it
+// ran).
+func (f *figure) vsCLI(cli *figure) {
+	if cli != nil {
+		f.ThroughputVsCLI = f.MBps / cli.MBps
+		f.CPUVsCLI = f.CPUPerGiB / cli.CPUPerGiB
+	}
+}
+
+// runGoZstd runs `logship bench --encode` on the files: the agent's
+// encoder alone, in one goroutine of a child process.
+func runGoZstd(paths []string, raw int64) (figure, error) {
+	f := figure{Name: "Go zstd, 1 goroutine", Bytes: raw}
+	self, err := os.Executable()
+	if err != nil {
+		return f, err
+	}
+	args := []string{"bench"}
+	for _, p := range paths {
+		args = append(args, "--encode", p)
+	}
+	cmd := exec.Command(self, args...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return f, err
+	}
+	hwm := watchHWM(cmd.Process.Pid)
+	err = cmd.Wait()
+	elapsed := time.Since(start)
+	if err != nil {
+		return f, fmt.Errorf("bench --encode: %w: %s", err, stderr.String())
+	}
+	if f.Stored, err = strconv.ParseInt(strings.TrimSpace(stdout.String()), 10, 64); err != nil {
+		return f, fmt.Errorf("bench --encode printed %q", stdout.String())
+	}
+	f.finish(elapsed, cpuOf(cmd.ProcessState), hwm())
+	return f, nil
+}
+
+// encodeFiles compresses the files in chunks of chunk bytes with the
+// agent's encoder (archive.Encoder, a chunk header included) and returns
+// the compressed size.
+func encodeFiles(paths []string, chunk int) (int64, error) {
+	enc, err := archive.NewEncoder()
+	if err != nil {
+		return 0, err
+	}
+	defer enc.Close()
+	raw := make([]byte, chunk)
+	body := make([]byte, 0, chunk/4)
+	var stored int64
+	for _, p := range paths {
+		fh, err := os.Open(p)
+		if err != nil {
+			return 0, err
+		}
+		for off := int64(0); ; {
+			n, err := io.ReadFull(fh, raw)
+			if n > 0 {
+				h := &archive.Header{V: archive.Version, App: "bench", Host: "bench", Source: archive.KindFile, Path: p, Stream: "s",
+					Start: off, End: off + int64(n), Unit: archive.UnitBytes, RawSize: int64(n), Codec: archive.CodecZstd,
+					Checksum: archive.FormatChecksum(archive.UpdateChecksum(0, raw[:n]))}
+				var eerr error
+				if body, eerr = enc.Encode(body[:0], h, raw[:n]); eerr != nil {
+					fh.Close()
+					return 0, eerr
+				}
+				stored += int64(len(body))
+				off += int64(n)
+			}
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				break
+			}
+			if err != nil {
+				fh.Close()
+				return 0, err
+			}
+		}
+		fh.Close()
+	}
+	return stored, nil
+}
+
 // countWriter counts what goes through it.
 type countWriter struct{ n int64 }
 

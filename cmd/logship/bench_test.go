@@ -27,7 +27,7 @@ func TestBenchJSON(t *testing.T) {
 		t.Fatalf("data: %+v", rep)
 	}
 	_, cli := exec.LookPath("zstd")
-	want := map[string]int{"agent -> dir": 2, "agent -> osstest": 2, "pull <- osstest": 2}
+	want := map[string]int{"agent -> dir": 2, "agent -> osstest": 2, "pull <- osstest": 2, "Go zstd, 1 goroutine": 2}
 	if cli == nil {
 		want["zstd -1 -T1 CLI"] = 2
 		want["naive: GET + zstd -dc"] = 2
@@ -38,7 +38,7 @@ func TestBenchJSON(t *testing.T) {
 		if r.Bytes != rep.Bytes || r.Stored <= 0 || r.Ratio < 4 || r.Ratio > 9 || r.MBps <= 0 || r.CPUPerGiB <= 0 || r.PeakRSSMiB <= 0 {
 			t.Errorf("run %+v", r)
 		}
-		if strings.HasPrefix(r.Name, "agent") && cli == nil && (r.ThroughputVsCLI <= 0 || r.CPUVsCLI <= 0) {
+		if (strings.HasPrefix(r.Name, "agent") || strings.HasPrefix(r.Name, "Go zstd")) && cli == nil && (r.ThroughputVsCLI <= 0 || r.CPUVsCLI <= 0) {
 			t.Errorf("agent run not compared with the CLI: %+v", r)
 		}
 		if strings.HasPrefix(r.Name, "pull") && cli == nil && r.SpeedupVsNaive <= 0 {
