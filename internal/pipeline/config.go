@@ -18,7 +18,7 @@ type Config struct {
 	MaxBytes           schema.Size     `yaml:"max_bytes"`           // raw bytes per chunk; default 4MiB
 	MaxAge             schema.Duration `yaml:"max_age"`             // oldest byte waits at most this; default 5s
 	Compression        string          `yaml:"compression"`         // zstd|gzip|none; default zstd
-	MaxInFlight        int             `yaml:"max_in_flight"`       // chunks open, compressing or uploading; when all are taken, sources block; default 6
+	MaxInFlight        int             `yaml:"max_in_flight"`       // max_in_flight × max_bytes is the memory of chunks in flight (see budget); when it is taken, sources block; default 6
 	StateDir           string          `yaml:"state_dir"`           // checkpoint folder; default /var/lib/logship, or the user's state folder where that cannot be written
 	CheckpointInterval schema.Duration `yaml:"checkpoint_interval"` // pace of checkpoint saves; default 1s
 	RetryRefused       schema.Duration `yaml:"retry_refused"`       // retry pace after a refusal (AccessDenied, bad key, skewed clock); default 1m
