@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 
@@ -111,12 +110,7 @@ func serveMetrics(cfg *config.Config, log *slog.Logger) (stop func(), err error)
 // GOMAXPROCS to limits.cpus when set. Without it the garbage collector lets the heap
 // grow to twice the live data, which is most of the agent's peak RSS.
 func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
-	procs := cfg.Limits.CPUs
-	if procs <= 0 || os.Getenv("GOMAXPROCS") != "" {
-		procs = runtime.GOMAXPROCS(0)
-	}
-	compressors := min(procs, cfg.Pipeline.MaxInFlight) // as pipeline.New chooses them
-	need := int64(32<<20) + cfg.Pipeline.MemoryNeed(compressors)
+	need := int64(32<<20) + cfg.Pipeline.MemoryNeed(cfg.Pipeline.Workers())
 	governor.Apply(governor.SelfCgroup(), need, cfg.Limits, log)
 }
 

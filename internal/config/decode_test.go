@@ -117,7 +117,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "x- keys only at the top",
 			yaml: "x-a: 1\npipeline:\n  x-b: 2\n",
-			want: []string{"t.yaml:3: pipeline.x-b: unknown key; known keys: max_bytes, max_age, compression, max_in_flight, state_dir, checkpoint_interval, retry_refused, upload_rate"},
+			want: []string{"t.yaml:3: pipeline.x-b: unknown key; known keys: max_bytes, max_age, compression, max_in_flight, state_dir, checkpoint_interval, retry_refused, upload_rate, compressors"},
 		},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,6 +24,7 @@ type Config struct {
 	CheckpointInterval schema.Duration `yaml:"checkpoint_interval"` // pace of checkpoint saves; default 1s
 	RetryRefused       schema.Duration `yaml:"retry_refused"`       // retry pace after a refusal (AccessDenied, bad key, skewed clock); default 1m
 	UploadRate         schema.Size     `yaml:"upload_rate"`         // bytes per second of log chunks sent to the sink (compressed); 0: unlimited
+	Compressors        int             `yaml:"compressors"`         // compression workers; 0: one per CPU the Go runtime uses (GOMAXPROCS), at most max_in_flight
 
 	// stateDirWhy says why SetDefaults chose a state_dir other than
 	// DefaultStateDir; New logs it.
@@ -67,6 +69,17 @@ func (c Config) MemoryNeed(compressors int) int64 {
 	return budget + budget*bodyShare/4 + int64(compressors)*encoderMemory
 }
 
+// Workers is the number of compression workers the pipeline runs:
+// compressors, or one per CPU of GOMAXPROCS; never more than chunks can
+// be in flight (max_in_flight), which would only hold encoders.
+func (c Config) Workers() int {
+	n := c.Compressors
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	return max(min(n, c.MaxInFlight), 1)
+}
+
 // SetDefaults fills every zero value with its default. It is idempotent.
 // An unset state_dir is DefaultStateDir when this user can write it (or
 // create it), else the user's state folder (see StateDirFor).
@@ -95,6 +108,7 @@ func (c Config) Validate() error {
 	}
 	ps.OneOf("compression", c.Compression, Compressions)
 	ps.Between("max_in_flight", int64(c.MaxInFlight), 1, MaxMaxInFlight, schema.Count)
+	ps.Between("compressors", int64(c.Compressors), 0, MaxMaxInFlight, schema.Count)
 	if c.StateDir == "" {
 		ps.Add("state_dir", "required: a folder for checkpoints that survives restarts, e.g. %s", DefaultStateDir)
 	}

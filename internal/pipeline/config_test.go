@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -99,5 +100,26 @@ func TestStateDirMessages(t *testing.T) {
 	defer p.Close()
 	if !strings.Contains(logs.String(), "state_dir="+c.StateDir) || !strings.Contains(logs.String(), "cannot be written by this user") {
 		t.Errorf("start log does not say which state dir and why:\n%s", logs.String())
+	}
+}
+
+func TestWorkers(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	for _, c := range []struct {
+		compressors, inFlight, want int
+	}{
+		{0, 64, procs},
+		{0, 1, 1},
+		{3, 6, 3},
+		{10, 4, 4},
+	} {
+		if got := (Config{Compressors: c.compressors, MaxInFlight: c.inFlight}).Workers(); got != c.want {
+			t.Errorf("compressors %d, max_in_flight %d: %d workers, want %d", c.compressors, c.inFlight, got, c.want)
+		}
+	}
+	c := Config{Compressors: -1}
+	c.SetDefaults()
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "compressors") {
+		t.Errorf("compressors -1: %v", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -24,8 +23,6 @@ type Options struct {
 	Config
 	App, Host string
 	Prefix    string // key prefix
-	// Compressors is the number of compression workers; default GOMAXPROCS.
-	Compressors int
 	// Uploaders is the number of concurrent sink writes; default 4.
 	Uploaders int
 	Sink      sinks.Sink
@@ -41,12 +38,6 @@ type Options struct {
 func (o *Options) setDefaults() {
 	o.Config.SetDefaults()
 	o.Retry.Permanent = o.Config.Retry().Permanent
-	if o.Compressors <= 0 {
-		o.Compressors = runtime.GOMAXPROCS(0)
-	}
-	// More workers than chunks can ever exist would only hold encoders
-	// (about 8 MiB each once used).
-	o.Compressors = min(o.Compressors, o.MaxInFlight)
 	if o.Uploaders <= 0 {
 		o.Uploaders = 4
 	}
@@ -205,7 +196,7 @@ func streamKey(source, id string) string { return source + "\x00" + id }
 func (p *Pipeline) Start() {
 	p.started = true
 	p.saveStatus(true)
-	for i := 0; i < p.o.Compressors; i++ {
+	for range p.o.Workers() {
 		p.workers.Add(1)
 		go p.compressor()
 	}
