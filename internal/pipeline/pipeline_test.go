@@ -308,23 +308,21 @@ func TestStuckChunksHoldTheirCompressedSize(t *testing.T) {
 			written.Store(int64(end))
 		}
 	}()
-	// Were every chunk to hold max_bytes until the sink has it, the writer
-	// would stall after 3; each compressed one holds max_bytes/bodyShare.
-	waitFor(t, "writer to stall", func() bool {
-		return p.budget.available() < maxBytes && len(p.compressQ) == 0 && written.Load() > 0
-	})
-	time.Sleep(50 * time.Millisecond) // a stalled writer stays stalled
-	stalled := written.Load()
-	if stalled <= (inFlight+1)*maxBytes {
-		t.Fatalf("writer stalled after %d bytes: compressed chunks waiting on the sink still hold max_bytes each", stalled)
+	// Were every chunk to hold max_bytes until the sink has it, at most 3
+	// would exist; each compressed one holds max_bytes/bodyShare, so the
+	// budget takes up to max_in_flight × bodyShare of them, less those
+	// whose room a new raw chunk would need (a timeout here is the
+	// failure).
+	waiting := func() int64 { return fs.inPut.Load() + int64(len(p.uploadQ)) }
+	waitFor(t, "more compressed chunks waiting than max_in_flight", func() bool { return waiting() >= inFlight+2 })
+	// Each waiting chunk holds at least max_bytes/bodyShare: the writer
+	// is at most max_in_flight × bodyShare chunks and an open one ahead.
+	if limit, got := int64(inFlight*bodyShare+1)*maxBytes, written.Load(); got > limit {
+		t.Fatalf("writer got %d bytes ahead, more than the budget allows (%d)", got, limit)
 	}
-	// Each waiting chunk holds at least max_bytes/bodyShare: at most
-	// max_in_flight × bodyShare of them, and max_in_flight raw ones.
-	if limit := int64(inFlight*bodyShare+inFlight) * maxBytes; stalled > limit {
-		t.Fatalf("writer got %d bytes ahead, more than the budget allows (%d)", stalled, limit)
-	}
-	if waiting := fs.inPut.Load() + int64(len(p.uploadQ)); waiting <= inFlight {
-		t.Fatalf("%d chunks wait on the sink, want more than max_in_flight", waiting)
+	time.Sleep(100 * time.Millisecond) // were the budget not holding, more would come
+	if n := waiting(); n > inFlight*bodyShare {
+		t.Fatalf("%d chunks wait on the sink, more than the budget allows", n)
 	}
 	openGate(t, fs, p, done, data)
 }
