@@ -55,7 +55,7 @@ could not be fetched or written, or a stream has a gap; 2 usage; 1 failure.`,
 	c.Flags().StringVarP(&o.out, "out", "o", "", "folder to write the files into (created if needed)")
 	c.Flags().BoolVar(&o.split, "split-generations", false, "write each generation of a path to its own file, PATH@STREAM")
 	c.Flags().BoolVar(&o.fsync, "fsync", false, "fsync every file before it is put in place, so that all is on the disk when pull exits (slower)")
-	c.Flags().StringVar(&o.memory, "max-memory", "128MiB", "bound on pull's memory: chunk buffers take three quarters of it, the Go memory limit is set to it (peak RSS stays within 32 MiB above it)")
+	c.Flags().StringVar(&o.memory, "max-memory", "64MiB", "bound on pull's memory: chunk buffers take half of it, the Go memory limit is set to it (peak RSS stays within 32 MiB above it)")
 	c.Flags().StringVar(&o.progress, "progress", "auto", "auto (a bar on a terminal, lines otherwise), bar, plain or none")
 	c.Flags().BoolVar(&o.asJSON, "json", false, "print the summary as JSON on stdout")
 	c.Flags().StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the pull to this file")
@@ -92,8 +92,8 @@ func runPull(ctx context.Context, o *pullOptions) error {
 		return usageErr(fmt.Errorf("pull: --progress %q: use auto, bar, plain or none", o.progress))
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		// The chunk buffers take at most three quarters of it
-		// (retrieve.Options.Memory): the rest is the GC's room.
+		// The chunk buffers take half of it (retrieve.Options.Memory):
+		// the rest is the GC's room.
 		debug.SetMemoryLimit(mem.Int64())
 	}
 	if o.profile != "" {

@@ -17,7 +17,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultParallel = 8
-	DefaultMemory   = 128 << 20 // 256 MiB pulled no faster on 2 cores (bench --pull --pull-max-memory), and peaked 60 MiB higher
+	DefaultMemory   = 64 << 20 // 32 MiB of chunk buffers; 32 and 128 MiB pulled 1 GiB from osstest no faster on 2 cores
 )
 
 // Options configure Pull (Out is required) and, where they apply, Cat and
@@ -30,9 +30,8 @@ type Options struct {
 	// Parallel is the number of objects fetched at once (default 8).
 	Parallel int
 	// Memory bounds the memory of a pull (default DefaultMemory): the
-	// buffers of fetched and decoded chunks, kept for reuse, take three
-	// quarters of it, or less to leave 16 MiB (half at least); set the Go
-	// memory limit to it. Chunks larger than a quarter of it (at most 32 MiB) are streamed
+	// buffers of fetched and decoded chunks, kept for reuse, take half of
+	// it; set the Go memory limit to it. Chunks larger than a quarter of it (at most 32 MiB) are streamed
 	// one at a time instead.
 	Memory int64
 	// SplitGenerations writes each generation of a path to its own file,
