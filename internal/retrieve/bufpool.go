@@ -2,6 +2,7 @@ package retrieve
 
 import (
 	"context"
+	"maps"
 	"math/bits"
 	"slices"
 	"sync"
@@ -39,25 +40,24 @@ func newBudget(total int64) *budget {
 // caller at a time (the dispatcher).
 func (b *budget) acquire(ctx context.Context, caps ...int64) ([][]byte, int64, error) {
 	var bufs [][]byte
-	var need, handed int64
+	var handed int64
+	caps = slices.Clone(caps)
 	b.mu.Lock()
-	for _, c := range caps {
-		if buf := b.take(c); buf != nil {
-			bufs = append(bufs, buf)
-			handed += int64(cap(buf)) // from kept to reserved: free does not change
-			continue
-		}
-		need += c
-	}
 	for {
-		for c, l := range b.kept {
-			for len(l) > 0 && b.free < need {
-				l[len(l)-1] = nil // dropped: the GC may have it
-				l = l[:len(l)-1]
-				b.free += c
+		var need int64
+		for i, c := range caps {
+			if c == 0 {
+				continue
 			}
-			b.kept[c] = l
+			if buf := b.take(c); buf != nil {
+				bufs = append(bufs, buf)
+				handed += int64(cap(buf)) // from kept to reserved: free does not change
+				caps[i] = 0
+				continue
+			}
+			need += c
 		}
+		b.drop(need)
 		if b.free >= need {
 			b.free -= need
 			b.mu.Unlock()
@@ -71,6 +71,25 @@ func (b *budget) acquire(ctx context.Context, caps ...int64) ([][]byte, int64, e
 			return nil, 0, ctx.Err()
 		}
 		b.mu.Lock()
+	}
+}
+
+// drop drops kept buffers, the smallest first (chunks' raw buffers are
+// the dearest to make again), until need bytes are free or none is kept
+// (b.mu held).
+func (b *budget) drop(need int64) {
+	if b.free >= need {
+		return
+	}
+	caps := slices.Sorted(maps.Keys(b.kept))
+	for _, c := range caps {
+		l := b.kept[c]
+		for len(l) > 0 && b.free < need {
+			l[len(l)-1] = nil // the GC may have it
+			l = l[:len(l)-1]
+			b.free += c
+		}
+		b.kept[c] = l
 	}
 }
 
