@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
+	"runtime/pprof"
 
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/retrieve"
@@ -32,6 +35,10 @@ written outside OUT and no symbolic link inside it is followed. A re-run
 resumes: OUT/.logship-pull/state.json records which objects each file holds,
 so only what is missing is fetched.
 
+Files are not fsynced (--fsync does): a killed pull loses nothing, and after
+a power loss the next pull reads back every file written before the reboot,
+checks each object's part against its CRC-32C and fetches what was lost.
+
 ` + selectHelp + `
 
 Exit codes: 0 all good; 3 finished, but something was corrupt, unsafe,
@@ -47,9 +54,12 @@ could not be fetched or written, or a stream has a gap; 2 usage; 1 failure.`,
 	o.sf.add(c)
 	c.Flags().StringVarP(&o.out, "out", "o", "", "folder to write the files into (created if needed)")
 	c.Flags().BoolVar(&o.split, "split-generations", false, "write each generation of a path to its own file, PATH@STREAM")
-	c.Flags().StringVar(&o.memory, "max-memory", "128MiB", "bound on fetched chunk bytes held at once (peak RSS stays within about 32 MiB above it)")
+	c.Flags().BoolVar(&o.fsync, "fsync", false, "fsync every file before it is put in place, so that all is on the disk when pull exits (slower)")
+	c.Flags().StringVar(&o.memory, "max-memory", "64MiB", "bound on pull's memory: chunk buffers take half of it, the Go memory limit is set to it (peak RSS stays within 32 MiB above it)")
 	c.Flags().StringVar(&o.progress, "progress", "auto", "auto (a bar on a terminal, lines otherwise), bar, plain or none")
 	c.Flags().BoolVar(&o.asJSON, "json", false, "print the summary as JSON on stdout")
+	c.Flags().StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the pull to this file")
+	c.Flags().MarkHidden("cpuprofile")
 	return c
 }
 
@@ -58,9 +68,11 @@ type pullOptions struct {
 	sf       selectFlags
 	out      string
 	split    bool
+	fsync    bool
 	memory   string
 	progress string
 	asJSON   bool
+	profile  string
 
 	stdout, stderr io.Writer // the JSON summary; the summary, progress and problems
 }
@@ -79,7 +91,18 @@ func runPull(ctx context.Context, o *pullOptions) error {
 	default:
 		return usageErr(fmt.Errorf("pull: --progress %q: use auto, bar, plain or none", o.progress))
 	}
-	limitMemory(mem.Int64())
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The chunk buffers take half of it (retrieve.Options.Memory):
+		// the rest is the GC's room.
+		debug.SetMemoryLimit(mem.Int64())
+	}
+	if o.profile != "" {
+		stop, err := startCPUProfile(o.profile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	a, flt, err := o.sf.resolve(ctx, o.stderr)
 	if err != nil {
 		return err
@@ -88,7 +111,7 @@ func runPull(ctx context.Context, o *pullOptions) error {
 	stats := &retrieve.Stats{}
 	pr := startProgress(ctx, o.stderr, o.progress, "pull", stats)
 	sum, err := retrieve.Pull(ctx, a, retrieve.Options{Filter: flt, Out: o.out, Parallel: o.sf.parallel, Memory: mem.Int64(),
-		SplitGenerations: o.split, Stats: stats, OnProblem: pr.problem})
+		SplitGenerations: o.split, Fsync: o.fsync, Stats: stats, OnProblem: pr.problem})
 	pr.stop()
 	if err != nil {
 		return err
@@ -114,4 +137,17 @@ func printSummary(w io.Writer, s *retrieve.Summary, out string) {
 		fmt.Fprintf(w, "logship: problems: %d corrupt, %d could not be fetched, %d gaps, %d unsafe, %d not written; %d objects ignored (not logship chunks)\n",
 			s.Count(retrieve.KindCorrupt), s.Count(retrieve.KindFetch), s.Count(retrieve.KindGap), s.Count(retrieve.KindUnsafe), s.Count(retrieve.KindWrite), s.Ignored)
 	}
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

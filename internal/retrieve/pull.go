@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/logship/logship/archive"
@@ -15,7 +17,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultParallel = 8
-	DefaultMemory   = 128 << 20 // 256 MiB pulled no faster on 2 cores (bench --pull --pull-max-memory), and peaked 60 MiB higher
+	DefaultMemory   = 64 << 20 // 32 MiB of chunk buffers; 32 and 128 MiB pulled 1 GiB from osstest no faster on 2 cores
 )
 
 // Options configure Pull (Out is required) and, where they apply, Cat and
@@ -27,13 +29,18 @@ type Options struct {
 	Out string
 	// Parallel is the number of objects fetched at once (default 8).
 	Parallel int
-	// Memory bounds the bytes of fetched chunks held at once (default
-	// DefaultMemory). Chunks larger than a quarter of it (at most 32 MiB) are
-	// streamed one at a time instead.
+	// Memory bounds the memory of a pull (default DefaultMemory): the
+	// buffers of fetched and decoded chunks, kept for reuse, take half of
+	// it; set the Go memory limit to it. Chunks larger than a quarter of it (at most 32 MiB) are streamed
+	// one at a time instead.
 	Memory int64
 	// SplitGenerations writes each generation of a path to its own file,
 	// PATH@STREAM, instead of concatenating them in ingest order.
 	SplitGenerations bool
+	// Fsync makes every file durable (fsync) before it is put in place.
+	// Without it, files are not fsynced: a re-run after a reboot checks
+	// them (see currentBoot). Where the boot cannot be told, pull fsyncs.
+	Fsync bool
 	// Stats, when set, is updated as the run goes (progress display).
 	Stats *Stats
 	// OnProblem, when set, is called with each problem as it is found.
@@ -143,22 +150,16 @@ func Pull(ctx context.Context, a Store, opt Options) (*Summary, error) {
 	}
 	sum := &Summary{Ignored: sel.ignored}
 	outs := planOutputs(root, sel, st, opt.SplitGenerations, ps)
-	var fetch []*Step
 	for _, o := range outs {
 		for _, s := range o.streams {
 			sum.Duplicates += s.Duplicates
 			sum.Overlap += s.Overlap
 			st.Streams[s.key()] = streamInfo{Path: s.Path, First: s.First, Unit: s.Unit}
 		}
-		if o.upToDate {
-			continue
-		}
-		for _, s := range o.steps {
-			if _, ok := o.src[segKeyOf(s)]; !ok {
-				fetch = append(fetch, s)
-				opt.Stats.BytesTotal.Add(s.Chunk.Size)
-			}
-		}
+	}
+	perLane, fetch, laneOf := schedule(outs, lanes())
+	for _, s := range fetch {
+		opt.Stats.BytesTotal.Add(s.Chunk.Size)
 	}
 	opt.Stats.ObjectsTotal.Add(int64(len(fetch)))
 
@@ -168,22 +169,18 @@ func Pull(ctx context.Context, a Store, opt Options) (*Summary, error) {
 		sum.HeaderReads = hr.reads.Load()
 		sum.Problems = ps.all()
 	}()
-	fr := newFetcher(a, opt.Parallel, opt.Memory, opt.Stats)
-	w := &writer{root: root, dirs: ds, st: st, ps: ps, fr: fr, outs: outs, sum: sum, stats: opt.Stats, times: map[*Chunk][2]time.Time{}}
-	err = fr.run(ctx, fetch, func(ft *fetched) error {
-		if w.skip[ft.step] {
-			return nil
-		}
-		if err := w.advance(ctx, ft.step); err != nil {
-			return err
-		}
-		return w.apply(ctx, ft)
-	})
-	if err == nil {
-		err = w.advance(ctx, nil)
+	w := &writer{root: root, dirs: ds, st: st, ps: ps, fr: newFetcher(a, opt.Parallel, opt.Memory, opt.Stats), sum: sum,
+		stats: opt.Stats, times: map[*Chunk][2]time.Time{}, boot: currentBoot()}
+	if opt.Fsync {
+		w.boot = ""
 	}
-	if err != nil {
-		w.abort()
+	for _, o := range outs {
+		if o.upToDate {
+			w.upToDate(o)
+		}
+	}
+	if err := w.run(ctx, perLane, fetch, laneOf); err != nil {
+		w.st.save(root)
 		if ctx.Err() != nil {
 			err = fmt.Errorf("pull interrupted (re-run to resume): %w", ctx.Err())
 		}
@@ -193,6 +190,57 @@ func Pull(ctx context.Context, a Store, opt Options) (*Summary, error) {
 		return sum, fmt.Errorf("pull: saving state: %w", err)
 	}
 	return sum, nil
+}
+
+// run fetches the steps and has the lanes write them; the first error
+// (a lane's, or the fetcher's) stops all.
+func (w *writer) run(ctx context.Context, perLane [][]*output, fetch []*Step, laneOf map[*Step]int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	steps := make([]int, len(perLane))
+	for _, i := range laneOf {
+		steps[i]++
+	}
+	ls := make([]*lane, len(perLane))
+	for i, outs := range perLane {
+		ls[i] = &lane{w: w, outs: outs, in: make(chan *fetched, steps[i])}
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if first == nil {
+			first = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+	for _, l := range ls {
+		wg.Go(func() {
+			if err := l.run(ctx); err != nil {
+				fail(err)
+			}
+			for ft := range l.in { // after an error: what still arrives
+				ft.release()
+			}
+		})
+	}
+	err := w.fr.run(ctx, fetch, func(ft *fetched) error {
+		ft.held = true
+		ls[laneOf[ft.step]].in <- ft // room for every step: never blocks
+		return nil
+	})
+	if err != nil {
+		fail(err)
+	}
+	for _, l := range ls {
+		close(l.in)
+	}
+	wg.Wait()
+	return first
 }
 
 func segKeyOf(s *Step) segKey { return segKey{s.Chunk.Key, s.Chunk.Size, s.Skip} }
@@ -233,24 +281,74 @@ func planOutputs(root *os.Root, sel *selection, st *state, split bool, ps *probl
 		if o.prev == nil {
 			continue
 		}
-		if v := o.prev.Partial; v != nil && fileIs(root, partialDir+"/"+v.Name, v.Size, false) {
-			for _, sg := range v.Segments {
-				o.src[segKey{sg.Key, sg.Size, sg.Skip}] = source{partialDir + "/" + v.Name, sg}
+		if v := o.prev.Partial; v != nil {
+			file := partialDir + "/" + v.Name
+			for _, sg := range usable(root, file, v, false) {
+				o.src[segKey{sg.Key, sg.Size, sg.Skip}] = source{file, sg}
 			}
 		}
-		if v := o.prev.Final; v != nil && fileIs(root, o.name, v.Size, true) {
-			same := len(v.Segments) == len(o.steps)
-			for i, sg := range v.Segments {
+		if v := o.prev.Final; v != nil {
+			segs := usable(root, o.name, v, true)
+			same := len(segs) == len(v.Segments) && len(v.Segments) == len(o.steps) && fileIs(root, o.name, v.Size, true)
+			for i, sg := range segs {
 				k := segKey{sg.Key, sg.Size, sg.Skip}
 				o.src[k] = source{o.name, sg}
 				if same && k != segKeyOf(o.steps[i]) {
 					same = false
 				}
 			}
-			o.upToDate = same
+			if o.upToDate = same; same && v.unsure() {
+				v.Boot = "" // checked after a reboot: read from the disk
+			}
 		}
 	}
 	return outs
+}
+
+// usable returns the segments of a previous run's file that can be
+// reused. A file written in this boot (or fsynced) is as the state says
+// when it has the recorded size (or is longer, unless exact: a partial
+// file may hold unrecorded bytes). One written without fsync before a
+// reboot may have lost any part, its size included: each segment is read
+// back and kept only if its CRC-32C matches.
+func usable(root *os.Root, name string, v *version, exact bool) []segment {
+	if !v.unsure() {
+		if fileIs(root, name, v.Size, exact) {
+			return v.Segments
+		}
+		return nil
+	}
+	if _, err := regularOrAbsent(root, name); err != nil {
+		return nil
+	}
+	f, err := root.Open(name)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var ok []segment
+	buf := make([]byte, 1<<20)
+	for _, sg := range v.Segments {
+		if crc, err := crcOf(f, sg.Off, sg.Len, buf); err == nil && crc == sg.crc() {
+			ok = append(ok, sg)
+		}
+	}
+	return ok
+}
+
+// crcOf is the CRC-32C of n bytes of f at off, as archive.Checksum
+// formats it.
+func crcOf(f io.ReaderAt, off, n int64, buf []byte) (string, error) {
+	var crc uint32
+	for n > 0 {
+		k, err := f.ReadAt(buf[:min(n, int64(len(buf)))], off)
+		crc = archive.UpdateChecksum(crc, buf[:k])
+		off, n = off+int64(k), n-int64(k)
+		if err != nil && n > 0 {
+			return "", err // io.EOF: the file is shorter
+		}
+	}
+	return archive.FormatChecksum(crc), nil
 }
 
 func sortStreams(ss []*Stream) {

@@ -82,18 +82,7 @@ func TestPullResumeAfterInterrupt(t *testing.T) {
 // testResumeAfterInterrupt runs the interrupted pull on the archive open
 // makes of a folder archive.
 func testResumeAfterInterrupt(t *testing.T, open func(t testing.TB, root string) Store) {
-	dir := t.TempDir()
-	fx := buildPlain(t, filepath.Join(dir, "archive"))
-	a := open(t, fx.root)
-	out := filepath.Join(dir, "out")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ca := newCounting(a)
-	ca.after, ca.cancel = int64(len(fx.keys)/2), cancel
-	_, err := Pull(ctx, ca, Options{Out: out, Parallel: 3})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("interrupted pull returned %v", err)
-	}
+	fx, a, out := interrupted(t, open)
 	// What the state says was applied (in place or in a partial file).
 	b, err := os.ReadFile(filepath.Join(out, stateFile))
 	if err != nil {
@@ -127,7 +116,7 @@ func testResumeAfterInterrupt(t *testing.T, open func(t testing.TB, root string)
 	}
 	t.Logf("interrupted with %d objects applied, %d partial files", applied, partials)
 
-	ca = newCounting(a)
+	ca := newCounting(a)
 	sum, err := Pull(context.Background(), ca, Options{Out: out, Parallel: 3})
 	if err != nil || len(sum.Problems) > 0 {
 		t.Fatalf("%v\n%s", err, problemsText(sum.Problems))
@@ -145,6 +134,24 @@ func testResumeAfterInterrupt(t *testing.T, open func(t testing.TB, root string)
 	if len(ents) != 0 {
 		t.Errorf("partial files left: %v", ents)
 	}
+}
+
+// interrupted builds the plain fixture in a folder archive, opens it with
+// open and pulls it into out, cancelled when half of its objects have
+// been asked for.
+func interrupted(t *testing.T, open func(t testing.TB, root string) Store) (fx *fixture, a Store, out string) {
+	dir := t.TempDir()
+	fx = buildPlain(t, filepath.Join(dir, "archive"))
+	a = open(t, fx.root)
+	out = filepath.Join(dir, "out")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ca := newCounting(a)
+	ca.after, ca.cancel = int64(len(fx.keys)/2), cancel
+	if _, err := Pull(ctx, ca, Options{Out: out, Parallel: 3}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted pull returned %v", err)
+	}
+	return fx, a, out
 }
 
 func bytesEqual(a, b []byte) bool { return string(a) == string(b) }

@@ -17,32 +17,53 @@ import (
 // chunks (key, stored size, skip) sit where in each output file, so that a
 // re-run copies them locally and fetches only the rest; partial/ holds
 // output files being rebuilt, renamed into place only once complete.
+// Version 2 added the boot of files written without fsync and the CRC of
+// segments that hold part of a chunk; a version 1 state (every file
+// fsynced) is read as it is.
 const (
 	stateDir     = ".logship-pull"
 	stateFile    = stateDir + "/state.json"
 	partialDir   = stateDir + "/partial"
 	lockFile     = stateDir + "/lock"
-	stateVersion = 1
+	stateVersion = 2
 )
 
 // segment is one chunk's contribution to an output file.
 type segment struct {
-	Key      string    `json:"key"`
-	Size     int64     `json:"size"` // stored bytes of the object: a rewritten object does not match
-	Skip     int64     `json:"skip"`
-	Off      int64     `json:"off"`
-	Len      int64     `json:"len"`
-	Checksum string    `json:"checksum"`
-	First    time.Time `json:"first"`
-	Last     time.Time `json:"last"`
+	Key      string `json:"key"`
+	Size     int64  `json:"size"` // stored bytes of the object: a rewritten object does not match
+	Skip     int64  `json:"skip"`
+	Off      int64  `json:"off"`
+	Len      int64  `json:"len"`
+	Checksum string `json:"checksum"` // the chunk's, of all its raw bytes
+	// CRC is the CRC-32C of the bytes [Off, Off+Len) when they are not
+	// the whole chunk (Skip > 0); otherwise they are checked by Checksum.
+	CRC   string    `json:"crc,omitempty"`
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+}
+
+// crc is what the segment's bytes in the file must sum to.
+func (sg *segment) crc() string {
+	if sg.Skip > 0 {
+		return sg.CRC
+	}
+	return sg.Checksum
 }
 
 // version is one written file: the output in place, or a partial rebuild.
 type version struct {
-	Name     string    `json:"name,omitempty"` // partial: file name under partial/
-	Size     int64     `json:"size"`
+	Name string `json:"name,omitempty"` // partial: file name under partial/
+	Size int64  `json:"size"`
+	// Boot is the boot the file was written in without fsync ("": it was
+	// fsynced, or checked since a reboot). See currentBoot.
+	Boot     string    `json:"boot,omitempty"`
 	Segments []segment `json:"segments"`
 }
+
+// unsure reports whether the file may have lost bytes the state says it
+// holds: written without fsync in a boot that has ended.
+func (v *version) unsure() bool { return v.Boot != "" && v.Boot != currentBoot() }
 
 type fileState struct {
 	Final   *version `json:"final,omitempty"`
@@ -70,7 +91,7 @@ func loadState(root *os.Root) (*state, error) {
 		return newState(), err
 	}
 	st := newState()
-	if err := json.Unmarshal(b, st); err != nil || st.V != stateVersion {
+	if err := json.Unmarshal(b, st); err != nil || st.V < 1 || st.V > stateVersion {
 		return newState(), fmt.Errorf("%s unreadable (%v): starting afresh", stateFile, err)
 	}
 	if st.Files == nil {
@@ -79,6 +100,7 @@ func loadState(root *os.Root) (*state, error) {
 	if st.Streams == nil {
 		st.Streams = map[string]streamInfo{}
 	}
+	st.V = stateVersion
 	return st, nil
 }
 

@@ -13,26 +13,37 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/logship/logship/archive"
 )
 
-// writer applies steps in order, output file by output file.
+// writer applies the planned steps to the output files. Each lane writes
+// its outputs one after the other, and the lanes write at once: the
+// kernel's copy into the page cache is the costliest part of a pull after
+// decompression, and files written side by side take both cores.
 type writer struct {
 	root  *os.Root
-	dirs  *dirs
-	st    *state
 	ps    *problems
 	fr    *fetcher
-	outs  []*output
-	sum   *Summary
 	stats *Stats
-	times map[*Chunk][2]time.Time
+	boot  string // recorded for files not fsynced; "": fsync each file
 
-	oi, si int // next output, next step in it
-	cur    *openOutput
-	skip   map[*Step]bool // steps of outputs that could not be opened
+	mu    sync.Mutex // guards what follows, and the state file
+	dirs  *dirs
+	st    *state
+	sum   *Summary
+	times map[*Chunk][2]time.Time
+}
+
+// lane writes its outputs in order, taking their fetched steps from in,
+// in the order of the fetch list.
+type lane struct {
+	w    *writer
+	outs []*output
+	in   chan *fetched
+	cur  *openOutput
 }
 
 type openOutput struct {
@@ -49,67 +60,74 @@ type openOutput struct {
 // one output file.
 const checkpointEvery = 256 << 20
 
-// advance applies everything before step (copies from earlier files,
-// file boundaries), or everything left when step is nil.
-func (w *writer) advance(ctx context.Context, step *Step) error {
-	for w.oi < len(w.outs) {
-		o := w.outs[w.oi]
-		if o.upToDate {
-			w.upToDate(o)
-			w.oi++
-			continue
-		}
-		if w.cur == nil {
-			if err := w.begin(o); err != nil {
-				w.ps.add(Problem{Kind: KindWrite, File: o.name, Msg: err.Error()})
-				w.skipOutput(o)
-				w.oi++
-				if w.skip[step] {
-					return nil
-				}
-				continue
-			}
-		}
-		for w.si < len(o.steps) {
-			s := o.steps[w.si]
-			if s == step {
-				return nil
-			}
-			src, ok := o.src[segKeyOf(s)]
-			if !ok {
-				return fmt.Errorf("internal: step %s out of order", s.Chunk.Key)
-			}
-			if err := w.copy(s, src); err != nil {
-				return err
-			}
-			w.si++
-		}
-		if err := w.end(); err != nil {
+// run writes the lane's outputs. On an error it records the output being
+// written as partial (a re-run reuses it) and returns.
+func (l *lane) run(ctx context.Context) error {
+	for _, o := range l.outs {
+		if err := l.write(ctx, o); err != nil {
+			l.abort()
 			return err
 		}
-		w.oi++
-		w.si = 0
-	}
-	if step != nil {
-		return fmt.Errorf("internal: step %s not planned", step.Chunk.Key)
 	}
 	return nil
 }
 
-// skipOutput drops an output that cannot be written; its fetched steps
-// still arrive and are discarded.
-func (w *writer) skipOutput(o *output) {
-	skipped := map[*Step]bool{}
+// next returns the next fetched step of the lane.
+func (l *lane) next(ctx context.Context) (*fetched, error) {
+	select {
+	case ft, ok := <-l.in:
+		if !ok {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			return nil, errors.New("internal: fetching stopped early")
+		}
+		return ft, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// write applies an output's steps (copies from earlier files, fetched
+// steps) and puts it in place. An output that cannot be opened is
+// reported, and its fetched steps dropped.
+func (l *lane) write(ctx context.Context, o *output) error {
+	if err := l.begin(o); err != nil {
+		l.w.ps.add(Problem{Kind: KindWrite, File: o.name, Msg: err.Error()})
+		for _, s := range o.steps {
+			if _, ok := o.src[segKeyOf(s)]; ok {
+				continue
+			}
+			ft, err := l.next(ctx)
+			if err != nil {
+				return err
+			}
+			ft.release()
+		}
+		return nil
+	}
 	for _, s := range o.steps {
-		skipped[s] = true
+		if src, ok := o.src[segKeyOf(s)]; ok {
+			if err := l.copy(s, src); err != nil {
+				return err
+			}
+			continue
+		}
+		ft, err := l.next(ctx)
+		if err != nil {
+			return err
+		}
+		if ft.step != s {
+			ft.release()
+			return fmt.Errorf("internal: step %s out of order", s.Chunk.Key)
+		}
+		err = l.apply(ctx, ft)
+		ft.release()
+		if err != nil {
+			return err
+		}
 	}
-	o.steps = nil
-	if w.skip == nil {
-		w.skip = map[*Step]bool{}
-	}
-	for s := range skipped {
-		w.skip[s] = true
-	}
+	return l.end()
 }
 
 func (w *writer) upToDate(o *output) {
@@ -126,8 +144,12 @@ func (w *writer) upToDate(o *output) {
 	w.reportGaps(o)
 }
 
-func (w *writer) begin(o *output) error {
-	if err := w.dirs.ensure(path.Dir(o.name)); err != nil {
+func (l *lane) begin(o *output) error {
+	w := l.w
+	w.mu.Lock()
+	err := w.dirs.ensure(path.Dir(o.name))
+	w.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	if _, err := regularOrAbsent(w.root, o.name); err != nil {
@@ -139,13 +161,13 @@ func (w *writer) begin(o *output) error {
 	if err != nil {
 		return err
 	}
-	w.cur = &openOutput{o: o, f: f, partial: partial, srcs: map[string]*os.File{}}
+	l.cur = &openOutput{o: o, f: f, partial: partial, srcs: map[string]*os.File{}}
 	return nil
 }
 
 // copy reuses a chunk's bytes from the previous run's file.
-func (w *writer) copy(s *Step, src source) error {
-	c := w.cur
+func (l *lane) copy(s *Step, src source) error {
+	w, c := l.w, l.cur
 	f := c.srcs[src.file]
 	if f == nil {
 		var err error
@@ -161,30 +183,29 @@ func (w *writer) copy(s *Step, src source) error {
 	if err != nil {
 		return fmt.Errorf("copying %s from %s: %w", s.Chunk.Key, src.file, err)
 	}
+	w.mu.Lock()
 	w.sum.Reused += n
+	w.mu.Unlock()
 	sg := src.seg
 	sg.Off = c.size
-	w.added(s, sg)
+	l.added(s, sg)
 	return nil
 }
 
-func (w *writer) added(s *Step, sg segment) {
-	c := w.cur
+func (l *lane) added(s *Step, sg segment) {
+	c, w := l.cur, l.w
 	c.size += sg.Len
 	c.sinceCkp += sg.Len
 	c.segs = append(c.segs, sg)
+	w.mu.Lock()
 	w.times[s.Chunk] = [2]time.Time{sg.First, sg.Last}
+	w.mu.Unlock()
 	w.stats.Written.Add(sg.Len)
 }
 
 // apply writes a fetched step (or reports why it cannot).
-func (w *writer) apply(ctx context.Context, ft *fetched) error {
-	s := ft.step
-	if w.skip[s] {
-		return nil
-	}
-	w.si++
-	c := w.cur
+func (l *lane) apply(ctx context.Context, ft *fetched) error {
+	s, w, c := ft.step, l.w, l.cur
 	var h *archive.Header
 	off := c.size
 	var n int64
@@ -219,10 +240,18 @@ func (w *writer) apply(ctx context.Context, ft *fetched) error {
 			Msg: fmt.Sprintf("%v; %s [%d, %d) of stream %s left out", err, unitName(s), s.Chunk.Start+s.Skip, s.Chunk.End, s.Chunk.Stream)})
 		return nil
 	}
-	w.added(s, segment{Key: s.Chunk.Key, Size: s.Chunk.Size, Skip: s.Skip, Off: off, Len: n, Checksum: h.Checksum, First: h.First, Last: h.Last})
+	sg := segment{Key: s.Chunk.Key, Size: s.Chunk.Size, Skip: s.Skip, Off: off, Len: n, Checksum: h.Checksum, First: h.First, Last: h.Last}
+	if s.Skip > 0 {
+		// Part of the chunk (an overlap trimmed): its own CRC, read back
+		// from the page cache (rare).
+		if sg.CRC, err = crcOf(c.f, off, n, make([]byte, min(n, 1<<20))); err != nil {
+			return fmt.Errorf("reading back %s: %w", c.partial, err)
+		}
+	}
+	l.added(s, sg)
 	if c.sinceCkp >= checkpointEvery {
 		c.sinceCkp = 0
-		if err := w.checkpoint(); err != nil {
+		if err := l.checkpoint(); err != nil {
 			return err
 		}
 	}
@@ -236,17 +265,23 @@ func unitName(s *Step) string {
 	return "bytes"
 }
 
-// checkpoint makes the partial file and its segments durable.
-func (w *writer) checkpoint() error {
-	c := w.cur
-	if err := c.f.Sync(); err != nil {
-		return err
+// checkpoint records the partial file and its segments (fsynced, or
+// with the boot they were written in).
+func (l *lane) checkpoint() error {
+	c, w := l.cur, l.w
+	if w.boot == "" {
+		if err := c.f.Sync(); err != nil {
+			return err
+		}
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	fs := w.fileState(c.o.name)
-	fs.Partial = &version{Name: path.Base(c.partial), Size: c.size, Segments: append([]segment(nil), c.segs...)}
+	fs.Partial = &version{Name: path.Base(c.partial), Size: c.size, Boot: w.boot, Segments: append([]segment(nil), c.segs...)}
 	return w.st.save(w.root)
 }
 
+// fileState returns the state of an output, created if needed (w.mu held).
 func (w *writer) fileState(name string) *fileState {
 	fs := w.st.Files[name]
 	if fs == nil {
@@ -256,17 +291,19 @@ func (w *writer) fileState(name string) *fileState {
 	return fs
 }
 
-// end puts a finished output in place: fsync, rename over the old one,
-// fsync the folder, record it.
-func (w *writer) end() error {
-	c := w.cur
-	w.cur = nil
+// end puts a finished output in place: fsync (unless w.boot), rename
+// over the old one, fsync the folder (likewise), record it.
+func (l *lane) end() error {
+	c, w := l.cur, l.w
+	l.cur = nil
 	for _, f := range c.srcs {
 		f.Close()
 	}
-	if err := c.f.Sync(); err != nil {
-		c.f.Close()
-		return err
+	if w.boot == "" {
+		if err := c.f.Sync(); err != nil {
+			c.f.Close()
+			return err
+		}
 	}
 	if err := c.f.Close(); err != nil {
 		return err
@@ -275,7 +312,9 @@ func (w *writer) end() error {
 	if len(c.segs) == 0 && len(o.steps) > 0 {
 		// Nothing could be applied: put no empty file in place.
 		w.root.Remove(c.partial)
+		w.mu.Lock()
 		w.reportGaps(o)
+		w.mu.Unlock()
 		return nil
 	}
 	if _, err := regularOrAbsent(w.root, o.name); err != nil {
@@ -286,15 +325,19 @@ func (w *writer) end() error {
 	if err := w.root.Rename(c.partial, o.name); err != nil {
 		return err
 	}
-	if err := syncDir(w.root, path.Dir(o.name)); err != nil {
-		return err
+	if w.boot == "" {
+		if err := syncDir(w.root, path.Dir(o.name)); err != nil {
+			return err
+		}
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	fs := w.fileState(o.name)
 	if fs.Partial != nil && fs.Partial.Name != path.Base(c.partial) {
 		w.root.Remove(partialDir + "/" + fs.Partial.Name)
 	}
 	fs.Partial = nil
-	fs.Final = &version{Size: c.size, Segments: c.segs}
+	fs.Final = &version{Size: c.size, Boot: w.boot, Segments: c.segs}
 	w.sum.Files++
 	w.sum.Bytes += c.size
 	w.reportGaps(o)
@@ -303,23 +346,32 @@ func (w *writer) end() error {
 
 // abort records the output being written as partial, so that a re-run
 // reuses it, and saves the state.
-func (w *writer) abort() {
-	if c := w.cur; c != nil {
-		for _, f := range c.srcs {
-			f.Close()
-		}
-		if err := w.checkpoint(); err == nil {
-			if prev := w.st.Files[c.o.name]; prev != nil && prev.Partial != nil && prev.Partial.Name != path.Base(c.partial) {
-				w.root.Remove(partialDir + "/" + prev.Partial.Name)
-			}
-		}
-		c.f.Close()
-		w.cur = nil
+func (l *lane) abort() {
+	c, w := l.cur, l.w
+	if c == nil {
+		return
 	}
-	w.st.save(w.root)
+	l.cur = nil
+	for _, f := range c.srcs {
+		f.Close()
+	}
+	w.mu.Lock()
+	prev := w.st.Files[c.o.name]
+	var old string
+	if prev != nil && prev.Partial != nil && prev.Partial.Name != path.Base(c.partial) {
+		old = prev.Partial.Name
+	}
+	w.mu.Unlock()
+	l.cur = c
+	if err := l.checkpoint(); err == nil && old != "" {
+		w.root.Remove(partialDir + "/" + old)
+	}
+	l.cur = nil
+	c.f.Close()
 }
 
-// reportGaps reports the holes in the middle of each stream of an output.
+// reportGaps reports the holes in the middle of each stream of an output
+// (w.mu held).
 func (w *writer) reportGaps(o *output) {
 	for _, s := range o.streams {
 		for _, p := range gapProblems(o.name, s, w.times) {
