@@ -110,7 +110,7 @@ func serveMetrics(cfg *config.Config, log *slog.Logger) (stop func(), err error)
 // GOMAXPROCS to limits.cpus when set. Without it the garbage collector lets the heap
 // grow to twice the live data, which is most of the agent's peak RSS.
 func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
-	need := int64(32<<20) + cfg.Pipeline.MemoryNeed(cfg.Pipeline.Workers())
+	need := int64(16<<20) + cfg.Pipeline.MemoryNeed(cfg.Pipeline.Workers())
 	governor.Apply(governor.SelfCgroup(), need, cfg.Limits, log)
 }
 

@@ -57,16 +57,18 @@ const (
 const encoderMemory = 5 << 20
 
 // MemoryNeed is the memory the pipeline's buffers need with compressors
-// workers: the raw buffers of the budget (max_in_flight × max_bytes), the
-// compressed bodies waiting on the sink (at most max_in_flight ×
-// bodyShare, about a quarter of max_bytes each for logs), and the
-// encoders. The agent's soft memory limit is this plus the rest of the
-// process: a limit at or below the live heap makes the garbage collector
-// run after nearly every allocation (179 times shipping 512 MiB with a
-// limit of 56 MiB, against 5 above it).
+// workers: the budget (max_in_flight × max_bytes), which raw buffers in
+// use and compressed bodies waiting on the sink share; the body buffers
+// kept for reuse (max_in_flight of about a quarter of max_bytes each for
+// logs); and the encoders. The agent's soft memory limit is this plus a
+// little for the rest of the process: a limit at or below the live heap
+// makes the garbage collector run after nearly every allocation (179
+// times shipping 512 MiB with a limit of 56 MiB and 8.6 MiB encoders,
+// against 5 above it), and one far above it lets garbage fill the
+// difference (peak RSS 82 MiB with a limit of 78 MiB).
 func (c Config) MemoryNeed(compressors int) int64 {
 	budget := int64(c.MaxInFlight) * c.MaxBytes.Int64()
-	return budget + budget*bodyShare/4 + int64(compressors)*encoderMemory
+	return budget + budget/4 + int64(compressors)*encoderMemory
 }
 
 // Workers is the number of compression workers the pipeline runs:

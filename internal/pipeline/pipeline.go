@@ -84,6 +84,7 @@ type Pipeline struct {
 	lastFull  atomic.Int64 // UnixNano when a full raw buffer was last taken
 	trimmed   bool         // the free lists were emptied since (ticker only)
 	bodyFree  chan *[]byte
+	bodyHint  atomic.Int64 // the size to give a new body buffer: 5/4 of the last body
 
 	sendMu     sync.RWMutex // guards sends on compressQ against its close
 	sendClosed bool
@@ -157,7 +158,7 @@ func New(o Options) (*Pipeline, error) {
 	}
 	p.rawFree = make(chan *[]byte, o.MaxInFlight)
 	p.smallFree = make(chan *[]byte, o.MaxInFlight)
-	p.bodyFree = make(chan *[]byte, o.MaxInFlight*bodyShare)
+	p.bodyFree = make(chan *[]byte, o.MaxInFlight)
 	for _, e := range entries {
 		cp := Checkpoint{Info: StreamInfo{ID: e.ID, Kind: e.Kind, Path: e.Path, Unit: e.Unit, Meta: e.Meta}, Committed: e.Committed, Finished: e.Finished, Updated: e.Updated}
 		p.loaded[e.Source] = append(p.loaded[e.Source], cp)

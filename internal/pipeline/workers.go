@@ -49,9 +49,17 @@ func (p *Pipeline) compressor() {
 			Lines: c.lines, RawSize: int64(len(raw)), Checksum: archive.FormatChecksum(c.crc),
 			First: c.first.UTC(), Last: c.last.UTC(), Codec: p.o.Compression, Event: c.event,
 		}
-		// Logs compress 5-15x: an eighth of a chunk holds most bodies
-		// without the append doubling (and copying) its way up.
-		bp := getBuf(p.bodyFree, max(int(p.o.MaxBytes)/8, 64<<10))
+		// A body buffer of 5/4 of the last body's size holds the next one
+		// without the append growing (and copying) its way up, and no more
+		// than that: a compressed chunk waiting on the sink holds it.
+		want := int(p.bodyHint.Load())
+		if want == 0 {
+			want = len(raw) / 4 // logs compress 5-15x
+		}
+		bp := getBuf(p.bodyFree, max(want, 64<<10))
+		if cap(*bp) < want {
+			*bp = make([]byte, 0, want) // a buffer from smaller bodies
+		}
 		body, err := enc.Encode((*bp)[:0], h, raw)
 		if err != nil {
 			// Cannot happen for valid headers; drop loudly, never silently.
@@ -62,6 +70,7 @@ func (p *Pipeline) compressor() {
 		}
 		*bp = body
 		c.body = bp
+		p.bodyHint.Store(int64(len(body) + len(body)/4))
 		// The raw bytes are not needed after this: a retry sends the body.
 		// Giving the buffer back now means a chunk waiting on a slow or
 		// unreachable sink holds its compressed size, not max_bytes.
