@@ -1,6 +1,7 @@
 package osstest
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -25,8 +26,8 @@ var writeOps = map[string]bool{
 // Fault describes a failure to inject. A request matches when its
 // operation, bucket and key match; the first matching fault (in injection
 // order) applies. Status, Reset, CutBody and FlipBody are exclusive ways to fail;
-// Latency combines with them or stands alone (a slow but successful
-// request).
+// Latency and Bandwidth combine with them or stand alone (a slow but
+// successful request).
 type Fault struct {
 	// Op is an operation name as the SDK names it ("PutObject",
 	// "UploadPart", ...), or AnyOp, WriteOp, ReadOp.
@@ -51,6 +52,14 @@ type Fault struct {
 	Message string
 	// Latency delays the request before it is served (or failed).
 	Latency time.Duration
+	// Bandwidth, in bytes per second, is the pace at which the server
+	// reads the request body (a slow or congested link): an upload of n
+	// bytes takes about n/Bandwidth, so a client's timeout may end it
+	// first. The body the client sent is already in the server's socket
+	// buffers, so such a request may still be served: the client does not
+	// know whether the object was stored. Only requests with a body are
+	// affected.
+	Bandwidth int64
 	// Reset closes the TCP connection abruptly (RST) without answering.
 	Reset bool
 	// CutBody serves the request but closes the connection after half of
@@ -203,6 +212,9 @@ func (s *Server) serveWithFaults(w *statusRecorder, r *http.Request, req *reques
 			return
 		}
 	}
+	if f.Bandwidth > 0 && r.ContentLength != 0 && r.Body != nil {
+		r.Body = &slowReader{r: r.Body, rate: f.Bandwidth, ctx: r.Context().Done(), start: time.Now()}
+	}
 	switch {
 	case f.FlipBody:
 		if r.ContentLength > 0 {
@@ -328,6 +340,35 @@ func (f *flipReader) Read(p []byte) (int, error) {
 }
 
 func (f *flipReader) Close() error { return f.r.Close() }
+
+// slowReader passes a body through at rate bytes per second.
+type slowReader struct {
+	r     io.ReadCloser
+	rate  int64
+	ctx   <-chan struct{}
+	start time.Time
+	n     int64
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	if len(p) > 4096 { // small steps: the pace stays even
+		p = p[:4096]
+	}
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	if wait := time.Until(s.start.Add(time.Duration(s.n * int64(time.Second) / s.rate))); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-s.ctx:
+			t.Stop()
+			return n, errors.New("osstest: request cancelled during a Bandwidth fault")
+		}
+	}
+	return n, err
+}
+
+func (s *slowReader) Close() error { return s.r.Close() }
 
 // discardWriter swallows a response (Fault.AfterOp).
 type discardWriter struct{ header http.Header }

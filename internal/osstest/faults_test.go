@@ -1,6 +1,7 @@
 package osstest
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"strings"
@@ -216,6 +217,34 @@ func TestLatency(t *testing.T) {
 	slow := newClient(t, srv, withNoRetry, func(c *oss.Config) { c.WithReadWriteTimeout(50 * time.Millisecond) })
 	if _, err := slow.GetObject(ctx(t), &oss.GetObjectRequest{Bucket: oss.Ptr(testBucket), Key: oss.Ptr("k")}); err == nil {
 		t.Error("want a timeout")
+	}
+}
+
+// TestBandwidth: a Bandwidth fault reads the upload at its pace; a client
+// whose timeout is shorter than the transfer fails.
+func TestBandwidth(t *testing.T) {
+	srv := newServer(t)
+	body := bytes.Repeat([]byte("x"), 32<<10)
+	srv.Inject(Fault{Op: "PutObject", Times: 1, Bandwidth: 64 << 10})
+	start := time.Now()
+	put(t, newClient(t, srv), "slow", body)
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Errorf("32KiB at 64KiB/s took %v, want about 500ms", d)
+	}
+	if got, _, ok := srv.Get(testBucket, "slow"); !ok || !bytes.Equal(got, body) {
+		t.Fatalf("stored %d bytes (found %v), want the %d sent", len(got), ok, len(body))
+	}
+	srv.Inject(Fault{Op: "PutObject", Times: 1, Bandwidth: 4 << 10})
+	short := newClient(t, srv, withNoRetry, func(c *oss.Config) { c.WithReadWriteTimeout(200 * time.Millisecond) })
+	_, err := short.PutObject(ctx(t), &oss.PutObjectRequest{Bucket: oss.Ptr(testBucket), Key: oss.Ptr("cut"), Body: bytes.NewReader(body[:8<<10])})
+	if err == nil {
+		t.Fatal("8KiB at 4KiB/s with a 200ms timeout: want a timeout")
+	}
+	eventually(t, 5*time.Second, "the cut request to end", srv.Idle)
+	start = time.Now() // spent: full speed again
+	put(t, newClient(t, srv), "fast", body)
+	if d := time.Since(start); d > 300*time.Millisecond {
+		t.Errorf("after the fault, a put took %v", d)
 	}
 }
 
