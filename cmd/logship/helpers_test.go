@@ -86,7 +86,7 @@ func startLogship(t testing.TB, o agentOpts, args ...string) *agentProc {
 	}
 	for _, kv := range os.Environ() {
 		// Test switches, not config keys: the agent refuses unknown LOGSHIP_*.
-		if !strings.HasPrefix(kv, "LOGSHIP_E2E_") && !strings.HasPrefix(kv, "LOGSHIP_BENCH_") {
+		if !strings.HasPrefix(kv, "LOGSHIP_E2E_") && !strings.HasPrefix(kv, "LOGSHIP_BENCH_") && !strings.HasPrefix(kv, "LOGSHIP_TORTURE") {
 			a.cmd.Env = append(a.cmd.Env, kv)
 		}
 	}
