@@ -69,6 +69,7 @@ type Pipeline struct {
 	// Lock order: mu, then a stream's mu; openMu is a leaf (taken with
 	// a stream's mu held, never while taking another lock).
 	mu         sync.Mutex
+	saveMu     sync.Mutex               // one checkpoint save at a time; taken before mu
 	streams    map[string]*streamWriter // by source + "\x00" + id
 	openMu     sync.Mutex
 	open       map[*streamWriter]struct{} // streams with an open batch
@@ -164,6 +165,7 @@ func New(o Options) (*Pipeline, error) {
 		p.loaded[e.Source] = append(p.loaded[e.Source], cp)
 		s := newStreamWriter(p, e.Source, cp.Info, e.Committed)
 		s.closed, s.finished, s.updated = e.Finished, e.Finished, e.Updated
+		s.saved.Store(true)
 		p.streams[streamKey(e.Source, e.ID)] = s
 	}
 	p.uploadCtx, p.cancelUpload = context.WithCancel(context.Background())
@@ -227,6 +229,7 @@ func (e *emitter) Open(info StreamInfo, start int64) StreamWriter {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	k := streamKey(e.source, info.ID)
+	saved := false
 	if s, ok := p.streams[k]; ok {
 		s.mu.Lock()
 		closed := s.closed
@@ -235,9 +238,11 @@ func (e *emitter) Open(info StreamInfo, start int64) StreamWriter {
 		if !closed {
 			return s
 		}
+		saved = s.saved.Load()
 	}
 	s := newStreamWriter(p, e.source, info, start)
 	s.opened = true
+	s.saved.Store(saved)
 	p.streams[k] = s
 	p.dirty = true
 	return s
@@ -375,6 +380,10 @@ func (p *Pipeline) saveIfDirty() {
 
 // SaveCheckpoint writes the durable position of every stream now.
 func (p *Pipeline) SaveCheckpoint() error {
+	// One save at a time: a slower save of an older list renaming its file
+	// last would drop a stream another save has just recorded.
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
 	p.mu.Lock()
 	all := make([]*streamWriter, 0, len(p.streams))
 	for _, s := range p.streams {
@@ -388,8 +397,35 @@ func (p *Pipeline) SaveCheckpoint() error {
 	err := p.store.Save(entries)
 	if err == nil {
 		mCheckpointSaves.Inc()
+		for _, s := range all {
+			s.saved.Store(true)
+		}
 	}
 	return err
+}
+
+// saveStream returns once s is in the saved checkpoint (or the uploads are
+// cancelled: false). A new stream's identity must be saved before any of
+// its chunks can be durable: after a crash in between, its source would
+// not find it again and would ship the same bytes under another id (the
+// file source's ids include the file's name, which a rotation changes).
+// This costs one checkpoint save per new stream, none per chunk. When the
+// save fails (a full disk), the chunk waits and the save is retried.
+func (p *Pipeline) saveStream(s *streamWriter) bool {
+	wait := 100 * time.Millisecond
+	for !s.saved.Load() {
+		err := p.SaveCheckpoint()
+		if err == nil {
+			return true
+		}
+		mCheckpointErrors.Inc()
+		p.log.Error("saving checkpoint failed; the chunks of a new stream wait for it", "dir", p.o.StateDir, "stream", s.info.ID, "retry_in", wait, "err", err)
+		if sleepCtx(p.uploadCtx, wait) != nil {
+			return false
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+	return true
 }
 
 func (p *Pipeline) markDirty() {

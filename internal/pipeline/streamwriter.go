@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/logship/logship/archive"
@@ -39,6 +40,10 @@ type streamWriter struct {
 	opened    bool // a source opened it in this run (not only loaded)
 	finished  bool
 	updated   time.Time
+
+	// saved: the stream is in the checkpoint file (loaded from it, or
+	// written since it was opened); its chunks wait for it (saveStream).
+	saved atomic.Bool
 }
 
 type sealedRange struct {

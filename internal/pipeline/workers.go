@@ -115,6 +115,10 @@ func (p *Pipeline) uploader() {
 				}
 			}
 		}
+		if !p.saveStream(c.s) {
+			p.finish(c, false)
+			continue
+		}
 		err := p.sink.Put(p.uploadCtx, c.obj)
 		p.finish(c, err == nil)
 	}
