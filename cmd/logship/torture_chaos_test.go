@@ -22,13 +22,21 @@ type disturbance struct {
 	kind string
 	gap  time.Duration // before it
 	d    time.Duration // how long it lasts (kill: the agent is down)
-	n    int           // how many requests it hits
+	n    int           // how many requests it hits (within faultLife)
+	lat  time.Duration // slow: the latency of every answer
 }
+
+// faultLife bounds the faults that hit n requests: while the agent waits
+// in its retry backoff (up to 30s) few requests come, and a fault left
+// over would stretch the run.
+const faultLife = 5 * time.Second
 
 func (d disturbance) String() string {
 	switch {
 	case d.n > 0:
 		return fmt.Sprintf("%s x%d", d.kind, d.n)
+	case d.lat > 0:
+		return fmt.Sprintf("%s %v, answers after %v", d.kind, d.d, d.lat)
 	default:
 		return fmt.Sprintf("%s %v", d.kind, d.d)
 	}
@@ -57,7 +65,9 @@ func schedule(seed uint64, length time.Duration) []disturbance {
 			d.d = ms(0, 1500)
 		case "outage", "blackout":
 			d.d = ms(500, 4000)
-		case "slow", "slow-link", "disk-full":
+		case "slow":
+			d.d, d.lat = ms(1000, 5000), ms(1000, 4500)
+		case "slow-link", "disk-full":
 			d.d = ms(1000, 5000)
 		default:
 			d.n = 1 + rng.IntN(8)
@@ -89,15 +99,16 @@ func (r *torture) disturb(length time.Duration, disk *smallDisk, errc <-chan err
 		case "blackout":
 			r.srv.Blackout(d.d)
 		case "throttle":
-			r.srv.Throttle(osstest.WriteOp, d.n)
+			id := r.srv.Throttle(osstest.WriteOp, d.n)
+			time.AfterFunc(faultLife, func() { r.srv.Remove(id) })
 		case "errors":
-			r.srv.Inject(osstest.Fault{Op: osstest.WriteOp, Times: d.n, Status: 500})
+			r.srv.Inject(osstest.Fault{Op: osstest.WriteOp, Times: d.n, Duration: faultLife, Status: 500})
 		case "resets":
-			r.srv.Inject(osstest.Fault{Op: osstest.WriteOp, Times: d.n, Reset: true})
+			r.srv.Inject(osstest.Fault{Op: osstest.WriteOp, Times: d.n, Duration: faultLife, Reset: true})
 		case "resets-after": // stored, but the agent does not know
-			r.srv.Inject(osstest.Fault{Op: osstest.WriteOp, Times: d.n, Reset: true, AfterOp: true})
-		case "slow": // answers after a while, some after the 3s timeout
-			r.srv.Inject(osstest.Fault{Op: osstest.WriteOp, Duration: d.d, Latency: 2500 * time.Millisecond})
+			r.srv.Inject(osstest.Fault{Op: osstest.WriteOp, Times: d.n, Duration: faultLife, Reset: true, AfterOp: true})
+		case "slow": // answers after a while, some after the agent's 3s timeout
+			r.srv.Inject(osstest.Fault{Op: osstest.WriteOp, Duration: d.d, Latency: d.lat})
 		case "slow-link": // 256KiB chunks at 128KiB/s: some beyond the timeout
 			r.srv.Inject(osstest.Fault{Op: osstest.WriteOp, Duration: d.d, Bandwidth: 128 << 10})
 		case "disk-full":

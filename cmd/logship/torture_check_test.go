@@ -130,6 +130,21 @@ func abandonedInLogs(log string) (int64, map[string]int64) {
 	return total, byPath
 }
 
+var retryLine = regexp.MustCompile(`msg="upload failed; retrying".* attempt=(\d+) retry_in=(\S+)`)
+
+// retrySummary tells how long the agent's upload retries have waited: the
+// most attempts of one chunk and the longest wait.
+func retrySummary(log string) string {
+	attempts, longest := 0, time.Duration(0)
+	ms := retryLine.FindAllStringSubmatch(log, -1)
+	for _, m := range ms {
+		n, _ := strconv.Atoi(m[1])
+		d, _ := time.ParseDuration(m[2])
+		attempts, longest = max(attempts, n), max(longest, d)
+	}
+	return fmt.Sprintf("%d upload retries logged, at most %d attempts for one chunk, longest wait %v", len(ms), attempts, longest)
+}
+
 // scrapeAbandoned reads logship_file_bytes_abandoned_total, summed over the
 // sources, from the agent's metrics endpoint.
 func scrapeAbandoned(addr string) (int64, error) {

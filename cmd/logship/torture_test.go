@@ -8,7 +8,7 @@ package main
 // purpose (max_rotated_open exceeded). Every run ends with `logship pull`
 // and a comparison with what the writers wrote.
 //
-//	go test -run Torture ./cmd/logship/                        # the short run (~35s of disturbances)
+//	go test -run Torture ./cmd/logship/                        # the short run (~30s of disturbances)
 //	LOGSHIP_TORTURE=10m go test -run Torture -timeout 30m ./cmd/logship/
 //	LOGSHIP_TORTURE_SEED=N ...                                 # replay a run's schedule
 
@@ -140,7 +140,8 @@ func holds(pid int, path string) bool {
 // and restarts it after down.
 func (r *torture) kill(down time.Duration) {
 	r.life.Lock()
-	end := time.Now().Add(r.deadline)
+	began := time.Now()
+	end := began.Add(r.deadline)
 	for {
 		r.pendMu.Lock()
 		for g, n := range r.pending {
@@ -159,6 +160,9 @@ func (r *torture) kill(down time.Duration) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond) // poll
+	}
+	if w := time.Since(began); w > 2*time.Second {
+		r.logf("the kill waited %v for deleted files to be archived; %s", w.Round(time.Millisecond), retrySummary(r.logbuf.String()))
 	}
 	a := r.current()
 	a.alive(r.t)
@@ -180,7 +184,7 @@ func freePort(t *testing.T) string {
 // tortureSettings reads LOGSHIP_TORTURE (the length of the disturbances)
 // and LOGSHIP_TORTURE_SEED.
 func tortureSettings(t *testing.T) (time.Duration, uint64) {
-	length := 35 * time.Second
+	length := 30 * time.Second
 	if v := os.Getenv("LOGSHIP_TORTURE"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 10*time.Second {
@@ -384,7 +388,7 @@ func (r *torture) finish(gens []*generation) {
 		}
 		return true
 	})
-	r.logf("archive complete")
+	r.logf("archive complete; %s", retrySummary(r.logbuf.String()))
 	scraped, err := scrapeAbandoned(r.metrics)
 	if err != nil {
 		t.Fatal(err)
