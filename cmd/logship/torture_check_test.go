@@ -41,12 +41,15 @@ func newDurableIndex(srv *osstest.Server) *durableIndex {
 	return &durableIndex{srv: srv, seen: map[string]string{}, ranges: map[string][][2]int64{}, first: map[string][]string{}}
 }
 
-// refresh reads the objects stored since the last call (at most every 50ms).
+// refresh reads the objects stored since the last call, at most every
+// 200ms after the end of the last one: listing tens of thousands of
+// objects takes a while, and a check of every generation must not list
+// them once each.
 func (d *durableIndex) refresh() error {
-	if time.Since(d.at) < 50*time.Millisecond {
+	if time.Since(d.at) < 200*time.Millisecond {
 		return nil
 	}
-	d.at = time.Now()
+	defer func() { d.at = time.Now() }()
 	for _, o := range d.srv.Objects(e2eBucket) {
 		if d.seen[o.Key] == o.ETag {
 			continue
@@ -118,7 +121,7 @@ var abandonLine = regexp.MustCompile(`msg="(?:file abandoned before it was read 
 func abandonedInLogs(log string) (int64, map[string]int64) {
 	byPath := map[string]int64{}
 	var total int64
-	for _, m := range abandonLine.FindAllStringSubmatch(log, -1) {
+	for _, m := range matchLines(log, "level=WARN", abandonLine) {
 		n, _ := strconv.ParseInt(m[2], 10, 64)
 		p, err := strconv.Unquote(m[1])
 		if err != nil {
@@ -136,13 +139,36 @@ var retryLine = regexp.MustCompile(`msg="upload failed; retrying".* attempt=(\d+
 // most attempts of one chunk and the longest wait.
 func retrySummary(log string) string {
 	attempts, longest := 0, time.Duration(0)
-	ms := retryLine.FindAllStringSubmatch(log, -1)
+	ms := matchLines(log, "upload failed; retrying", retryLine)
 	for _, m := range ms {
 		n, _ := strconv.Atoi(m[1])
 		d, _ := time.ParseDuration(m[2])
 		attempts, longest = max(attempts, n), max(longest, d)
 	}
 	return fmt.Sprintf("%d upload retries logged, at most %d attempts for one chunk, longest wait %v", len(ms), attempts, longest)
+}
+
+// matchLines returns re's submatches in the lines of log that contain
+// word (the logs of a long run are tens of MB: the regexp only sees the
+// lines that may match).
+func matchLines(log, word string, re *regexp.Regexp) [][]string {
+	var out [][]string
+	for len(log) > 0 {
+		i := strings.Index(log, word)
+		if i < 0 {
+			break
+		}
+		start := strings.LastIndexByte(log[:i], '\n') + 1
+		end := strings.IndexByte(log[i:], '\n')
+		if end < 0 {
+			end = len(log) - i
+		}
+		if m := re.FindStringSubmatch(log[start : i+end]); m != nil {
+			out = append(out, m)
+		}
+		log = log[min(i+end+1, len(log)):]
+	}
+	return out
 }
 
 // scrapeAbandoned reads logship_file_bytes_abandoned_total, summed over the
