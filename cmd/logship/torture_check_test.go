@@ -112,6 +112,42 @@ func (d *durableIndex) durable(first string) (int, error) {
 	return int(best), nil
 }
 
+// streams returns the ids of the streams whose first line is first.
+func (d *durableIndex) streams(first string) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.refresh(); err != nil {
+		return nil, err
+	}
+	return append([]string(nil), d.first[first]...), nil
+}
+
+// checkpointed returns the largest position the agent's checkpoint file in
+// state records for any of ids (0 when it cannot be read: a save is
+// renaming it, or none yet).
+func checkpointed(state string, ids []string) int64 {
+	b, err := os.ReadFile(filepath.Join(state, "checkpoints.json"))
+	if err != nil {
+		return 0
+	}
+	var st struct {
+		Streams []struct {
+			ID        string `json:"id"`
+			Committed int64  `json:"committed"`
+		} `json:"streams"`
+	}
+	if json.Unmarshal(b, &st) != nil {
+		return 0
+	}
+	var best int64
+	for _, e := range st.Streams {
+		if contains(ids, e.ID) {
+			best = max(best, e.Committed)
+		}
+	}
+	return best
+}
+
 // abandonLine matches the agent's log lines for bytes it gave up on (each
 // line adds its amount to logship_file_bytes_abandoned_total).
 var abandonLine = regexp.MustCompile(`msg="(?:file abandoned before it was read to the end|file truncated before it was read to the end|bytes written between the copy and the truncation are lost)".*? path=(\S+) .*?(?:unread_bytes|bytes)=(\d+)`)

@@ -35,6 +35,7 @@ type torture struct {
 	t        *testing.T
 	seed     uint64
 	root     string
+	state    string // the agent's pipeline.state_dir
 	cfg      string
 	metrics  string // host:port of the agent's metrics
 	env      []string
@@ -94,6 +95,24 @@ func (r *torture) waitDurable(g *generation, n int) error {
 		time.Sleep(20 * time.Millisecond) // poll
 	}
 	return nil
+}
+
+// waitCheckpointed implements gates.
+func (r *torture) waitCheckpointed(g *generation, n int) error {
+	end := time.Now().Add(r.deadline)
+	for {
+		ids, err := r.idx.streams(g.first)
+		if err != nil {
+			return err
+		}
+		if checkpointed(r.state, ids) >= int64(n) {
+			return nil
+		}
+		if time.Now().After(end) {
+			return fmt.Errorf("generation %d of %s: %d of %d bytes in the checkpoint after %v", g.n, g.writer, checkpointed(r.state, ids), n, r.deadline)
+		}
+		time.Sleep(20 * time.Millisecond) // poll
+	}
 }
 
 // deleteHeld implements gates.
@@ -221,7 +240,8 @@ func TestTorture(t *testing.T) {
 				seed, seed, length, p)
 		}
 	}()
-	state := filepath.Join(r.root, "state")
+	r.state = filepath.Join(r.root, "state")
+	state := r.state
 	disk := mountSmallDisk(t, state)
 	logs, abandonDir := filepath.Join(r.root, "logs"), filepath.Join(r.root, "abandon")
 	for _, d := range []string{logs, abandonDir} {

@@ -43,6 +43,9 @@ type gates interface {
 	durable(g *generation) int
 	// waitDurable waits until the archive holds the first n bytes of g.
 	waitDurable(g *generation, n int) error
+	// waitCheckpointed waits until the agent's saved checkpoint covers the
+	// first n bytes of g: what a restarted agent knows is archived.
+	waitCheckpointed(g *generation, n int) error
 	// deleteHeld waits until the agent holds path open, then runs del (which
 	// deletes it) with no SIGKILL allowed until g's first n() bytes are
 	// archived: the agent must have the chance to read a deleted file to
@@ -218,7 +221,11 @@ func (w *tortureWriter) rotate() error {
 		return w.prune()
 	case styleTruncate:
 		w.partial(false)
-		if err := w.gates.waitDurable(w.cur, len(w.cur.data)); err != nil {
+		// Once the checkpoint covers it, not only the bucket: an agent
+		// restarted from an older checkpoint would count the bytes it had
+		// not read again as lost (it cannot know an earlier life stored
+		// them).
+		if err := w.gates.waitCheckpointed(w.cur, len(w.cur.data)); err != nil {
 			return err
 		}
 		if err := w.f.Truncate(0); err != nil {
