@@ -227,7 +227,7 @@ func TestTorture(t *testing.T) {
 		t.Skip("a minute long")
 	}
 	length, seed := tortureSettings(t)
-	t.Logf("seed %d, disturbances for %v; replay: LOGSHIP_TORTURE_SEED=%d LOGSHIP_TORTURE=%v go test -run Torture -timeout 30m ./cmd/logship/",
+	t.Logf("seed %d, disturbances for %v; replay: LOGSHIP_TORTURE_SEED=%d LOGSHIP_TORTURE=%v go test -run Torture -timeout 60m ./cmd/logship/",
 		seed, length, seed, length)
 	r := &torture{t: t, seed: seed, root: t.TempDir(), srv: e2eServer(t), env: ossEnv(t), logbuf: &syncBuffer{},
 		pending: map[*generation]int{}, deadline: 90 * time.Second, metrics: freePort(t)}
