@@ -9,7 +9,7 @@ package main
 // and a comparison with what the writers wrote.
 //
 //	go test -run Torture ./cmd/logship/                        # the short run (~30s of disturbances)
-//	LOGSHIP_TORTURE=10m go test -run Torture -timeout 30m ./cmd/logship/
+//	LOGSHIP_TORTURE=10m go test -run Torture -timeout 60m ./cmd/logship/
 //	LOGSHIP_TORTURE_SEED=N ...                                 # replay a run's schedule
 
 import (
