@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+
+	"github.com/logship/logship/internal/prefault"
 )
 
 // budget bounds the bytes of the buffers of fetched objects and decoded
@@ -127,7 +129,11 @@ func get(bufs *[][]byte, n int64) []byte {
 		*bufs = slices.Delete(*bufs, best, best+1)
 		return buf[:n]
 	}
-	return make([]byte, n, roundUp(n))
+	buf := make([]byte, n, roundUp(n))
+	if n >= 256<<10 {
+		_ = prefault.Buffer(buf) // an optimisation: refused on old kernels
+	}
+	return buf
 }
 
 // release ends a reservation of reserved bytes (all the capacities
