@@ -137,3 +137,35 @@ func TestPullGap(t *testing.T) {
 func i64(v int64) string { return fmtInt(int(v)) }
 
 var _ = archive.Version
+
+// Many small files: the state (which lists them all) is saved at a pace,
+// not after each file, which made a pull quadratic in the number of files;
+// a re-run after the pull is still up to date.
+func TestPullManyFilesSavesStateAtPace(t *testing.T) {
+	defer func(d time.Duration) { stateSaveEvery = d }(stateSaveEvery)
+	stateSaveEvery = time.Hour
+	dir := t.TempDir()
+	b := newBuilder(t, filepath.Join(dir, "archive"), 3)
+	want := map[string][]byte{}
+	const files = 300
+	for i := range files {
+		s := spec{app: "many", host: "h", source: "file", path: "/logs/f" + fmtInt(i) + ".log", stream: "f" + fmtInt(i) + ".log-00000000000000" + fmtInt(10+i%90),
+			lines: 5, start: base.Add(time.Duration(i) * time.Second), every: time.Second}
+		b.stream(s, 1, 0)
+		want[outName(s)] = s.content()
+	}
+	out := filepath.Join(dir, "out")
+	before := stateSaves.Load()
+	sum, err := Pull(context.Background(), openDir(t, b.root), Options{Out: out})
+	if err != nil || len(sum.Problems) > 0 || sum.Files != files {
+		t.Fatalf("%v %+v\n%s", err, sum, problemsText(sum.Problems))
+	}
+	if n := stateSaves.Load() - before; n > 5 {
+		t.Errorf("%d state saves for %d files", n, files)
+	}
+	compareTrees(t, readTree(t, out), want)
+	sum, err = Pull(context.Background(), openDir(t, b.root), Options{Out: out})
+	if err != nil || sum.UpToDate != files {
+		t.Fatalf("re-run: %v, %d of %d files up to date", err, sum.UpToDate, files)
+	}
+}

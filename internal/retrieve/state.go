@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -104,8 +105,12 @@ func loadState(root *os.Root) (*state, error) {
 	return st, nil
 }
 
+// stateSaves counts the state files written (for tests).
+var stateSaves atomic.Int64
+
 // save writes the state atomically: temp file, fsync, rename, fsync folder.
 func (st *state) save(root *os.Root) error {
+	stateSaves.Add(1)
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
