@@ -22,7 +22,7 @@ func (r Retry) Wrap(s sinks.Sink, log *slog.Logger) sinks.Sink {
 	if log == nil {
 		log = slog.Default()
 	}
-	rs := &retrySink{s: s, r: r, log: log}
+	rs := &retrySink{s: s, r: r, log: log, wk: newWaker()}
 	mp, multipart := s.(sinks.Multipart)
 	l, lister := s.(sinks.Lister)
 	switch {
@@ -40,10 +40,15 @@ type retrySink struct {
 	s   sinks.Sink
 	r   Retry
 	log *slog.Logger
+	wk  *waker // a success ends the backoff of the other writes
+}
+
+func (rs *retrySink) do(ctx context.Context, what string, op func(context.Context) error) error {
+	return rs.r.do(ctx, rs.log, what, op, rs.wk)
 }
 
 func (rs *retrySink) Put(ctx context.Context, obj *sinks.Object) error {
-	return rs.r.Do(ctx, rs.log, obj.Key, func(ctx context.Context) error { return rs.s.Put(ctx, obj) })
+	return rs.do(ctx, obj.Key, func(ctx context.Context) error { return rs.s.Put(ctx, obj) })
 }
 
 func (rs *retrySink) Close() error { return rs.s.Close() }
@@ -66,7 +71,7 @@ type retryMultipartLister struct {
 func (rm *retryMultipart) ResumeUpload(ctx context.Context, key string, h *archive.Header, contentType string) (sinks.Upload, []sinks.Part, error) {
 	var up sinks.Upload
 	var parts []sinks.Part
-	err := rm.r.Do(ctx, rm.log, key, func(ctx context.Context) error {
+	err := rm.do(ctx, key, func(ctx context.Context) error {
 		var err error
 		up, parts, err = rm.mp.ResumeUpload(ctx, key, h, contentType)
 		return err
@@ -85,7 +90,7 @@ type retryUpload struct {
 
 func (ru *retryUpload) PutPart(ctx context.Context, n int, body []byte) (sinks.Part, error) {
 	var p sinks.Part
-	err := ru.rs.r.Do(ctx, ru.rs.log, fmt.Sprintf("%s part %d", ru.key, n), func(ctx context.Context) error {
+	err := ru.rs.do(ctx, fmt.Sprintf("%s part %d", ru.key, n), func(ctx context.Context) error {
 		var err error
 		p, err = ru.up.PutPart(ctx, n, body)
 		return err
@@ -96,7 +101,7 @@ func (ru *retryUpload) PutPart(ctx context.Context, n int, body []byte) (sinks.P
 // Complete is retried like a write: a Complete whose answer was lost is
 // the sink's to recognise (it checks the object holds these parts).
 func (ru *retryUpload) Complete(ctx context.Context, parts []sinks.Part) error {
-	return ru.rs.r.Do(ctx, ru.rs.log, ru.key, func(ctx context.Context) error { return ru.up.Complete(ctx, parts) })
+	return ru.rs.do(ctx, ru.key, func(ctx context.Context) error { return ru.up.Complete(ctx, parts) })
 }
 
 func (ru *retryUpload) Abort(ctx context.Context) error { return ru.up.Abort(ctx) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,5 +119,49 @@ func TestRetryWrap(t *testing.T) {
 	}
 	if err := r.Wrap(fs, log).Put(cctx, &sinks.Object{Key: "k"}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// keyedSink fails the first Put of the keys in fail, and tells failed
+// when it did.
+type keyedSink struct {
+	mu     sync.Mutex
+	fail   map[string]bool
+	failed chan string
+}
+
+func (k *keyedSink) Put(ctx context.Context, o *sinks.Object) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.fail[o.Key] {
+		k.fail[o.Key] = false
+		k.failed <- o.Key
+		return errors.New("injected: connection reset")
+	}
+	return nil
+}
+func (k *keyedSink) Close() error { return nil }
+
+// A write that succeeds ends the backoff of the others: after an outage
+// the sink is used again at once, not when each write's backoff ends.
+func TestRetrySuccessWakesBackoff(t *testing.T) {
+	ks := &keyedSink{fail: map[string]bool{"a": true}, failed: make(chan string, 1)}
+	r := Retry{Initial: 20 * time.Second, Max: 20 * time.Second}
+	w := r.Wrap(ks, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- w.Put(context.Background(), &sinks.Object{Key: "a"}) }()
+	<-ks.failed // a waits 10-20s
+	if err := w.Put(context.Background(), &sinks.Object{Key: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("a stored %v after its failure", time.Since(start).Round(time.Millisecond))
+	case <-time.After(8 * time.Second):
+		t.Fatal("a still waits out its backoff after b was stored")
 	}
 }
