@@ -136,13 +136,14 @@ func mountSmallDisk(t *testing.T, dir string) *smallDisk {
 		t.Logf("the state folder's disk will not fill up: %v", d.err)
 		return d
 	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=16m,mode=0755"); err != nil {
+	unmount, err := mountTmpfs(dir, "size=16m,mode=0755")
+	if err != nil {
 		d.err = fmt.Errorf("mount tmpfs: %w", err)
 		t.Logf("the state folder's disk will not fill up: %v", d.err)
 		return d
 	}
 	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+		if err := unmount(); err != nil {
 			t.Errorf("unmount %s: %v", dir, err)
 		}
 	})
