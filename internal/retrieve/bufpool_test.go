@@ -104,3 +104,39 @@ func TestBudgetWaits(t *testing.T) {
 		t.Fatal("acquire beyond the total returned without error after cancel")
 	}
 }
+
+// Steps of chunks of an agent's usual sizes (raw a little under 4 MiB,
+// objects of 550-800 KiB, none alike), six in flight as a pull has them,
+// reuse the same buffers: a new buffer costs its zeroing and, on a VM, a
+// fault for every page.
+func TestBudgetReusesAcrossSizes(t *testing.T) {
+	b := newBudget(32 << 20)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	type step struct {
+		n    int64
+		bufs [][]byte
+	}
+	var inFlight []step
+	before := newBuffers.Load()
+	for range 300 {
+		if len(inFlight) == 6 {
+			s := inFlight[0]
+			inFlight = inFlight[1:]
+			b.release(s.n, s.bufs...)
+		}
+		raw := 4<<20 - rng.Int64N(256<<10)
+		obj := 550<<10 + rng.Int64N(250<<10)
+		bufs, n, err := b.acquire(ctx, roundUp(raw), roundUp(obj))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, o := get(&bufs, raw), get(&bufs, obj)
+		inFlight = append(inFlight, step{n, [][]byte{r, o}})
+	}
+	made := newBuffers.Load() - before
+	t.Logf("%d buffers made", made)
+	if made > 12 {
+		t.Errorf("%d buffers made for 300 steps, 6 in flight", made)
+	}
+}
