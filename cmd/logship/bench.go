@@ -81,7 +81,7 @@ repeated lines compress far better than real logs).`,
 	fl.StringVar(&f.workdir, "dir", "", "work folder (default: a temporary one, removed after)")
 	fl.StringVar(&f.codec, "compression", "zstd", "zstd, gzip or none")
 	fl.BoolVar(&f.keep, "keep", false, "keep the work folder")
-	fl.StringVar(&f.profile, "cpuprofile", "", "write a CPU profile of the agent's last run to this file")
+	fl.StringVar(&f.profile, "cpuprofile", "", "write a CPU profile of the agent's last run to this file (and of the last pull to FILE.pull, with --pull)")
 	fl.BoolVar(&f.idle, "idle", false, "measure the agent tailing quiet files instead")
 	fl.IntVar(&f.idleFiles, "idle-files", 50, "quiet files for --idle")
 	fl.DurationVar(&f.idleFor, "idle-for", time.Minute, "how long --idle measures")
@@ -326,7 +326,7 @@ func (f *benchFlags) runAgent(ctx context.Context, dir, sink string, round int, 
 			return []figure{fig}, err
 		}
 		figs := []figure{fig}
-		p, err := benchPull(ctx, srv, work, raw, f.pullMemory)
+		p, err := benchPull(ctx, srv, work, raw, f.pullMemory, f.profile)
 		if err != nil {
 			return nil, err
 		}

@@ -25,13 +25,16 @@ import (
 // free memory, a fresh page costs ten times more to write into: 2.0 s
 // against 0.15 s of system time per GiB with dd here) nor share the disk
 // with their writeback.
-func benchPull(ctx context.Context, srv *osstest.Server, work string, raw int64, maxMemory string) (figure, error) {
+func benchPull(ctx context.Context, srv *osstest.Server, work string, raw int64, maxMemory, profile string) (figure, error) {
 	f := figure{Name: "pull <- osstest", Bytes: raw}
 	out := filepath.Join(work, "pulled")
 	args := []string{"pull", "--from", "oss://" + benchBucket + "/logs", "--endpoint", srv.Endpoint(), "--region", "cn-hangzhou",
 		"--out", out, "--progress", "none"}
 	if maxMemory != "" {
 		args = append(args, "--max-memory", maxMemory)
+	}
+	if profile != "" {
+		args = append(args, "--cpuprofile", profile+".pull")
 	}
 	cmd, logs, err := startSelf(benchEnv(work), args...)
 	if err != nil {

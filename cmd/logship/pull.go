@@ -35,9 +35,11 @@ written outside OUT and no symbolic link inside it is followed. A re-run
 resumes: OUT/.logship-pull/state.json records which objects each file holds,
 so only what is missing is fetched.
 
-Files are not fsynced (--fsync does): a killed pull loses nothing, and after
-a power loss the next pull reads back every file written before the reboot,
-checks each object's part against its CRC-32C and fetches what was lost.
+Files and the state are not fsynced (--fsync does): a killed pull loses
+nothing, and after a power loss the next pull reads back every file written
+before the reboot, checks each object's part against its CRC-32C and fetches
+what was lost. What pull writes does not stay in the page cache: each 8 MiB
+written goes to the disk at once and its pages are dropped soon after.
 
 ` + selectHelp + `
 

@@ -179,14 +179,17 @@ func Pull(ctx context.Context, a Store, opt Options) (*Summary, error) {
 			w.upToDate(o)
 		}
 	}
+	if err := w.untrust(outs); err != nil {
+		return sum, fmt.Errorf("pull: saving state: %w", err)
+	}
 	if err := w.run(ctx, perLane, fetch, laneOf); err != nil {
-		w.st.save(root)
+		w.st.save(root, w.boot == "")
 		if ctx.Err() != nil {
 			err = fmt.Errorf("pull interrupted (re-run to resume): %w", ctx.Err())
 		}
 		return sum, err
 	}
-	if err := st.save(root); err != nil {
+	if err := st.save(root, w.boot == ""); err != nil {
 		return sum, fmt.Errorf("pull: saving state: %w", err)
 	}
 	return sum, nil

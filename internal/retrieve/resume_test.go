@@ -23,25 +23,32 @@ func buildPlain(t testing.TB, root string) *fixture {
 	return fx
 }
 
-// Objects that could not be fetched are reported; the re-run fetches
-// exactly those and nothing else.
-func TestPullResumeAfterFailures(t *testing.T) {
-	dir := t.TempDir()
-	fx := buildPlain(t, filepath.Join(dir, "archive"))
-	out := filepath.Join(dir, "out")
+// failingEvery wraps a with a counting archive whose gets of the keys i
+// with i%n == r fail; it returns it with those keys.
+func failingEvery(a Store, keys []string, n, r int) (*countingArchive, map[string]bool) {
 	failed := map[string]bool{}
-	for i, k := range fx.keys {
-		if i%7 == 3 {
+	for i, k := range keys {
+		if i%n == r {
 			failed[k] = true
 		}
 	}
-	ca := newCounting(openDir(t, fx.root))
+	ca := newCounting(a)
 	ca.fail = func(key string) error {
 		if failed[key] {
 			return errors.New("connection reset by peer")
 		}
 		return nil
 	}
+	return ca, failed
+}
+
+// Objects that could not be fetched are reported; the re-run fetches
+// exactly those and nothing else.
+func TestPullResumeAfterFailures(t *testing.T) {
+	dir := t.TempDir()
+	fx := buildPlain(t, filepath.Join(dir, "archive"))
+	out := filepath.Join(dir, "out")
+	ca, failed := failingEvery(openDir(t, fx.root), fx.keys, 7, 3)
 	sum, err := Pull(context.Background(), ca, Options{Out: out, Parallel: 4})
 	if err != nil {
 		t.Fatal(err)

@@ -52,7 +52,7 @@ func (w *writer) saveSoon() error {
 		return nil
 	}
 	w.saved = time.Now()
-	return w.st.save(w.root)
+	return w.st.save(w.root, w.boot == "")
 }
 
 // lane writes its outputs in order, taking their fetched steps from in,
@@ -72,6 +72,7 @@ type openOutput struct {
 	segs     []segment
 	srcs     map[string]*os.File
 	sinceCkp int64
+	behind   writeBehind
 }
 
 // checkpointEvery bounds what an interrupted (killed) run must redo in
@@ -162,6 +163,33 @@ func (w *writer) upToDate(o *output) {
 	w.reportGaps(o)
 }
 
+// untrust prepares a run that does not fsync (w.boot set), whose state
+// saves are not durable either: the outputs it will change that the state
+// trusts as fsynced (no boot) get this boot, in a durable save, so that a
+// power loss cannot leave a state that trusts a file the run replaced
+// (state.save).
+func (w *writer) untrust(outs []*output) error {
+	if w.boot == "" {
+		return nil
+	}
+	changed := false
+	for _, o := range outs {
+		fs := w.st.Files[o.name]
+		if o.upToDate || fs == nil {
+			continue
+		}
+		for _, v := range []*version{fs.Final, fs.Partial} {
+			if v != nil && v.Boot == "" {
+				v.Boot, changed = w.boot, true
+			}
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return w.st.save(w.root, true)
+}
+
 func (l *lane) begin(o *output) error {
 	w := l.w
 	w.mu.Lock()
@@ -179,7 +207,7 @@ func (l *lane) begin(o *output) error {
 	if err != nil {
 		return err
 	}
-	l.cur = &openOutput{o: o, f: f, partial: partial, srcs: map[string]*os.File{}}
+	l.cur = &openOutput{o: o, f: f, partial: partial, srcs: map[string]*os.File{}, behind: writeBehind{f: f}}
 	return nil
 }
 
@@ -215,6 +243,7 @@ func (l *lane) added(s *Step, sg segment) {
 	c.size += sg.Len
 	c.sinceCkp += sg.Len
 	c.segs = append(c.segs, sg)
+	c.behind.wrote(c.size)
 	w.mu.Lock()
 	w.times[s.Chunk] = [2]time.Time{sg.First, sg.Last}
 	w.mu.Unlock()
@@ -296,7 +325,7 @@ func (l *lane) checkpoint() error {
 	defer w.mu.Unlock()
 	fs := w.fileState(c.o.name)
 	fs.Partial = &version{Name: path.Base(c.partial), Size: c.size, Boot: w.boot, Segments: append([]segment(nil), c.segs...)}
-	return w.st.save(w.root)
+	return w.st.save(w.root, w.boot == "")
 }
 
 // fileState returns the state of an output, created if needed (w.mu held).
