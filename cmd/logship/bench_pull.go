@@ -19,12 +19,13 @@ import (
 // benchPull pulls what the agent stored in osstest back with `logship pull`
 // (a child process: its wall time, CPU and peak RSS), and checks that it
 // rebuilt raw bytes. The pulled files stay (the round's work folder goes
-// at its end) and are written back to the disk before it returns: the
-// naive way, measured next, must neither write into the pages their
-// removal would free (on a virtual machine whose host takes back long
-// free memory, a fresh page costs ten times more to write into: 2.0 s
-// against 0.15 s of system time per GiB with dd here) nor share the disk
-// with their writeback.
+// at its end) and are written back to the disk before it returns, and so
+// are the naive way's: the one measured next must neither write into the
+// pages their removal would free (on a virtual machine whose host takes
+// back long free memory, a fresh page costs ten times more to write into:
+// 2.0 s against 0.15 s of system time per GiB with dd here) nor share the
+// disk with their writeback. What the first one freed as it went (pull's
+// write-behind) is the second's: the two take turns at going first.
 func benchPull(ctx context.Context, srv *osstest.Server, work string, raw int64, maxMemory, profile string) (figure, error) {
 	f := figure{Name: "pull <- osstest", Bytes: raw}
 	out := filepath.Join(work, "pulled")
@@ -77,8 +78,7 @@ func benchNaivePull(ctx context.Context, srv *osstest.Server, zstd, work string,
 	if c, ok := st.(io.Closer); ok {
 		defer c.Close()
 	}
-	dl := filepath.Join(work, "downloaded")
-	defer os.RemoveAll(dl)
+	dl := filepath.Join(work, "downloaded") // removed with work, at the round's end
 	start := time.Now()
 	var keys []string
 	if err := st.List(ctx, "", func(o sinks.ObjectInfo) error { keys = append(keys, o.Key); return nil }); err != nil {
@@ -93,8 +93,7 @@ func benchNaivePull(ctx context.Context, srv *osstest.Server, zstd, work string,
 		paths = append(paths, p)
 		f.Stored += fileSize(p)
 	}
-	outFile := filepath.Join(work, "naive.log")
-	defer os.Remove(outFile)
+	outFile := filepath.Join(work, "naive.log") // removed with work, at the round's end
 	o, err := os.Create(outFile)
 	if err != nil {
 		return f, err
@@ -115,6 +114,7 @@ func benchNaivePull(ctx context.Context, srv *osstest.Server, zstd, work string,
 	if n := fileSize(outFile); n != raw {
 		return f, fmt.Errorf("zstd -dc wrote %d bytes, the agent shipped %d", n, raw)
 	}
+	syscall.Sync()
 	return f, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
-	"hash/crc64"
 	"io"
 	"net/http"
 	"os"
@@ -13,10 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/logship/logship/internal/crc64ecma"
 	"github.com/logship/logship/internal/prefault"
 )
-
-var crcTable = crc64.MakeTable(crc64.ECMA)
 
 // blob is an immutable run of bytes: a slice in memory mode, a temporary
 // file in disk mode. Objects are lists of blobs, so completing a multipart
@@ -69,7 +67,7 @@ type digest struct {
 // CRC64 on the way. length is the declared Content-Length (-1 unknown).
 func (s *Server) receive(body io.Reader, length int64) (*blob, digest, error) {
 	m := md5.New()
-	c := crc64.New(crcTable)
+	c := crc64ecma.New()
 	tee := io.TeeReader(body, io.MultiWriter(m, c))
 	var b *blob
 	if s.diskDir != "" {
@@ -280,7 +278,7 @@ func (s *Server) Put(bucketName, key string, body []byte, meta map[string]string
 	sum := md5.Sum(body)
 	o := &object{
 		key: key, blobs: []*blob{newMemBlob(body)}, size: int64(len(body)),
-		etag: etagOf(sum[:]), crc: crc64.Checksum(body, crcTable),
+		etag: etagOf(sum[:]), crc: crc64ecma.Checksum(body),
 		md5: base64.StdEncoding.EncodeToString(sum[:]), typ: "Normal",
 		header: entityHeaders(h),
 	}

@@ -143,21 +143,10 @@ func TestPullResumeAfterPowerLoss(t *testing.T) {
 // A partial file (an interrupted pull) loses bytes too: the re-run after
 // a reboot copies what matches its CRC and fetches the rest.
 func TestPullResumePartialAfterPowerLoss(t *testing.T) {
-	// Where the interruption falls depends on the scheduling: try again
-	// until it leaves a partial file of 2 segments or more.
-	var (
-		fx  *fixture
-		a   Store
-		out string
-		st  *state
-	)
-	for range 20 {
-		fx, a, out = interrupted(t, func(t testing.TB, root string) Store { return openDir(t, root) })
-		st = readState(t, out)
-		if slices.ContainsFunc(slices.Collect(maps.Values(st.Files)), func(fs *fileState) bool { return fs.Partial != nil && len(fs.Partial.Segments) >= 2 }) {
-			break
-		}
-	}
+	fx, a, out := interrupted(t, func(t testing.TB, root string) Store { return openDir(t, root) }, func(_ *fixture, st *state) bool {
+		return slices.ContainsFunc(slices.Collect(maps.Values(st.Files)), func(fs *fileState) bool { return fs.Partial != nil && len(fs.Partial.Segments) >= 2 })
+	})
+	st := readState(t, out)
 	applied, damaged := 0, ""
 	for _, fs := range st.Files {
 		if fs.Final != nil {

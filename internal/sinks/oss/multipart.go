@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc64"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 
 	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/crc64ecma"
 	"github.com/logship/logship/internal/sinks"
 )
 
@@ -187,7 +187,7 @@ func (u *upload) PutPart(ctx context.Context, n int, body []byte) (sinks.Part, e
 		return sinks.Part{}, sinks.Permanent(fmt.Errorf("oss: %s: part number %d is not in 1..10000", u.key, n))
 	}
 	s := u.s
-	crc := crc64.Checksum(body, crcTable)
+	crc := crc64ecma.Checksum(body)
 	cctx, kick, done := watchdog(ctx, s.timeout)
 	defer done()
 	sentMD5 := s.contentMD5(body)

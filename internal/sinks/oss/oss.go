@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc64"
 	"log/slog"
 	"mime"
 	"net"
@@ -27,11 +26,10 @@ import (
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/retry"
 
+	"github.com/logship/logship/internal/crc64ecma"
 	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sinks"
 )
-
-var crcTable = crc64.MakeTable(crc64.ECMA)
 
 // Sink stores objects in one OSS bucket. It is safe for concurrent use.
 type Sink struct {
@@ -419,7 +417,7 @@ func (s *Sink) Put(ctx context.Context, obj *sinks.Object) error {
 	if len(obj.Body) > s.mpAt {
 		return s.putMultipart(ctx, obj)
 	}
-	crc := crc64.Checksum(obj.Body, crcTable)
+	crc := crc64ecma.Checksum(obj.Body)
 	ctx, kick, done := watchdog(ctx, s.timeout)
 	defer done()
 	req := &sdk.PutObjectRequest{

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"hash"
-	"hash/crc64"
 	"io"
 	"strconv"
 	"strings"
 
 	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 
+	"github.com/logship/logship/internal/crc64ecma"
 	"github.com/logship/logship/internal/sinks"
 )
 
@@ -91,7 +91,7 @@ func (s *Sink) Get(ctx context.Context, key string) (io.ReadCloser, sinks.Object
 	if res.LastModified != nil {
 		oi.Modified = *res.LastModified
 	}
-	r := &crcReader{body: res.Body, key: key, ctx: ctx, kick: kick, done: done, size: res.ContentLength, h: crc64.New(crcTable)}
+	r := &crcReader{body: res.Body, key: key, ctx: ctx, kick: kick, done: done, size: res.ContentLength, h: crc64ecma.New()}
 	if v := sdk.ToString(res.HashCRC64); v != "" {
 		want, err := strconv.ParseUint(v, 10, 64)
 		if err == nil {
