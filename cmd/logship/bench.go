@@ -86,7 +86,7 @@ repeated lines compress far better than real logs).`,
 	fl.IntVar(&f.idleFiles, "idle-files", 50, "quiet files for --idle")
 	fl.DurationVar(&f.idleFor, "idle-for", time.Minute, "how long --idle measures")
 	fl.StringArrayVar(&f.sets, "set", nil, "key=value passed to the agent's --set, to try a setting (repeatable)")
-	fl.BoolVar(&f.pull, "pull", false, "after each run into osstest, pull the archive back with logship pull, and the naive way (sequential GETs, then zstd -dc in key order); the two take turns at going first")
+	fl.BoolVar(&f.pull, "pull", false, "after each run into osstest, pull the archive back with logship pull, and the naive way (GETs three at a time, as ossutil cp -r, then zstd -dc in key order); the two take turns at going first")
 	fl.StringVar(&f.pullMemory, "pull-max-memory", "", "--max-memory of those pulls (default: pull's)")
 	fl.BoolVar(&f.json, "json", false, "print the results as JSON")
 	fl.StringVar(&f.generate, "generate", "", "only write --files generated logs of --size in total into this folder")
