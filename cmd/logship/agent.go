@@ -77,7 +77,7 @@ func runAgent(ctx context.Context, o *agentOptions) error {
 		return err
 	}
 	defer stopMetrics()
-	err = agent.Run(ctx, cfg, log)
+	err = agent.RunExtra(ctx, cfg, log, agent.Extra{Version: shortVersion()})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -142,10 +142,10 @@ LOGSHIP_SINK_REGION (credentials: OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET).`,
 			snap := &lateSnapshotter{}
 			child := &atomicChild{}
 			st, err := supervise.Run(supervise.Options{
-				Args: args, Run: cfg.Run, StateDir: cfg.Pipeline.StateDir, Version: version, Log: log,
+				Args: args, Run: cfg.Run, StateDir: cfg.Pipeline.StateDir, Version: shortVersion(), Log: log,
 				Started: func(pid int, stdout func() string) { child.Store(&startedChild{pid, stdout}) },
 				Agent: func(ctx context.Context, own pipeline.Source, built func([]pipeline.Source)) error {
-					return agent.RunExtra(ctx, cfg, log, agent.Extra{Sources: []pipeline.Source{own},
+					return agent.RunExtra(ctx, cfg, log, agent.Extra{Version: shortVersion(), Sources: []pipeline.Source{own},
 						Built: func(srcs []pipeline.Source, _ artifact.Uploader, events *snapshot.Trigger) {
 							snap.s.Store(supervise.Snapshotter(exitSnapshot{events}))
 							built(srcs)

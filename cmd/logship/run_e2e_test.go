@@ -168,6 +168,9 @@ func exitOf(t *testing.T, evs []map[string]any) map[string]any {
 	if len(ex) != 1 || len(evs) < 2 || evs[0]["event"] != "start" {
 		t.Fatalf("events %v: want a start and one exit", evs)
 	}
+	if v, _ := evs[0]["logship_version"].(string); v == "" {
+		t.Fatalf("start event %v: no logship_version (a build without one says dev)", evs[0])
+	}
 	return ex[0]
 }
 

@@ -94,7 +94,7 @@ niced, with bounded memory.` + remoteHelp,
 			log := newLogger(cmd.ErrOrStderr(), cfg.LogLevel, cfg.LogFormat)
 			ctx, stop := signalContext()
 			defer stop()
-			o := agent.SnapshotOptions(cfg, nil, version, log)
+			o := agent.SnapshotOptions(cfg, nil, shortVersion(), log)
 			o.Config, o.AppPID, o.Jcmd = sc, pid, jcmd
 			if jcmd == "none" {
 				o.Jcmd = "-"
@@ -187,7 +187,7 @@ func uploadSnapshot(ctx context.Context, cmd *cobra.Command, cfg *config.Config,
 	} else if abs, err := filepath.Abs(from); err == nil {
 		from = abs
 	}
-	o.Uploader = agent.SnapshotOptions(cfg, sink, version, o.Log).Uploader
+	o.Uploader = agent.SnapshotOptions(cfg, sink, shortVersion(), o.Log).Uploader
 	t, err := snapshot.New(o)
 	if err != nil {
 		return usageErr(err)

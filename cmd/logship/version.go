@@ -55,6 +55,15 @@ func readBuildInfo() buildInfo {
 	return b
 }
 
+// shortVersion is the version alone ("dev" when Go could not learn one),
+// as recorded in events and snapshots.
+func shortVersion() string {
+	if v := readBuildInfo().Version; v != "" {
+		return v
+	}
+	return "dev"
+}
+
 // String is "v1.2.0 (commit 0123456789ab, 2026-12-06T07:00:00Z, go1.26.8
 // linux/amd64)"; parts Go could not learn (a build outside a git tree)
 // are left out, and a version it could not learn is "dev".

@@ -97,6 +97,8 @@ type Extra struct {
 	// child (AppPID) and takes thread dumps from its stdout
 	// (ThreadDumpFrom).
 	Snapshot func(*snapshot.Options)
+	// Version is the binary's version, recorded in the snapshots it takes.
+	Version string
 }
 
 // RunExtra is Run with what a command adds.
@@ -121,7 +123,7 @@ func RunExtra(ctx context.Context, cfg *config.Config, log *slog.Logger, x Extra
 	if x.Snapshot != nil {
 		adjust = append(adjust, x.Snapshot)
 	}
-	events, err := EventSnapshots(cfg, sink, "", log, adjust...)
+	events, err := EventSnapshots(cfg, sink, x.Version, log, adjust...)
 	if err != nil {
 		sink.Close()
 		return err
@@ -147,7 +149,7 @@ func RunExtra(ctx context.Context, cfg *config.Config, log *slog.Logger, x Extra
 		return err
 	}
 	pl.Store(p)
-	remote, err := RemoteSnapshots(cfg, sink, "", log, adjust...)
+	remote, err := RemoteSnapshots(cfg, sink, x.Version, log, adjust...)
 	if err != nil {
 		sink.Close()
 		return err

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logship/logship/internal/secret"
 )
 
 // proc is what /proc/PID says about one process.
@@ -186,7 +188,7 @@ func harvestSecrets(procRoot string, app int, jvms []int) []string {
 	}
 	for _, env := range envs {
 		for _, kv := range env {
-			if k, v, ok := strings.Cut(kv, "="); ok && IsSecretName(k) {
+			if k, v, ok := strings.Cut(kv, "="); ok && secret.IsName(k) {
 				out = append(out, v)
 			}
 		}
@@ -197,7 +199,7 @@ func harvestSecrets(procRoot string, app int, jvms []int) []string {
 		}
 		cl, _ := os.ReadFile(fmt.Sprintf("%s/%d/cmdline", procRoot, pid))
 		for _, arg := range strings.Split(string(cl), "\x00") {
-			if k, v, ok := strings.Cut(strings.TrimPrefix(arg, "-D"), "="); ok && strings.HasPrefix(arg, "-D") && IsSecretName(k) {
+			if k, v, ok := strings.Cut(strings.TrimPrefix(arg, "-D"), "="); ok && strings.HasPrefix(arg, "-D") && secret.IsName(k) {
 				out = append(out, v)
 			}
 		}
@@ -320,10 +322,10 @@ func collectEnv(ctx context.Context, s *Session, out *Out) error {
 	}
 	sort.Strings(env)
 	w := out.Create("env.txt")
-	fmt.Fprintf(w, "# environment of pid %d; values of names holding %s are masked\n", s.app, strings.Join(SecretWords, ", "))
+	fmt.Fprintf(w, "# environment of pid %d; values of names holding %s are masked\n", s.app, strings.Join(secret.Words, ", "))
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
-		if IsSecretName(k) {
+		if secret.IsName(k) {
 			v = strings.Repeat("*", len(v))
 		}
 		fmt.Fprintf(w, "%s=%s\n", k, v)

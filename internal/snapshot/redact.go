@@ -4,23 +4,7 @@ import (
 	"bytes"
 	"io"
 	"slices"
-	"strings"
 )
-
-// SecretWords mark a name (an environment variable, a system property, a
-// key=value pair anywhere) whose value is a secret.
-var SecretWords = []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "PRIVATE"}
-
-// IsSecretName reports whether a name holds one of SecretWords (any case).
-func IsSecretName(name string) bool {
-	u := strings.ToUpper(name)
-	for _, w := range SecretWords {
-		if strings.Contains(u, w) {
-			return true
-		}
-	}
-	return false
-}
 
 // minSecretLen is the shortest literal masked everywhere: shorter values
 // ("1", "true") would mask unrelated bytes all over the bundle.

@@ -2,7 +2,6 @@ package supervise
 
 import (
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -42,33 +41,6 @@ type snapshotEvent struct {
 	Event   string `json:"event"` // "snapshot"
 	Trigger string `json:"trigger"`
 	Key     string `json:"key"`
-}
-
-// secretWords mark an argument NAME=VALUE (-DNAME=VALUE, --NAME=VALUE)
-// whose value is not written into the events: the command line of a JVM
-// often carries -Dspring.datasource.password=... (the same words the
-// snapshot's environment redaction uses).
-var secretWords = []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "PRIVATE"}
-
-// redactArgs returns args with the values of secret-looking NAME=VALUE
-// arguments replaced by [redacted].
-func redactArgs(args []string) []string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		out[i] = a
-		name, _, ok := strings.Cut(a, "=")
-		if !ok {
-			continue
-		}
-		up := strings.ToUpper(name)
-		for _, w := range secretWords {
-			if strings.Contains(up, w) {
-				out[i] = name + "=[redacted]"
-				break
-			}
-		}
-	}
-	return out
 }
 
 func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }

@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/internal/pipeline"
+	"github.com/logship/logship/internal/secret"
 )
 
 // Snapshotter takes a diagnostic snapshot (the snapshot package provides
@@ -135,7 +136,7 @@ func Run(o Options) (Status, error) {
 		return Status{}, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	pid := c.pid()
-	cmdline := redactArgs(o.Args)
+	cmdline := secret.Args(o.Args)
 	log.Info("run: started", "pid", pid, "cmd", cmdline, "run", runID, "reaper", reap)
 	if o.Started != nil {
 		o.Started(pid, spOut.current)

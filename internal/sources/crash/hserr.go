@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/logship/logship/internal/secret"
 )
 
 // HeadBytes is how much of a file is read to classify and summarise it;
@@ -165,7 +167,7 @@ func (p *hsErrParser) line(line string) {
 	case h.Elapsed == "" && strings.HasPrefix(line, "elapsed time: "):
 		h.Elapsed = clean(firstWord(line[len("elapsed time: "):]))
 	case h.CommandLine == "" && strings.HasPrefix(line, "Command Line: "):
-		h.CommandLine = clean(line[len("Command Line: "):])
+		h.CommandLine = secret.CommandLine(clean(line[len("Command Line: "):]))
 	case h.Heap == nil && strings.TrimSpace(line) == "Heap:":
 		h.Heap = []string{}
 		p.pending = "heap"

@@ -75,6 +75,50 @@ func TestParseHsErrFields(t *testing.T) {
 	}
 }
 
+// TestHsErrCommandLineRedacted: a JVM started with a password on its
+// command line (-Dspring.datasource.password=..., --db-password VALUE)
+// has it in its hs_err file; the summary that goes into archive headers,
+// ls and report hides it, as the events of logship run do.
+func TestHsErrCommandLineRedacted(t *testing.T) {
+	b, err := os.ReadFile("testdata/hs_err_sigsegv_full.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const orig = "Command Line: -Xmx16m -XX:-CreateCoredumpOnCrash -XX:ErrorFile=/tmp/r11/jvm/hs_err_pid%p.log Crash"
+	if !bytes.Contains(b, []byte(orig)) {
+		t.Fatal("testdata changed")
+	}
+	b = bytes.Replace(b, []byte(orig), []byte("Command Line: -Xmx64m -Dspring.datasource.password=hunter2 -Daliyun.accessKeySecret=Zx9 Crash --db-password s3cr3t --port 8080"), 1)
+	for name, h := range map[string]HsErr{"head": must(ParseHsErr(b)), "whole": mustRead(t, b)} {
+		want := "-Xmx64m -Dspring.datasource.password=[redacted] -Daliyun.accessKeySecret=[redacted] Crash --db-password [redacted] --port 8080"
+		if h.CommandLine != want {
+			t.Errorf("%s: command line %q, want %q", name, h.CommandLine, want)
+		}
+		for k, v := range h.Extra() {
+			for _, s := range []string{"hunter2", "Zx9", "s3cr3t"} {
+				if strings.Contains(v, s) {
+					t.Errorf("%s: header fact %s holds the secret %q: %q", name, k, s, v)
+				}
+			}
+		}
+	}
+}
+
+func must(h HsErr, ok bool) HsErr {
+	if !ok {
+		panic("not an hs_err file")
+	}
+	return h
+}
+
+func mustRead(t *testing.T, b []byte) HsErr {
+	h, ok, err := ReadHsErr(bytes.NewReader(b), 1<<20)
+	if err != nil || !ok {
+		t.Fatalf("ok %v err %v", ok, err)
+	}
+	return h
+}
+
 // TestReadHsErrHeap: reading the whole file (a complete report the Java 17
 // of the build machine wrote for Unsafe.putAddress(0, 0)) finds the heap
 // summary at death, which lies past the head ParseHsErr reads, and the
