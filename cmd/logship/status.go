@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
+	"github.com/logship/logship/archive"
+	"github.com/logship/logship/configs"
 	"github.com/logship/logship/internal/agent"
+	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/schema"
 	"github.com/spf13/cobra"
 )
@@ -29,6 +33,11 @@ has not moved), when it last moved; per crash artifact: uploading (with
 the parts stored, of a large one) or done;
 the kernel source's mode; the agent's last upload and last error.
 
+Without -c (nor $LOGSHIP_CONFIG) it reads the state folder of the
+embedded default, or, when that holds none, the one of logship run's
+default (configs/run.yaml: /tmp/logship), where an app run as
+'logship run -- CMD' without a config keeps it.
+
 Exit 0 when healthy; 3 when a stream has had bytes waiting longer than
 --max-lag, or the last upload failed and none succeeded since.`,
 		Args: cobra.NoArgs,
@@ -37,7 +46,11 @@ Exit 0 when healthy; 3 when a stream has had bytes waiting longer than
 			if err != nil {
 				return err
 			}
-			r, err := agent.Status(cfg, time.Now(), maxLag)
+			var runCfg *config.Config
+			if cf.path == "" && os.Getenv(config.EnvConfig) == "" {
+				runCfg, _ = cf.resolve(configs.Run()) // unusable: the default's answer stands
+			}
+			r, err := statusOf(cfg, runCfg, time.Now(), maxLag)
 			if err != nil {
 				return err
 			}
@@ -63,6 +76,26 @@ Exit 0 when healthy; 3 when a stream has had bytes waiting longer than
 	return c
 }
 
+// statusOf reads the agent's state under cfg. When no config was named
+// (no -c, no $LOGSHIP_CONFIG) and the default's state folder holds no
+// checkpoint, it reads the state folder of runCfg (logship run's own
+// default, configs/run.yaml), where `logship run -- CMD` without a config
+// keeps it: the container of such an app has no config file to name.
+func statusOf(cfg, runCfg *config.Config, now time.Time, maxLag time.Duration) (agent.Report, error) {
+	r, err := agent.Status(cfg, now, maxLag)
+	if err != nil || hasState(r) || runCfg == nil || runCfg.Pipeline.StateDir == cfg.Pipeline.StateDir {
+		return r, err
+	}
+	if rr, err := agent.Status(runCfg, now, maxLag); err == nil && hasState(rr) {
+		return rr, nil
+	}
+	return r, nil
+}
+
+// hasState reports whether an agent has left its state (a checkpoint, or
+// a status file) where r was read.
+func hasState(r agent.Report) bool { return !r.Checkpoint.IsZero() || r.Status.PID != 0 }
+
 func printStatus(w io.Writer, r agent.Report) {
 	state := "not running"
 	if r.Running {
@@ -77,6 +110,8 @@ func printStatus(w io.Writer, r agent.Report) {
 		switch {
 		case s.Mode != "":
 			fmt.Fprintf(w, "%-6s %s  mode %s  archived %d %s  moved %s\n", s.Kind, s.ID, s.Mode, s.Archived, s.Unit, ago(s.LastArchive))
+		case s.Kind != archive.KindFile: // logship run's output and events
+			fmt.Fprintf(w, "%-6s %s  archived %d bytes  moved %s\n", s.Kind, s.Path, s.Archived, ago(s.LastArchive))
 		case !s.Found:
 			fmt.Fprintf(w, "%-6s %s  [%s]  archived %d  (not at its path now: rotated away or deleted)  moved %s\n", s.Kind, s.Path, s.Identity, s.Archived, ago(s.LastArchive))
 		default:

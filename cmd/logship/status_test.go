@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/logship/logship/configs"
 	"github.com/logship/logship/internal/agent"
+	"github.com/logship/logship/internal/config"
 )
 
 // status runs `logship status --json` and decodes its report.
@@ -137,4 +140,41 @@ func TestStatusArtifactParts(t *testing.T) {
 		t.Fatalf("done: %+v", got)
 	}
 	a.stop(t, syscall.SIGTERM)
+}
+
+// TestStatusOfRun: the state of `logship run -- CMD` without a config is
+// found without one (it lies where configs/run.yaml says, not where the
+// default config says), and its output and event streams are shown as
+// streams, not as files gone from their paths.
+func TestStatusOfRun(t *testing.T) {
+	root := t.TempDir()
+	state := filepath.Join(root, "state")
+	env := []string{"LOGSHIP_PIPELINE_STATE_DIR=" + state}
+	p := startLogship(t, agentOpts{env: env, dir: root}, "run", "--", "sh", "-c", "echo hello; echo oops >&2")
+	if code := runExit(t, p, time.Minute); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, p.log.String())
+	}
+	stdout, stderr, code := runLogship(t, env, "status")
+	if code != 0 || strings.Contains(stdout, "not at its path") ||
+		!regexp.MustCompile(`(?m)^stdout stdout +archived 6 bytes`).MatchString(stdout) ||
+		!regexp.MustCompile(`(?m)^event +events.jsonl +archived [1-9][0-9]* bytes`).MatchString(stdout) {
+		t.Fatalf("status: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+
+	// Without a config named, the default's empty state folder gives way
+	// to run's.
+	resolve := func(def []byte, dir string) *config.Config {
+		c, err := config.ResolveDefault("", def, nil, []string{"pipeline.state_dir=" + dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	def, run := resolve(configs.Default(), filepath.Join(root, "none")), resolve(configs.Run(), state)
+	if r, err := statusOf(def, run, time.Now(), time.Minute); err != nil || r.StateDir != state || len(r.Streams) < 3 || len(r.Problems) != 0 {
+		t.Fatalf("default state empty, run's default given: %v %+v", err, r)
+	}
+	if r, err := statusOf(def, nil, time.Now(), time.Minute); err != nil || r.StateDir == state || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "no checkpoint") {
+		t.Fatalf("a config named (no fallback): %v %+v", err, r)
+	}
 }
