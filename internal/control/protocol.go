@@ -208,9 +208,13 @@ func Encode(v any) ([]byte, error) {
 // within MaxLife after midnight, yesterday's) partition only, whatever
 // the number of older requests.
 
+// Dir is the folder of the control objects below the archive prefix:
+// readers of the archive (ls, pull) pass over it.
+const Dir = "_control"
+
 // Root is the control prefix of an app, ending in "/".
 func Root(prefix, app string) string {
-	return join(prefix, "_control", "app="+app) + "/"
+	return join(prefix, Dir, "app="+app) + "/"
 }
 
 // RequestsDay is the partition of the requests created on day t (UTC).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/control"
 	"github.com/logship/logship/internal/sinks"
 )
 
@@ -231,6 +232,9 @@ func (l *lister) classify(oi sinks.ObjectInfo) *Chunk {
 		return c
 	}
 	base := path.Base(oi.Key)
+	if strings.HasPrefix(oi.Key, control.Dir+"/") {
+		return nil // remote snapshot requests and answers: logship's own, not chunks
+	}
 	if strings.HasPrefix(base, ".") || strings.HasPrefix(oi.Key, stateDir+"/") {
 		l.ignored++
 		return nil

@@ -77,6 +77,10 @@ func TestPullFlatFolder(t *testing.T) {
 	}
 	// Not everything in a download folder is ours.
 	os.WriteFile(filepath.Join(flat, "notes.txt"), []byte("hello\n"), 0o644)
+	// Remote snapshot requests are logship's own: passed over, not counted.
+	req := filepath.Join(flat, "_control", "app=shop", "requests", "dt=2026-12-06", "20261206T100000Z-ab12.json")
+	os.MkdirAll(filepath.Dir(req), 0o755)
+	os.WriteFile(req, []byte(`{"id":"ab12"}`), 0o644)
 	out := filepath.Join(dir, "out")
 	sum, err := Pull(context.Background(), openDir(t, flat), Options{Out: out})
 	if err != nil || len(sum.Problems) > 0 {
