@@ -173,3 +173,25 @@ func TestPullManyFilesSavesStateAtPace(t *testing.T) {
 		t.Fatalf("re-run: %v, %d of %d files up to date", err, sum.UpToDate, files)
 	}
 }
+
+// TestListObjectsOfFilesShown: ls's object count is that of the files it
+// shows: a --path that matches none shows 0 files and 0 objects (it
+// showed every object of the other filters).
+func TestListObjectsOfFilesShown(t *testing.T) {
+	fx := buildFixture(t, filepath.Join(t.TempDir(), "archive"))
+	all, err := List(context.Background(), openDir(t, fx.root), Filter{}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks := 0
+	for _, f := range all.Files {
+		chunks += f.Chunks
+	}
+	if chunks == 0 || all.Objects != chunks {
+		t.Fatalf("%d objects, the files hold %d", all.Objects, chunks)
+	}
+	none, err := List(context.Background(), openDir(t, fx.root), Filter{Path: "no-such-file.log"}, 2)
+	if err != nil || len(none.Files) != 0 || none.Objects != 0 {
+		t.Fatalf("--path matching nothing: %v, %d files, %d objects", err, len(none.Files), none.Objects)
+	}
+}

@@ -50,7 +50,7 @@ type streamInfo struct {
 // selection is the result of listing, filtering and planning.
 type selection struct {
 	files   []*File
-	objects int // chunks selected (before dedup)
+	objects int // chunks of the files selected (duplicates included)
 	ignored int // objects that are not logship chunks
 	listed  []string
 }
@@ -114,7 +114,6 @@ func (s *selector) run(ctx context.Context) (*selection, error) {
 		}
 		kept = slices.DeleteFunc(kept, func(c *Chunk) bool { return c.bad })
 	}
-	sel.objects = len(kept)
 	files := map[[4]string]*File{}
 	for _, st := range streams {
 		if h := st.Steps[0].Chunk.Header; h != nil {
@@ -127,6 +126,7 @@ func (s *selector) run(ctx context.Context) (*selection, error) {
 		if !s.f.matchPath(st.Path) {
 			continue
 		}
+		sel.objects += st.Chunks
 		k := [4]string{st.App, st.Host, st.Source, st.Path}
 		f := files[k]
 		if f == nil {
