@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logship/logship/archive"
 	"github.com/logship/logship/internal/report"
 	"github.com/logship/logship/internal/retrieve"
 	"github.com/logship/logship/internal/schema"
@@ -84,6 +85,9 @@ is written), else UTC; --tz sets it.
 				if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 					return usageErr(fmt.Errorf("%s is not a folder written by pull (or use --from ARCHIVE)", dir))
 				}
+				if why := archiveLayout(dir); why != "" {
+					return usageErr(fmt.Errorf("%s is an archive (%s), not a folder written by pull: use logship report --from %s", dir, why, dir))
+				}
 			case from == "" && sf.config == "":
 				return usageErr(errors.New("give a folder written by pull, or --from ARCHIVE (a folder or oss://BUCKET/PREFIX)"))
 			default:
@@ -143,6 +147,59 @@ is written), else UTC; --tz sets it.
 	fl.StringVar(&cacheDir, "cache", "", "with --from: pull into this folder (default: a folder per archive under the user cache folder)")
 	fl.StringVar(&color, "color", "auto", "auto (on a terminal, unless NO_COLOR is set), always or never")
 	return c
+}
+
+// archiveLayout says why dir looks like an archive (what the dir sink
+// writes, or chunk objects copied from a bucket) rather than a folder
+// written by pull, or "" when it does not. A folder with pull's state is
+// pull's; so is one of APP/HOST/SOURCE folders (an app name has no "=").
+// The look is bounded: five levels (an archive prefix's folders, then
+// app=/dt=/hour=), 2,000 entries, 16 files opened.
+func archiveLayout(dir string) string {
+	if _, err := os.Lstat(filepath.Join(dir, ".logship-pull")); err == nil {
+		return ""
+	}
+	type folder struct {
+		rel   string
+		depth int
+	}
+	queue := []folder{{".", 0}}
+	seen, opened := 0, 0
+	for len(queue) > 0 && seen < 2000 {
+		f := queue[0]
+		queue = queue[1:]
+		ents, err := os.ReadDir(filepath.Join(dir, f.rel))
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			seen++
+			rel := filepath.ToSlash(filepath.Join(f.rel, e.Name()))
+			switch {
+			case e.IsDir() && strings.HasPrefix(e.Name(), "app="):
+				return "it holds " + rel + "/, the layout the dir sink writes"
+			case e.IsDir() && f.depth < 4 && !strings.HasPrefix(e.Name(), "."):
+				queue = append(queue, folder{rel, f.depth + 1})
+			case e.Type().IsRegular() && opened < 16:
+				opened++
+				if isChunk(filepath.Join(dir, rel)) {
+					return "it holds the chunk object " + rel
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// isChunk reports a file that starts with a logship chunk header.
+func isChunk(name string) bool {
+	f, err := os.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	_, err = archive.ReadHeader(f)
+	return err == nil
 }
 
 // reportCache is the cache folder of an archive: one per --from (and

@@ -318,3 +318,31 @@ func TestReportFromOSS(t *testing.T) {
 		t.Errorf("%d cache folders", len(ents))
 	}
 }
+
+// TestReportArchiveAsFolder: an archive given as the folder (instead of
+// with --from) is a usage error that says to use --from, whether it is
+// the dir sink's layout or chunk objects copied into one folder; a folder
+// of pull's layout without pull's state is still read.
+func TestReportArchiveAsFolder(t *testing.T) {
+	arch := t.TempDir()
+	archiveIncident(t, arch)
+	flat := t.TempDir()
+	n := 0
+	filepath.WalkDir(arch, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && n < 2 {
+			b, _ := os.ReadFile(p)
+			os.WriteFile(filepath.Join(flat, d.Name()), b, 0o644)
+			n++
+		}
+		return nil
+	})
+	for _, dir := range []string{arch, flat} {
+		code, out, errOut := runReport(t, "report", dir)
+		if code != exitUsage || !strings.Contains(errOut, "is an archive") || !strings.Contains(errOut, "use logship report --from "+dir) {
+			t.Errorf("report %s: exit %d, stdout:\n%s\nstderr:\n%s", dir, code, out, errOut)
+		}
+	}
+	if code, _, errOut := runReport(t, "report", "../../internal/report/testdata/formats"); code != 0 {
+		t.Errorf("a pulled folder without pull's state: exit %d: %s", code, errOut)
+	}
+}
