@@ -232,8 +232,9 @@ func displayFrom(sf selectFlags) string {
 
 // pullForReport pulls what the filter selects into dir, except heap dumps
 // (often GBs, and the report needs only their size): every source but
-// crash, then the crash files that are not .hprof; the heap dumps are
-// listed and returned.
+// crash, then the hs_err files of crash (two pulls: one filter cannot say
+// both), and prints one line for the two; the heap dumps are listed and
+// returned.
 func pullForReport(ctx context.Context, cmd *cobra.Command, a retrieve.Store, flt retrieve.Filter, dir string, par int) ([]report.HeapDump, error) {
 	stderr := cmd.ErrOrStderr()
 	pulls := []retrieve.Filter{flt, flt}
@@ -242,7 +243,8 @@ func pullForReport(ctx context.Context, cmd *cobra.Command, a retrieve.Store, fl
 		pulls[0].Source = flt.Source
 		pulls = pulls[:1]
 	}
-	var problems int
+	var problems, files, upToDate int
+	var fetched, fetchedBytes int64
 	for i, f := range pulls {
 		if i == 1 {
 			f.Source = "crash"
@@ -256,8 +258,13 @@ func pullForReport(ctx context.Context, cmd *cobra.Command, a retrieve.Store, fl
 			return nil, err
 		}
 		problems += len(sum.Problems)
-		fmt.Fprintf(stderr, "logship: pulled into %s: %d files, fetched %d objects (%s)\n", dir, sum.Files, sum.Fetched, schema.HumanBytes(sum.FetchedBytes))
+		files += sum.Files
+		upToDate += sum.UpToDate
+		fetched += sum.Fetched
+		fetchedBytes += sum.FetchedBytes
 	}
+	// The two selections are disjoint: one line says what both did.
+	fmt.Fprintf(stderr, "logship: pulled into %s: %d files (%d up to date), fetched %d objects (%s)\n", dir, files, upToDate, fetched, schema.HumanBytes(fetchedBytes))
 	if problems > 0 {
 		fmt.Fprintf(stderr, "logship: the pull had %d problems (above); the report shows what arrived\n", problems)
 	}

@@ -206,9 +206,29 @@ func TestReportFrom(t *testing.T) {
 	if len(hprofs) != 0 {
 		t.Errorf("heap dump pulled into the cache: %q", hprofs)
 	}
+	// One line for the pull (it is two pulls: all but crash, then the
+	// hs_err files), with the files in the cache and every chunk fetched.
+	var pulled, chunks int
+	filepath.WalkDir(cache, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && !strings.Contains(p, ".logship-pull") {
+			pulled++
+		}
+		return nil
+	})
+	filepath.WalkDir(arch, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && !strings.HasSuffix(filepath.Dir(p), ".hprof-1") {
+			chunks++
+		}
+		return nil
+	})
+	wantLine := fmt.Sprintf(": %d files (0 up to date), fetched %d objects (", pulled, chunks)
+	if n := strings.Count(errOut, "logship: pulled into"); n != 1 || !strings.Contains(errOut, wantLine) {
+		t.Errorf("first run: %d 'pulled into' lines, want one with %q; stderr:\n%s", n, wantLine, errOut)
+	}
 	code, _, errOut = runReport(t, "report", "--from", arch)
-	if code != 0 || strings.Count(errOut, "fetched 0 objects") != 2 {
-		t.Errorf("second run: exit %d, stderr:\n%s", code, errOut)
+	wantLine = fmt.Sprintf(": %d files (%d up to date), fetched 0 objects (0 B)\n", pulled, pulled)
+	if n := strings.Count(errOut, "logship: pulled into"); code != 0 || n != 1 || !strings.Contains(errOut, wantLine) {
+		t.Errorf("second run: exit %d, %d 'pulled into' lines, want one with %q; stderr:\n%s", code, n, wantLine, errOut)
 	}
 }
 
