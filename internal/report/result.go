@@ -4,7 +4,9 @@ import "time"
 
 // Result is what a report found. The text, HTML and JSON renderers all
 // draw from it; nothing in it grows with the number of lines read (every
-// list is capped, and what a cap dropped is counted).
+// list is capped, and what a cap dropped is counted). Every list of a
+// Result that Build returns, nested ones too, is non-nil: in JSON it is
+// an array, [] when empty, never null.
 type Result struct {
 	Dir      string    `json:"dir"`
 	From     string    `json:"from,omitempty"` // the archive a cache was pulled from
@@ -29,7 +31,7 @@ type Result struct {
 	// was new once the template table was full.
 	TemplatesOverflow int64      `json:"templates_overflow,omitempty"`
 	Incidents         []Incident `json:"incidents"`
-	Problems          []string   `json:"problems,omitempty"`
+	Problems          []string   `json:"problems"`
 }
 
 // Levels of log records, as indexes of the per-level counters.
@@ -56,9 +58,9 @@ type Host struct {
 	// Seen is the span of the timestamps in its data.
 	SeenFirst time.Time        `json:"seen_first,omitzero"`
 	SeenLast  time.Time        `json:"seen_last,omitzero"`
-	Gaps      []Gap            `json:"gaps,omitempty"`
-	Starts    []Start          `json:"starts,omitempty"`
-	Exits     []Exit           `json:"exits,omitempty"`
+	Gaps      []Gap            `json:"gaps"`
+	Starts    []Start          `json:"starts"`
+	Exits     []Exit           `json:"exits"`
 	Levels    [numLevels]int64 `json:"levels"`
 	Records   int64            `json:"records"`
 	Lines     int64            `json:"lines"`
@@ -135,7 +137,7 @@ type Crash struct {
 	PID              string    `json:"pid,omitempty"`
 	ProblematicFrame string    `json:"problematic_frame,omitempty"`
 	Thread           string    `json:"thread,omitempty"`
-	Heap             []string  `json:"heap,omitempty"`
+	Heap             []string  `json:"heap"`
 	JREVersion       string    `json:"jre_version,omitempty"`
 	CommandLine      string    `json:"command_line,omitempty"`
 	Elapsed          string    `json:"elapsed,omitempty"`
@@ -163,9 +165,9 @@ type Snapshot struct {
 	MemUsage   int64         `json:"memory_usage_bytes,omitempty"`
 	OOMKills   int64         `json:"oom_kills,omitempty"`
 	Processes  int64         `json:"processes,omitempty"`
-	JVMs       []SnapshotJVM `json:"jvm,omitempty"`
-	Collectors []string      `json:"collectors,omitempty"` // "name: status" of those not ok
-	Error      string        `json:"error,omitempty"`      // why the manifest could not be read
+	JVMs       []SnapshotJVM `json:"jvm"`
+	Collectors []string      `json:"collectors"`      // "name: status" of those not ok
+	Error      string        `json:"error,omitempty"` // why the manifest could not be read
 }
 
 // SnapshotJVM is one JVM in a snapshot.

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"time"
 )
@@ -74,6 +75,39 @@ func (r *run) finish() {
 		}
 	}
 	sortSlices(res)
+	emptyLists(reflect.ValueOf(res))
+}
+
+// emptyLists replaces every nil slice reachable from v (through pointers,
+// structs, slices and arrays) with an empty one, so that the JSON of the
+// result has [] where a list is empty, never null.
+func emptyLists(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			emptyLists(v.Elem())
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if f := v.Field(i); f.CanSet() {
+				emptyLists(f)
+			}
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			if v.CanSet() {
+				v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+			}
+			return
+		}
+		for i := 0; i < v.Len(); i++ {
+			emptyLists(v.Index(i))
+		}
+	case reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			emptyLists(v.Index(i))
+		}
+	}
 }
 
 func sortEvents(evs []Event) {
