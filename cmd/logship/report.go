@@ -47,7 +47,10 @@ crash or OOM kill. All of it on one merged timeline (UTC).
 --html FILE writes one self-contained page (no script, no font, no
 network) with the timeline and charts; --json prints the same result
 for scripts. Filters (--app --host --source --path --since --until)
-apply to the folder as to pull.
+apply to the folder as to pull: --since and --until select by ingest time
+(the chunks the agent read in the window, from pull's records), not by
+the times written in the logs; only a folder without pull's records is
+filtered by the times in its data.
 
 Log timestamps without a zone are read in the zone guessed per file from
 the ingest times pull recorded (the agent reads a line seconds after it

@@ -42,7 +42,9 @@ func (r *run) readCrash(in *input) error {
 		if t.IsZero() && len(in.segs) > 0 {
 			t = in.segs[0].First
 		}
-		r.addHeapDump(HeapDump{Host: h.Name, App: in.app, Path: in.Original(), Size: in.size, Time: t, Local: in.abs})
+		if r.wholeSelected(in, t) {
+			r.addHeapDump(HeapDump{Host: h.Name, App: in.app, Path: in.Original(), Size: in.size, Time: t, Local: in.abs})
+		}
 		return nil
 	default:
 		f, err := os.Open(in.abs)
@@ -68,7 +70,7 @@ func (r *run) readCrash(in *input) error {
 		if c.Time.IsZero() {
 			c.Time = in.mtime.UTC()
 		}
-		if !r.inWindow(c.Time) {
+		if !r.wholeSelected(in, c.Time) {
 			return nil
 		}
 		r.res.Crashes = append(r.res.Crashes, c)
@@ -103,9 +105,6 @@ func hsErrTime(s string) time.Time {
 }
 
 func (r *run) addHeapDump(hd HeapDump) {
-	if !r.inWindow(hd.Time) {
-		return
-	}
 	if hd.Fetch == "" {
 		from := r.opt.From
 		if from == "" {
@@ -147,6 +146,15 @@ func (r *run) readEvents(in *input) error {
 	h := r.host(in.app, in.host)
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var start, off int64 // of the line scanned, and past it
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		adv, tok, err := bufio.ScanLines(data, atEOF)
+		if tok != nil {
+			start, off = off, off+int64(adv)
+		}
+		return adv, tok, err
+	})
+	sel := lineSelector{r: r, segs: in.segs}
 	bad := 0
 	for sc.Scan() {
 		var e runEvent
@@ -154,7 +162,7 @@ func (r *run) readEvents(in *input) error {
 			bad++
 			continue
 		}
-		if !r.inWindow(e.TS) {
+		if !sel.at(start, e.TS) {
 			continue
 		}
 		noteSpan(&h.SeenFirst, &h.SeenLast, e.TS)
@@ -297,7 +305,7 @@ func (r *run) readSnapshot(in *input) error {
 			}
 		}
 	}
-	if !r.inWindow(s.Time) {
+	if !r.wholeSelected(in, s.Time) {
 		return nil
 	}
 	r.res.Snapshots = append(r.res.Snapshots, s)

@@ -26,13 +26,19 @@ func (r *run) readKernel(in *input) error {
 	h := r.host(in.app, in.host)
 	br := bufio.NewReaderSize(f, 64<<10)
 	var oom OOMKill // the report being read
+	sel := lineSelector{r: r, segs: in.segs}
+	var off int64
 	for {
+		start := off
 		line, err := br.ReadSlice('\n')
+		off += int64(len(line))
 		for err == bufio.ErrBufferFull {
-			_, err = br.ReadSlice('\n')
+			var more []byte
+			more, err = br.ReadSlice('\n')
+			off += int64(len(more))
 		}
 		line = bytes.TrimSuffix(line, []byte{'\n'})
-		if l, ok := kmsg.ParseLine(line); ok && r.inWindow(l.Time) {
+		if l, ok := kmsg.ParseLine(line); ok && sel.at(start, l.Time) {
 			noteSpan(&h.SeenFirst, &h.SeenLast, l.Time)
 			r.kernelLine(h, in, l, &oom)
 		}

@@ -20,6 +20,7 @@ const (
 // logRec is the record being assembled; its buffers are reused.
 type logRec struct {
 	open    bool
+	off     int64 // where its first line starts
 	t       time.Time
 	timed   bool // t came from the record's own timestamp
 	level   int
@@ -75,6 +76,7 @@ type fileRun struct {
 	fm    format
 	zone  zoneRule
 	clock ingestClock
+	sel   lineSelector
 	rec   logRec
 	// zoneless counts record heads whose time carried no zone.
 	zoneless int64
@@ -87,7 +89,7 @@ func (r *run) readLog(ctx context.Context, in *input) error {
 		return err
 	}
 	defer f.Close()
-	fr := &fileRun{r: r, in: in, h: r.host(in.app, in.host), clock: ingestClock{segs: in.segs}}
+	fr := &fileRun{r: r, in: in, h: r.host(in.app, in.host), clock: ingestClock{segs: in.segs}, sel: lineSelector{r: r, segs: in.segs}}
 	fr.lf = LogFile{Host: fr.h.Name, Source: in.source, Path: in.Original(), Bytes: in.size}
 	br := bufio.NewReaderSize(f, readBuffer)
 	head, _ := br.Peek(sniffBytes)
@@ -156,7 +158,7 @@ func (fr *fileRun) line(line []byte, off int64) {
 	if fr.fm.name == FormatJSON {
 		fr.flush()
 		jr, ok := parseJSONLine(line)
-		rec.open = true
+		rec.open, rec.off = true, off
 		if !ok {
 			rec.t, rec.level = fr.clock.at(off), LevelOther
 			rec.setMsg(line)
@@ -183,7 +185,7 @@ func (fr *fileRun) line(line []byte, off int64) {
 		if h, ok := fr.fm.parseHead(line); ok {
 			fr.flush()
 			ingest := fr.clock.at(off)
-			rec.open, rec.level = true, h.level
+			rec.open, rec.off, rec.level = true, off, h.level
 			rec.t = fr.zone.at(h.st, ingest)
 			if !h.st.hasZone {
 				fr.zoneless++
@@ -218,7 +220,7 @@ func (fr *fileRun) line(line []byte, off int64) {
 	// A line that starts no record of the format: a record of its own,
 	// at its ingest time, with a level if one stands near its start.
 	fr.flush()
-	rec.open, rec.t = true, fr.clock.at(off)
+	rec.open, rec.off, rec.t = true, off, fr.clock.at(off)
 	rec.level, _ = findLevel(line, 64)
 	rec.setMsg(line)
 }
@@ -232,7 +234,7 @@ func (fr *fileRun) flush() {
 	defer rec.reset()
 	r, h := fr.r, fr.h
 	t := rec.t
-	if !r.inWindow(t) {
+	if !fr.sel.at(rec.off, t) {
 		return
 	}
 	lf := &fr.lf

@@ -118,16 +118,14 @@ func TestBounds(t *testing.T) {
 	// Shipping spans: 100,000 chunks with one 20-minute gap keep a few
 	// spans and find the gap.
 	r := newRun(Options{Gap: 15 * time.Minute}, nil)
-	in := &input{app: "a", host: "h"}
+	ha := r.host("a", "h")
 	for i := range 100000 {
 		at := t0.Add(time.Duration(i) * time.Second)
 		if i >= 50000 {
 			at = at.Add(20 * time.Minute)
 		}
-		in.segs = append(in.segs[:0], segment{First: at, Last: at.Add(500 * time.Millisecond)})
-		r.shipSpans(in)
+		r.shipSpans(ha, []segment{{First: at, Last: at.Add(500 * time.Millisecond)}})
 	}
-	ha := r.host("a", "h")
 	if len(ha.spans) > spanMerge {
 		t.Errorf("%d spans kept", len(ha.spans))
 	}

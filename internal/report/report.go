@@ -30,7 +30,10 @@ type Options struct {
 	// App, Host, Source are names or path.Match patterns; Path is a glob
 	// over the original path (as pull's --path, base name without "/").
 	App, Host, Source, Path string
-	// Since and Until bound the times of what is counted.
+	// Since and Until select by ingest time as pull's --since and --until
+	// do: what sits in a chunk whose ingest times overlap [Since, Until]
+	// (from pull's state). Only in a file without ingest times are the
+	// times in its data compared. Zero is open.
 	Since, Until time.Time
 	// Zone is given to log timestamps without one: "auto" (guessed per
 	// file from pull's ingest times, else UTC), "UTC", "Local" or an IANA
@@ -45,7 +48,8 @@ type Options struct {
 	// From names the archive the folder was pulled from, for the fetch
 	// commands of heap dumps left there; "" prints ARCHIVE.
 	From string
-	// HeapDumps are heap dumps known to be in the archive but not pulled.
+	// HeapDumps are heap dumps known to be in the archive but not pulled,
+	// listed with the same filters (they are not filtered again).
 	HeapDumps []HeapDump
 }
 
@@ -71,6 +75,9 @@ func (o Options) Validate() error {
 	}
 	if _, err := zoneOption(o.Zone); err != nil {
 		errs = append(errs, err)
+	}
+	if !o.Since.IsZero() && !o.Until.IsZero() && o.Until.Before(o.Since) {
+		errs = append(errs, fmt.Errorf("--until %s is before --since %s", o.Until.Format(time.RFC3339), o.Since.Format(time.RFC3339)))
 	}
 	return errors.Join(errs...)
 }
@@ -107,7 +114,8 @@ type input struct {
 	abs               string
 	size              int64
 	mtime             time.Time
-	segs              []segment
+	segs              []segment // its chunks, from pull's state
+	picked            []segment // those the window selects
 }
 
 func (in *input) hostID() string { return in.app + "/" + in.host }
@@ -146,12 +154,15 @@ func Build(ctx context.Context, dir string, opt Options) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if in.picked = r.selectChunks(in.segs); len(in.segs) > 0 && len(in.picked) == 0 {
+			continue // pull would not have pulled it
+		}
 		h := r.host(in.app, in.host)
-		for _, s := range in.segs {
+		for _, s := range in.picked {
 			noteSpan(&h.ShipFirst, &h.ShipLast, s.First)
 			noteSpan(&h.ShipFirst, &h.ShipLast, s.Last)
 		}
-		r.shipSpans(in)
+		r.shipSpans(h, in.picked)
 		var err error
 		switch in.source {
 		case srcKmsg:

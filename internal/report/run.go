@@ -77,16 +77,15 @@ func (r *run) host(app, name string) *hostAcc {
 	return h
 }
 
-// shipSpans notes when the agent read the file's chunks (to find gaps).
+// shipSpans notes when the agent read a file's chunks (to find gaps).
 // Spans closer than the gap threshold are merged as they pile up (that
 // changes no gap found), so what is kept grows with the gaps, not the
 // chunks.
-func (r *run) shipSpans(in *input) {
-	h := r.host(in.app, in.host)
+func (r *run) shipSpans(h *hostAcc, segs []segment) {
 	if h.spanLimit == 0 {
 		h.spanLimit = spanMerge
 	}
-	for _, s := range in.segs {
+	for _, s := range segs {
 		h.spans = append(h.spans, [2]time.Time{s.First, s.Last})
 		if len(h.spans) >= h.spanLimit {
 			h.spans = mergeSpans(h.spans, r.opt.Gap)
@@ -114,6 +113,37 @@ func mergeSpans(spans [][2]time.Time, gap time.Duration) [][2]time.Time {
 	return out
 }
 
+// The window (--since, --until) selects as pull does: by ingest time, a
+// chunk when its [first, last] ingest times overlap [Since, Until]. A
+// file's chunks are known from pull's state; what sits in a chunk not
+// selected is left out, and a file with none selected is not read (pull
+// would not have pulled it). Only a file without ingest times (a folder
+// not written by pull) falls back to the times in its data.
+
+func (r *run) windowed() bool { return !r.opt.Since.IsZero() || !r.opt.Until.IsZero() }
+
+// chunkSelected is pull's rule for one chunk (retrieve.Filter).
+func (r *run) chunkSelected(s segment) bool {
+	return (r.opt.Since.IsZero() || !s.Last.Before(r.opt.Since)) && (r.opt.Until.IsZero() || !s.First.After(r.opt.Until))
+}
+
+// selectChunks returns the chunks of a file the window selects: all
+// without a window, none for a file without ingest times.
+func (r *run) selectChunks(segs []segment) []segment {
+	if !r.windowed() {
+		return segs
+	}
+	var out []segment
+	for _, s := range segs {
+		if r.chunkSelected(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// inWindow is the fallback for what has no ingest time: its own time
+// inside the window (an unknown time is kept).
 func (r *run) inWindow(t time.Time) bool {
 	if t.IsZero() {
 		return true
@@ -121,18 +151,46 @@ func (r *run) inWindow(t time.Time) bool {
 	return (r.opt.Since.IsZero() || !t.Before(r.opt.Since)) && (r.opt.Until.IsZero() || !t.After(r.opt.Until))
 }
 
-// event adds a timeline event (inside the window).
+// wholeSelected says whether the window keeps a file read as one item (an
+// hs_err file, a heap dump, a snapshot) whose own time is t: a file with
+// ingest times was selected by them before it was read.
+func (r *run) wholeSelected(in *input, t time.Time) bool {
+	return len(in.segs) > 0 || r.inWindow(t)
+}
+
+// lineSelector says, as a file is read forward, whether the window keeps
+// the line or record that starts at a byte offset.
+type lineSelector struct {
+	r    *run
+	segs []segment
+	i    int
+}
+
+// at reports whether what starts at off (its own time t) is selected: by
+// the chunk holding off (past the last, the last), else by t.
+func (ls *lineSelector) at(off int64, t time.Time) bool {
+	if !ls.r.windowed() {
+		return true
+	}
+	if len(ls.segs) == 0 {
+		return ls.r.inWindow(t)
+	}
+	for ls.i < len(ls.segs)-1 && off >= ls.segs[ls.i].Off+ls.segs[ls.i].Len {
+		ls.i++
+	}
+	return ls.r.chunkSelected(ls.segs[ls.i])
+}
+
+// event adds a timeline event; what it comes from was selected already.
 func (r *run) event(t time.Time, host *Host, kind, sev, text string) Event {
 	ev := Event{Time: t, Host: host.Name, Kind: kind, Severity: sev, Text: text}
-	if r.inWindow(t) {
-		r.events = append(r.events, ev)
-	}
+	r.events = append(r.events, ev)
 	return ev
 }
 
 // incident registers an event whose preceding errors are wanted.
 func (r *run) incident(ev Event, hostID string) {
-	if len(r.incidents) < maxIncidents && !ev.Time.IsZero() && r.inWindow(ev.Time) {
+	if len(r.incidents) < maxIncidents && !ev.Time.IsZero() {
 		r.incidents = append(r.incidents, &incidentAcc{ev: ev, hostID: hostID})
 		r.incidentsSorted = false
 	}
