@@ -166,6 +166,8 @@ LOGSHIP_SINK_REGION (credentials: OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET).`,
 		},
 	}
 	cf.add(c)
+	// run falls back to its own embedded config, not the agent's (loadRun).
+	c.Flags().Lookup("config").Usage = "config file (default: $LOGSHIP_CONFIG, else the embedded default: configs/run.yaml)"
 	c.Flags().SetInterspersed(false) // flags after CMD are CMD's
 	return c
 }

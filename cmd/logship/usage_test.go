@@ -39,3 +39,35 @@ func TestUsageErrorsAreTyped(t *testing.T) {
 		t.Errorf("ExactArgs: %v, want a usage error", err)
 	}
 }
+
+// Each command's --help names the embedded config it really falls back
+// to: configs/run.yaml for run, configs/default.yaml for the others that
+// read a config.
+func TestHelpNamesEmbeddedConfig(t *testing.T) {
+	for _, tc := range []struct{ cmd, want, not string }{
+		{"run", "configs/run.yaml", "configs/default.yaml"},
+		{"agent", "configs/default.yaml", "configs/run.yaml"},
+		{"validate", "configs/default.yaml", "configs/run.yaml"},
+		{"check", "configs/default.yaml", "configs/run.yaml"},
+		{"status", "configs/default.yaml", "configs/run.yaml"},
+		{"snapshot", "configs/default.yaml", "configs/run.yaml"},
+	} {
+		root := newRoot()
+		var out strings.Builder
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetArgs([]string{tc.cmd, "--help"})
+		if _, err := root.ExecuteC(); err != nil {
+			t.Fatalf("%s --help: %v", tc.cmd, err)
+		}
+		var flag string
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.Contains(l, "--config string") {
+				flag = l
+			}
+		}
+		if !strings.Contains(flag, tc.want) || strings.Contains(flag, tc.not) {
+			t.Errorf("%s --help: the -c flag says %q, want %s", tc.cmd, strings.TrimSpace(flag), tc.want)
+		}
+	}
+}
