@@ -601,3 +601,30 @@ func TestRunConfigKeys(t *testing.T) {
 		t.Fatalf("exit %d:\n%s\n%s", code, out, stderr)
 	}
 }
+
+// TestRunAgentFailureSaidAtOnce: when the archiving agent cannot start
+// (its state folder cannot be made: a file is in the way), the command
+// still runs, and logship run says so at once, not when the command ends
+// (days later, for an app).
+func TestRunAgentFailureSaidAtOnce(t *testing.T) {
+	root := t.TempDir()
+	cfg := runConfig(t, root, "")
+	if err := os.WriteFile(filepath.Join(root, "state"), []byte("not a folder"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stop := filepath.Join(root, "stop")
+	script := fmt.Sprintf(`echo started; while [ ! -e %s ]; do sleep 0.05; done`, stop)
+	p := startLogship(t, agentOpts{env: []string{"LOGSHIP_PIPELINE_STATE_DIR=" + filepath.Join(root, "state", "sub")}}, "run", "-c", cfg, "--", "sh", "-c", script)
+	p.waitFor(t, 30*time.Second, "the agent's failure to be logged while the command runs", func() bool {
+		return strings.Contains(p.log.String(), "the archiving agent stopped; the command runs on")
+	})
+	if err := os.WriteFile(stop, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := runExit(t, p, 30*time.Second); code != 0 {
+		t.Fatalf("exit %d, want the command's 0\n%s", code, tail(p.log.String(), 3000))
+	}
+	if n := strings.Count(p.log.String(), "archiving agent"); n != 1 {
+		t.Fatalf("the agent's failure logged %d times\n%s", n, tail(p.log.String(), 3000))
+	}
+}

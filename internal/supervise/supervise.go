@@ -81,8 +81,8 @@ type Options struct {
 	// Agent runs the archiving agent, with its configured sources and own
 	// (the run's output), until ctx ends, then drains; it calls built with
 	// the configured sources before they run (those that are Finishers get
-	// their last pass). An Agent that fails is logged; the child is
-	// supervised anyway.
+	// their last pass). An Agent that stops early is logged at once; the
+	// child is supervised anyway.
 	Agent func(ctx context.Context, own pipeline.Source, built func([]pipeline.Source)) error
 	// Snapshotter, when set, is called after an abnormal exit.
 	Snapshotter Snapshotter
@@ -165,7 +165,15 @@ func Run(o Options) (Status, error) {
 			}
 		}
 	}
-	go func() { agentDone <- o.Agent(agentCtx, src, built) }()
+	go func() {
+		err := o.Agent(agentCtx, src, built)
+		if agentCtx.Err() == nil {
+			// Said now, not when the command ends: an app that runs for
+			// days must not run them unarchived without a word.
+			log.Error("run: the archiving agent stopped; the command runs on, and its output is not archived", "err", err)
+		}
+		agentDone <- err
+	}()
 
 	var asked atomic.Int32 // the last stop signal passed on
 	stopFwd := make(chan struct{})
@@ -195,9 +203,8 @@ func Run(o Options) (Status, error) {
 	defer cancel()
 	agentRuns := true
 	select {
-	case err := <-agentDone:
+	case <-agentDone: // logged when it stopped
 		agentRuns = false
-		log.Error("run: the archiving agent is not running: the command's output is not archived", "err", err)
 	default:
 	}
 	if agentRuns {
@@ -229,9 +236,8 @@ func Run(o Options) (Status, error) {
 		case <-src.drained:
 		case <-flushCtx.Done():
 			log.Error("run: run.final_flush_timeout passed before the command's output was read; the rest stays in the spool for the next start", "dir", dir)
-		case err := <-agentDone:
+		case <-agentDone: // logged when it stopped
 			agentRuns = false
-			log.Error("run: the archiving agent stopped", "err", err)
 		}
 	}
 	stopAgent()
