@@ -21,6 +21,8 @@ func TestMask(t *testing.T) {
 		{"http-nio-8080-exec-7   waiting", "http-nio-<N>-exec-<N> waiting"},
 		{"blk_-6952295868487656571 terminating", "blk_-<ID> terminating"},
 		{"version 1.2.3 of beef", "version <N>.<N>.<N> of beef"},
+		{"c.e.OrderService [54b3cd78d9f30523,aacbcf] - Slow call", "c.e.OrderService [<ID>,<ID>] - Slow call"},
+		{"the facade of the decade, abcdef", "the facade of the decade, abcdef"},
 		{"ctl\x01char \xff ok", "ctl?char \xff ok"},
 	} {
 		if got := string(mask(nil, []byte(tt.in))); got != tt.want {

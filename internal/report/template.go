@@ -24,6 +24,7 @@ const maxTemplateBytes = 240
 // port), 0x numbers, ids (words of hex digits with a digit, six or more
 // long, or four or more with a letter) and the remaining digit runs are
 // replaced by <UUID>, <IP>, <HEX>, <ID> and <N>; runs of spaces become one.
+// A word of six or more hex letters right after an id is an id too.
 func mask(dst, msg []byte) []byte {
 	for i := 0; i < len(msg) && len(dst) < maxTemplateBytes; {
 		c := msg[i]
@@ -57,9 +58,12 @@ func mask(dst, msg []byte) []byte {
 			j = i + isIPv4At(msg[i:])
 		case len(w) > 2 && w[0] == '0' && (w[1] == 'x' || w[1] == 'X') && allHex(w[2:]):
 			dst = append(dst, "<HEX>"...)
-		case allHex(w) && hasDigit(w) && (len(w) >= 6 || len(w) >= 4 && !allDigits(w)):
+		case allHex(w) && hasDigit(w) && (len(w) >= 6 || len(w) >= 4 && !allDigits(w)),
+			allHex(w) && len(w) >= 6 && afterID(dst):
 			// Ids and hashes: trace ids, span ids, long numbers. A
-			// short all-digit word is a count or a status: <N>.
+			// short all-digit word is a count or a status: <N>. A word of
+			// hex letters alone ("facade") is an id only right after
+			// another ("[<ID>,aacbcf]": a span id without a digit).
 			dst = append(dst, "<ID>"...)
 		default:
 			dst = appendDigitsMasked(dst, w)
@@ -67,6 +71,13 @@ func mask(dst, msg []byte) []byte {
 		i = j
 	}
 	return bytes.TrimRight(dst, " ")
+}
+
+// afterID reports whether the template so far ends in an id and one
+// separator (",", ":", "/", "-" or "=").
+func afterID(dst []byte) bool {
+	n := len(dst)
+	return n > 4 && bytes.HasSuffix(dst[:n-1], []byte("<ID>")) && bytes.IndexByte([]byte(",:/-="), dst[n-1]) >= 0
 }
 
 func isWordByte(c byte) bool {
