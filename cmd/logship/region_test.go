@@ -120,3 +120,47 @@ func TestReadNoRegionNamesCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRegionFromBucketFails: with --endpoint and no --region, the
+// bucket is asked for its region; when it cannot answer (a wrong secret,
+// a wrong bucket, nothing listening), the error says what it answered,
+// exit 1 — not "--region is required" with the usage code, since the
+// options were complete. An endpoint without a scheme is https: when the
+// server speaks plain HTTP, the error says to write http://.
+func TestReadRegionFromBucketFails(t *testing.T) {
+	srv := e2eServer(t)
+	closed := "http://" + closedAddr(t)
+	for _, tc := range []struct {
+		name, from, endpoint, secret string
+		want                         []string
+	}{
+		{"wrong secret", "oss://" + e2eBucket + "/logs", srv.Endpoint(), "not-the-secret", []string{"SignatureDoesNotMatch, HTTP 403", "check the bucket name, the credentials"}},
+		{"wrong bucket", "oss://no-such-bucket/logs", srv.Endpoint(), e2eSK, []string{"NoSuchBucket, HTTP 404"}},
+		{"nothing listening", "oss://" + e2eBucket + "/logs", closed, e2eSK, []string{"connection refused"}},
+		{"no scheme", "oss://" + e2eBucket + "/logs", strings.TrimPrefix(srv.Endpoint(), "http://"), e2eSK, []string{"write http://HOST:PORT"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := []string{"OSS_ACCESS_KEY_ID=" + e2eAK, "OSS_ACCESS_KEY_SECRET=" + tc.secret, "HOME=" + t.TempDir()}
+			_, stderr, code := runLogship(t, env, "ls", "--from", tc.from, "--endpoint", tc.endpoint)
+			if code != exitFailure || strings.Contains(stderr, "--region is required") || strings.Contains(stderr, tc.secret+"\n") {
+				t.Fatalf("exit %d, want %d:\n%s", code, exitFailure, stderr)
+			}
+			for _, w := range append(tc.want, "the bucket did not say its region") {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("%q lacks %q", stderr, w)
+				}
+			}
+		})
+	}
+}
+
+// closedAddr is a local address nothing listens on.
+func closedAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/retrieve"
+	"github.com/logship/logship/internal/sinks/open"
 	osssink "github.com/logship/logship/internal/sinks/oss"
 	"github.com/spf13/cobra"
 )
@@ -118,6 +119,10 @@ func (f *selectFlags) resolve(ctx context.Context, stderr io.Writer) (retrieve.S
 		return nil, flt, usageErr(fmt.Errorf("%s: %w", f.cmd, errors.Join(errs...)))
 	}
 	a, err := retrieve.Open(ctx, from, oo)
+	var re *open.RuntimeError
+	if errors.As(err, &re) { // the bucket or the network said no: exit 1
+		return nil, flt, fmt.Errorf("%s: %w", f.cmd, err)
+	}
 	if err != nil {
 		return nil, flt, usageErr(fmt.Errorf("%s: %w", f.cmd, err))
 	}

@@ -197,12 +197,35 @@ func openOSS(ctx context.Context, loc Location, r Reader) (sinks.Sink, error) {
 	s, err := Config(ctx, c, Options{ConfigFile: r.ConfigFile, Log: r.Log, OSS: opts})
 	if err != nil {
 		var re *osssink.RegionError
+		if errors.As(err, &re) && re.Asked {
+			return nil, &RuntimeError{Err: fmt.Errorf("%s: the bucket did not say its region at %s: %s (check the bucket name, the credentials and the endpoint; or give --region, e.g. cn-hangzhou)",
+				loc, oc.Endpoint, strings.Join(re.Tried[len(re.Tried)-askedCount(re):], "; "))}
+		}
 		if errors.As(err, &re) {
 			return nil, fmt.Errorf("%s: --region is required (e.g. cn-hangzhou), or --endpoint; tried %s", loc, strings.Join(re.Tried, ", "))
 		}
 		return nil, fmt.Errorf("%s: %w", loc, err)
 	}
 	return s, nil
+}
+
+// RuntimeError is a failure to open an archive that is no usage error: the
+// options were complete, and the bucket or the network answered no.
+type RuntimeError struct{ Err error }
+
+func (e *RuntimeError) Error() string { return e.Err.Error() }
+func (e *RuntimeError) Unwrap() error { return e.Err }
+
+// askedCount is how many of a RegionError's attempts asked the bucket
+// (the last ones of Tried).
+func askedCount(re *osssink.RegionError) int {
+	n := 0
+	for _, t := range re.Tried {
+		if strings.Contains(t, "GetBucketLocation") || strings.HasPrefix(t, "a request signed for") {
+			n++
+		}
+	}
+	return min(n, len(re.Tried))
 }
 
 var internalEndpoint = regexp.MustCompile(`^((?:https?://)?(?:[a-z0-9-]+\.)?oss-[a-z0-9-]+?)-internal(\.aliyuncs\.com(?::\d+)?/?)$`)

@@ -26,6 +26,10 @@ type RegionError struct {
 	Bucket string
 	Tried  []string
 	Err    error // resolveEndpoint's error
+	// Asked: the endpoint was known and the bucket was asked, and its
+	// answers (in Tried) gave no region: the bucket, the credentials or
+	// the network are wrong more often than the region is missing.
+	Asked bool
 }
 
 func (e *RegionError) Error() string {
@@ -150,5 +154,9 @@ func answer(err error) string {
 	if errors.As(err, &se) {
 		return fmt.Sprintf("%s, HTTP %d", se.Code, se.StatusCode)
 	}
-	return unwrapSDK(err).Error()
+	msg := unwrapSDK(err).Error()
+	if strings.Contains(msg, "server gave HTTP response to HTTPS client") {
+		msg += " (an endpoint without a scheme is https: write http://HOST:PORT for a plain HTTP server)"
+	}
+	return msg
 }
