@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/archive"
+	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/report"
 	"github.com/logship/logship/internal/retrieve"
 	"github.com/logship/logship/internal/schema"
@@ -77,7 +78,7 @@ is written), else UTC; --tz sets it.
 			}
 			from := sf.from
 			if from == "" && len(args) == 0 {
-				from = os.Getenv("LOGSHIP_FROM")
+				from = os.Getenv(config.EnvFrom)
 			}
 			var dir string
 			switch {

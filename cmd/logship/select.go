@@ -99,7 +99,7 @@ func (f *selectFlags) resolve(ctx context.Context, stderr io.Writer) (retrieve.S
 		Log: newLogger(stderr, "warn", "text"), Options: f.oss}
 	from := f.from
 	if from == "" {
-		from = os.Getenv("LOGSHIP_FROM")
+		from = os.Getenv(config.EnvFrom)
 	}
 	if f.config != "" {
 		cfg, err := config.Load(f.config)

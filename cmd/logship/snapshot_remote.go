@@ -92,7 +92,7 @@ func runRemote(cmd *cobra.Command, f *remoteFlags, cf *configFlags, note string,
 	oo := open.Reader{Region: f.region, Endpoint: f.endpoint, Internal: f.internal, Parallel: 4, Log: newLogger(cmd.ErrOrStderr(), "warn", "text")}
 	from := f.from
 	if from == "" {
-		from = os.Getenv("LOGSHIP_FROM")
+		from = os.Getenv(config.EnvFrom)
 	}
 	if cf.path != "" {
 		cfg, err := config.Load(cf.path)

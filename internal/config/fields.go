@@ -226,8 +226,13 @@ func EnvName(key string) string {
 // EnvConfig names the config file; it is read by commands, not here.
 const EnvConfig = "LOGSHIP_CONFIG"
 
+// EnvFrom names the archive that ls, pull, cat, report and snapshot
+// --remote read when --from is not given; it is read by commands, not
+// here.
+const EnvFrom = "LOGSHIP_FROM"
+
 // reservedEnv are LOGSHIP_* variables that are not config keys.
-var reservedEnv = []string{EnvConfig}
+var reservedEnv = []string{EnvConfig, EnvFrom}
 
 // scalar finds the field of a dotted key such as pipeline.max_bytes.
 func (c *Config) scalar(key string) (reflect.Value, error) {

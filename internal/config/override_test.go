@@ -27,7 +27,7 @@ func TestApplyEnv(t *testing.T) {
 		},
 		{
 			name:    "other variables and reserved ones are ignored",
-			environ: []string{"PATH=/bin", "LOGSHIP_CONFIG=/etc/logship.yaml", "OSS_ACCESS_KEY_ID=x", "LOGSHIPPER=1"},
+			environ: []string{"PATH=/bin", "LOGSHIP_CONFIG=/etc/logship.yaml", "LOGSHIP_FROM=oss://b/logs", "OSS_ACCESS_KEY_ID=x", "LOGSHIPPER=1"},
 		},
 		{
 			name:    "empty value counts as unset",
