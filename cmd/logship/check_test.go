@@ -166,6 +166,26 @@ func TestCheckPasses(t *testing.T) {
 			t.Errorf("check aborted uploads: %v (it only reports them)", srv.Uploads(checkBucket))
 		}
 	})
+	t.Run("prefix forms", func(t *testing.T) {
+		// The agent writes under "logs/" whether the prefix is written
+		// logs, /logs or logs/: check's probe object goes there too (a
+		// leading "/" made its key invalid: InvalidObjectName).
+		id := srv.Inject(osstest.Fault{Op: "DeleteObject", Status: 403, Code: "AccessDenied"}) // the probe stays: its key shows
+		defer srv.Remove(id)
+		for _, prefix := range []string{"/logs", "logs", "/logs/"} {
+			cfg := strings.Replace(ossConfig("  region: cn-hangzhou\n  endpoint: "+srv.Endpoint()+"\n"), "prefix: logs/", "prefix: "+prefix, 1)
+			r := runCheckTest(t, cfg, creds(checkAK, checkSK))
+			if r.code != exitOK || verdict(r.out, "write") != "ok" {
+				t.Fatalf("prefix %q: exit %d, write %q", prefix, r.code, verdict(r.out, "write"))
+			}
+			for _, o := range srv.Objects(checkBucket) {
+				if !strings.HasPrefix(o.Key, "logs/.logship-check/") {
+					t.Errorf("prefix %q: probe object %q, want it under logs/.logship-check/", prefix, o.Key)
+				}
+				srv.Delete(checkBucket, o.Key)
+			}
+		}
+	})
 	t.Run("least privilege", func(t *testing.T) {
 		// A key that may only PutObject ships fine: the rest are warnings.
 		id := srv.Inject(osstest.Fault{Op: osstest.ReadOp, Status: 403, Code: "AccessDenied"})

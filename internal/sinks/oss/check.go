@@ -36,6 +36,11 @@ import (
 // another region) and ends the probe. Probe returns true when shipping
 // would work: no step failed (a warning does not count).
 func (s *Sink) Probe(ctx context.Context, prefix string, report func(sinks.Step)) bool {
+	// As the agent's keys have it (archive.Key): "/logs", "logs" and
+	// "logs/" are the folder logs/.
+	if prefix = strings.Trim(prefix, "/"); prefix != "" {
+		prefix += "/"
+	}
 	k := &checker{ctx: ctx, prefix: prefix, s: s, report: report, ok: true}
 	k.run()
 	return k.ok
