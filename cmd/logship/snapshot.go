@@ -96,6 +96,7 @@ niced, with bounded memory.` + remoteHelp,
 			defer stop()
 			o := agent.SnapshotOptions(cfg, nil, shortVersion(), log)
 			o.Config, o.AppPID, o.Jcmd = sc, pid, jcmd
+			agent.AddEndpointProbe(&o, cfg, nil)
 			if jcmd == "none" {
 				o.Jcmd = "-"
 			}
@@ -174,8 +175,8 @@ func uploadSnapshot(ctx context.Context, cmd *cobra.Command, cfg *config.Config,
 	}
 	defer sink.Close()
 	from := cfg.Sink.Dir.Path
-	if ep, ok := sink.(interface{ Endpoint() string }); ok {
-		o.Config.Probes = append([]snapshot.Probe{{Name: "oss-endpoint", URL: ep.Endpoint()}}, o.Config.Probes...)
+	if _, ok := sink.(interface{ Endpoint() string }); ok {
+		agent.AddEndpointProbe(&o, cfg, sink)
 		from = "oss://" + cfg.Sink.OSS.Bucket + "/" + strings.Trim(cfg.Sink.Prefix, "/")
 		// No --internal: the laptop that pulls is outside the VPC.
 		if cfg.Sink.OSS.Endpoint != "" {

@@ -6,6 +6,7 @@ import (
 	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/pipeline"
 	"github.com/logship/logship/internal/sinks"
+	osssink "github.com/logship/logship/internal/sinks/oss"
 	"github.com/logship/logship/internal/snapshot"
 )
 
@@ -28,8 +29,38 @@ func SnapshotOptions(cfg *config.Config, sink sinks.Sink, version string, log *s
 		o.Uploader = &snapshot.SinkUploader{Sink: sink, Prefix: cfg.Sink.Prefix, App: cfg.App, Host: cfg.Host,
 			Retry: pipeline.Retry{Permanent: cfg.Pipeline.RetryRefused.Std()}, Log: log}
 	}
+	AddEndpointProbe(&o, cfg, sink)
 	return o
 }
+
+// AddEndpointProbe puts the OSS endpoint first among the probes of o
+// (probes.txt), in place of an earlier one: every bundle of an agent
+// that ships to OSS says whether the container reached it — taken on an
+// event, on a remote request or by hand, uploaded or written to a file.
+// The endpoint is the sink's when it is open (the region learnt from the
+// bucket included), else the config's.
+func AddEndpointProbe(o *snapshot.Options, cfg *config.Config, sink sinks.Sink) {
+	if cfg.Sink.Type != config.SinkOSS {
+		return
+	}
+	url := osssink.EndpointURL(cfg.Sink.OSS)
+	if ep, ok := sink.(interface{ Endpoint() string }); ok {
+		url = ep.Endpoint()
+	}
+	if url == "" {
+		return
+	}
+	probes := []snapshot.Probe{{Name: endpointProbe, URL: url}}
+	for _, p := range o.Config.Probes {
+		if p.Name != endpointProbe {
+			probes = append(probes, p)
+		}
+	}
+	o.Config.Probes = probes
+}
+
+// endpointProbe names the probe of the OSS endpoint.
+const endpointProbe = "oss-endpoint"
 
 // EventSnapshots returns the trigger that takes snapshots on events
 // (snapshot.on_events, at most one per snapshot.min_interval), uploading

@@ -228,6 +228,17 @@ func resolveEndpoint(c Config) (endpointInfo, error) {
 	return e, nil
 }
 
+// EndpointURL is the endpoint a sink of c would send its requests to, as
+// far as the config alone says (no request is made): "" when it names
+// none (no region and no endpoint).
+func EndpointURL(c Config) string {
+	e, _ := resolveEndpoint(c)
+	if e.url == nil {
+		return ""
+	}
+	return e.url.String()
+}
+
 // isLocalHost reports an IP address or localhost: servers that do not
 // have a DNS name per bucket, so path-style addressing is used.
 func isLocalHost(host string) bool {
