@@ -46,7 +46,8 @@ polls (snapshot.remote.poll_interval, default 30s); the host asked (or each
 host) takes a snapshot, uploads it and answers. The command waits (--wait)
 showing progress, then saves each bundle as HOST-<bundle>.tar.zst in --out
 (a folder, default .) or unpacks it into --extract DIR/HOST/ (only files and
-folders, no path outside DIR, bounded sizes). With --all-hosts it waits
+folders, no path outside DIR, bounded sizes; when DIR/HOST/ holds files
+already, the bundle is kept as a file in DIR instead). With --all-hosts it waits
 until --expect N hosts answered, else all of --wait. Exit status 4 when a
 host asked did not answer in time, 3 when one answered with an error.`
 
@@ -191,6 +192,11 @@ func saveBundle(ctx context.Context, c *control.Client, r *control.Response, ext
 	if r.Message != "" {
 		fmt.Fprintf(stdout, "%s: note: %s\n", r.Host, r.Message)
 	}
+	if dir := filepath.Join(extract, r.Host); extract != "" && holdsFiles(dir) {
+		// Nothing is overwritten, and the bundle is not dropped either.
+		fmt.Fprintf(stdout, "%s: %s holds files already (nothing is overwritten): the bundle is kept as a file in %s\n", r.Host, dir, extract)
+		extract, out = "", extract
+	}
 	if extract != "" {
 		dir := filepath.Join(extract, r.Host)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -230,6 +236,12 @@ func saveBundle(ctx context.Context, c *control.Client, r *control.Response, ext
 	}
 	fmt.Fprintf(stdout, "%s: %s (%s; open with: zstd -dc %s | tar -x)\n", r.Host, name, schema.HumanBytes(n), name)
 	return nil
+}
+
+// holdsFiles reports whether dir exists and is not empty.
+func holdsFiles(dir string) bool {
+	es, err := os.ReadDir(dir)
+	return err == nil && len(es) > 0
 }
 
 // remoteProgress shows the wait: one line rewritten on a terminal, plain

@@ -190,6 +190,20 @@ func TestRemoteSnapshotTwoAgents(t *testing.T) {
 	if n1, n2 := len(snapshotStreams(srv, "h1")), len(snapshotStreams(srv, "h2")); n1 != 2 || n2 != 1 {
 		t.Errorf("bundles stored: h1 %d, h2 %d; want 2 and 1", n1, n2)
 	}
+
+	// --extract into the folder that holds h1's first bundle: nothing is
+	// overwritten, and the new bundle is kept beside it as a file.
+	stdout, stderr, code = runLogship(t, remoteEnv(), remoteArgs(srv, "--host", "h1", "--wait", "60s", "--note", "again", "--extract", ex)...)
+	kept, _ := filepath.Glob(filepath.Join(ex, "h1-snapshot-*.tar.zst"))
+	if code != 0 || len(kept) != 1 || !strings.Contains(stdout, "holds files already") {
+		t.Fatalf("extract again: exit %d, kept %v\nstdout: %s\nstderr: %s", code, kept, stdout, stderr)
+	}
+	if json.Unmarshal([]byte(bundleFiles(t, kept[0])["manifest.json"]), &m); m.Note != "again" {
+		t.Errorf("the bundle kept has the note %q", m.Note)
+	}
+	if b2, _ := os.ReadFile(filepath.Join(ex, "h1", "manifest.json")); !bytes.Equal(b, b2) {
+		t.Error("the first bundle's manifest was changed")
+	}
 	a1.alive(t)
 	a2.alive(t)
 }
