@@ -101,19 +101,25 @@ func (f *selectFlags) resolve(ctx context.Context, stderr io.Writer) (retrieve.S
 	if from == "" {
 		from = os.Getenv(config.EnvFrom)
 	}
-	if f.config != "" {
-		cfg, err := config.Load(f.config)
+	// The agent's config (-c, else $LOGSHIP_CONFIG, as every command in
+	// the container reads it) gives the archive and its access.
+	path, flag := f.config, "-c"
+	if path == "" {
+		path, flag = os.Getenv(config.EnvConfig), "$"+config.EnvConfig
+	}
+	if path != "" {
+		cfg, err := config.Load(path)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("-c: %w", err))
+			errs = append(errs, fmt.Errorf("%s: %w", flag, err))
 		} else {
-			oo.Sink, oo.ConfigFile = cfg.Sink.OSSConfig(), f.config
+			oo.Sink, oo.ConfigFile = cfg.Sink.OSSConfig(), path
 			if from == "" && cfg.Sink.Type == config.SinkOSS && cfg.Sink.OSS.Bucket != "" {
 				from = "oss://" + cfg.Sink.OSS.Bucket + "/" + strings.Trim(cfg.Sink.Prefix, "/")
 			}
 		}
 	}
 	if from == "" {
-		errs = append(errs, errors.New("--from is required: a folder or oss://BUCKET/PREFIX (or set LOGSHIP_FROM, or give an agent config with an oss sink with -c)"))
+		errs = append(errs, errors.New("--from is required: a folder or oss://BUCKET/PREFIX (or set LOGSHIP_FROM, or give an agent config with an oss sink with -c or LOGSHIP_CONFIG)"))
 	}
 	if len(errs) > 0 {
 		return nil, flt, usageErr(fmt.Errorf("%s: %w", f.cmd, errors.Join(errs...)))

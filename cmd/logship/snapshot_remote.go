@@ -71,9 +71,25 @@ func (f *remoteFlags) add(c *cobra.Command) {
 // runRemote is logship snapshot --remote.
 func runRemote(cmd *cobra.Command, f *remoteFlags, cf *configFlags, note string, heap bool, out string) error {
 	var errs []error
-	host := cf.host
+	// The agent's config (-c, else $LOGSHIP_CONFIG) gives the archive and
+	// the app, as it does to every command in the container.
+	var cfg *config.Config
+	path := cf.path
+	if path == "" {
+		path = os.Getenv(config.EnvConfig)
+	}
+	if path != "" {
+		var err error
+		if cfg, err = config.Load(path); err != nil {
+			errs = append(errs, fmt.Errorf("-c: %w", err))
+		}
+	}
+	app, host := cf.app, cf.host
+	if app == "" && cfg != nil {
+		app = cfg.App
+	}
 	switch {
-	case cf.app == "":
+	case app == "":
 		errs = append(errs, errors.New("--remote needs --app"))
 	case f.allHosts == (host != ""):
 		errs = append(errs, errors.New("--remote needs exactly one of --host HOST and --all-hosts"))
@@ -95,19 +111,14 @@ func runRemote(cmd *cobra.Command, f *remoteFlags, cf *configFlags, note string,
 	if from == "" {
 		from = os.Getenv(config.EnvFrom)
 	}
-	if cf.path != "" {
-		cfg, err := config.Load(cf.path)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("-c: %w", err))
-		} else {
-			oo.Sink, oo.ConfigFile = cfg.Sink.OSSConfig(), cf.path
-			if from == "" && cfg.Sink.Type == config.SinkOSS && cfg.Sink.OSS.Bucket != "" {
-				from = "oss://" + cfg.Sink.OSS.Bucket + "/" + strings.Trim(cfg.Sink.Prefix, "/")
-			}
+	if cfg != nil {
+		oo.Sink, oo.ConfigFile = cfg.Sink.OSSConfig(), path
+		if from == "" && cfg.Sink.Type == config.SinkOSS && cfg.Sink.OSS.Bucket != "" {
+			from = "oss://" + cfg.Sink.OSS.Bucket + "/" + strings.Trim(cfg.Sink.Prefix, "/")
 		}
 	}
 	if from == "" {
-		errs = append(errs, errors.New("--remote needs --from oss://BUCKET/PREFIX (or LOGSHIP_FROM, or -c with an oss sink)"))
+		errs = append(errs, errors.New("--remote needs --from oss://BUCKET/PREFIX (or LOGSHIP_FROM, or -c or LOGSHIP_CONFIG with an oss sink)"))
 	}
 	if len(errs) > 0 {
 		return usageErr(errors.Join(errs...))
@@ -125,7 +136,7 @@ func runRemote(cmd *cobra.Command, f *remoteFlags, cf *configFlags, note string,
 	if !ok {
 		return fmt.Errorf("--from %s: this store cannot be written", from)
 	}
-	c := &control.Client{Store: store, Prefix: loc.Prefix, App: cf.app}
+	c := &control.Client{Store: store, Prefix: loc.Prefix, App: app}
 	q, err := c.Send(ctx, host, note, heap, f.life)
 	if err != nil {
 		return err

@@ -137,7 +137,7 @@ func TestRemoteSnapshotTwoAgents(t *testing.T) {
 	srv := osstest.New(osstest.Options{AccessKeyID: remoteAK, AccessKeySecret: remoteSK, Buckets: []string{remoteBucket}})
 	defer srv.Close()
 	root := t.TempDir()
-	a1, _ := remoteAgent(t, srv, root, "h1", nil)
+	a1, cfg1 := remoteAgent(t, srv, root, "h1", nil)
 	a2, _ := remoteAgent(t, srv, root, "h2", nil)
 
 	ex := filepath.Join(root, "extract")
@@ -203,6 +203,19 @@ func TestRemoteSnapshotTwoAgents(t *testing.T) {
 	}
 	if b2, _ := os.ReadFile(filepath.Join(ex, "h1", "manifest.json")); !bytes.Equal(b, b2) {
 		t.Error("the first bundle's manifest was changed")
+	}
+
+	// In the container, $LOGSHIP_CONFIG gives the archive and the app to
+	// snapshot --remote and to ls, as -c does: no --from, no --app.
+	env := append(remoteEnv(), "LOGSHIP_CONFIG="+cfg1)
+	byConfig := filepath.Join(root, "by-config")
+	stdout, stderr, code = runLogship(t, env, "snapshot", "--remote", "--host", "h2", "--wait", "60s", "--poll", "100ms", "--progress", "plain", "--out", byConfig)
+	if got, _ := filepath.Glob(filepath.Join(byConfig, "h2-snapshot-*.tar.zst")); code != 0 || len(got) != 1 {
+		t.Fatalf("--remote with LOGSHIP_CONFIG: exit %d, bundles %v\nstdout: %s\nstderr: %s", code, got, stdout, stderr)
+	}
+	stdout, stderr, code = runLogship(t, env, "ls", "--app", "shop")
+	if code != 0 || !strings.Contains(stdout, "[snapshot]") {
+		t.Fatalf("ls with LOGSHIP_CONFIG: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	a1.alive(t)
 	a2.alive(t)
