@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logship/logship/internal/agent"
 )
 
 // An agent running as a user who cannot write /var/lib (nobody, as in a
@@ -66,4 +68,52 @@ sink:
 	if log := b.log.String(); b.err == nil || !strings.Contains(log, want) {
 		t.Errorf("agent with an unwritable state_dir: err %v, output:\n%s\nwant it to contain %q", b.err, log, want)
 	}
+}
+
+// TestStatusUnreadable: a file the agent may not open and a folder it may
+// not list are problems in logship status (exit 3), named with the cause,
+// until the agent reads them again. (Runs only as root: the agent runs as
+// nobody, for whom the permissions hold.)
+func TestStatusUnreadable(t *testing.T) {
+	root := t.TempDir()
+	logs, state, archiveDir := filepath.Join(root, "logs"), filepath.Join(root, "state"), filepath.Join(root, "archive")
+	prepareForUser(t, root, logs, state, archiveDir)
+	secret, closed := filepath.Join(logs, "secret.log"), filepath.Join(logs, "closed")
+	os.WriteFile(filepath.Join(logs, "app.log"), []byte("hello\n"), 0o644)
+	os.WriteFile(secret, []byte("for root only\n"), 0o600)
+	os.Mkdir(closed, 0o700)
+	os.WriteFile(filepath.Join(closed, "x.log"), []byte("behind a closed door\n"), 0o644)
+	cfg := writeConfig(t, root, fmt.Sprintf(`app: unreadable
+host: h
+sources:
+  - type: file
+    paths: ["%[1]s/*.log", "%[1]s/closed/*.log"]
+    scan_interval: 100ms
+pipeline:
+  max_age: 100ms
+  checkpoint_interval: 100ms
+  state_dir: %[2]s
+sink:
+  type: dir
+  path: %[3]s
+`, logs, state, archiveDir))
+	os.Chmod(cfg, 0o644)
+	a := startAgent(t, cfg, agentOpts{cred: nobody})
+	var r agent.Report
+	var code int
+	a.waitFor(t, 20*time.Second, "status to name the unreadable file and folder", func() bool {
+		r, code = status(t, cfg, nil)
+		all := strings.Join(r.Problems, "\n")
+		return strings.Contains(all, secret+": cannot open file") && strings.Contains(all, closed+": cannot list folder")
+	})
+	if code != exitProblems || !strings.Contains(strings.Join(r.Problems, "\n"), "permission denied") {
+		t.Fatalf("exit %d, problems %q", code, r.Problems)
+	}
+	os.Chmod(secret, 0o644)
+	os.Chmod(closed, 0o755)
+	a.waitFor(t, 20*time.Second, "the problems to clear once readable", func() bool {
+		r, code = status(t, cfg, nil)
+		return code == 0 && len(r.Problems) == 0
+	})
+	a.stop(t, syscall.SIGTERM)
 }

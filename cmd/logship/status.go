@@ -39,7 +39,9 @@ default (configs/run.yaml: /tmp/logship), where an app run as
 'logship run -- CMD' without a config keeps it.
 
 Exit 0 when healthy; 3 when a stream has had bytes waiting longer than
---max-lag, or the last upload failed and none succeeded since.`,
+--max-lag, the last upload failed and none succeeded since, or a source
+cannot read a path it matches (a file it may not open, a folder it may
+not list: retried at every scan, shown until read again).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := cf.load()

@@ -124,6 +124,10 @@ func Status(cfg *config.Config, now time.Time, maxLag time.Duration) (Report, er
 		pr := progress[id]
 		r.Artifacts = append(r.Artifacts, ArtifactState{ID: id, Path: pr.Path, State: "uploading", Size: pr.Size, Parts: pr.Parts, PartsDone: pr.PartsDone, Updated: pr.Updated})
 	}
+	for _, path := range slices.Sorted(maps.Keys(r.Status.Unreadable)) {
+		u := r.Status.Unreadable[path]
+		r.Problems = append(r.Problems, fmt.Sprintf("%s: %s (%s source, since %s): %s", path, u.Msg, u.Source, u.Since.Format(time.RFC3339), u.Error))
+	}
 	if r.Status.Failing() {
 		e := r.Status.LastError
 		r.Problems = append(r.Problems, fmt.Sprintf("last upload failed at %s (%d failures since the last success): %s", e.Time.Format(time.RFC3339), r.Status.Failures, e.Error))

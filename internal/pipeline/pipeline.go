@@ -248,6 +248,14 @@ func (e *emitter) Open(info StreamInfo, start int64) StreamWriter {
 	return s
 }
 
+// Problem implements ProblemReporter.
+func (e *emitter) Problem(path, msg string, err error) {
+	e.p.status.problem(e.source, path, msg, err, e.p.o.Now())
+}
+
+// Solved implements ProblemReporter.
+func (e *emitter) Solved(path string) { e.p.status.solved(path) }
+
 func (e *emitter) Forget(id string) {
 	p := e.p
 	p.mu.Lock()

@@ -100,6 +100,14 @@ type Emitter interface {
 	Forget(id string)
 }
 
+// ProblemReporter is what the pipeline's Emitter also offers: a source
+// tells the paths it cannot read (and when it reads them again), for
+// logship status. Fakes of Emitter need not have it.
+type ProblemReporter interface {
+	Problem(path, msg string, err error)
+	Solved(path string)
+}
+
 // Source produces streams. Run reads until ctx is cancelled (the agent is
 // stopping: stop reading, leave the rest for the next start) and returns
 // nil then; it returns an error only when it cannot work at all. Errors on

@@ -30,6 +30,18 @@ type Status struct {
 	// Artifacts are the artifact uploads in progress (crash files, heap
 	// dumps), by stream id.
 	Artifacts map[string]ArtifactProgress `json:"artifacts,omitempty"`
+	// Unreadable are the paths a source cannot read now (a file it may
+	// not open, a folder it may not list), by path: retried at every
+	// scan, and gone from here once read again.
+	Unreadable map[string]SourceProblem `json:"unreadable,omitempty"`
+}
+
+// SourceProblem is a path a source cannot read.
+type SourceProblem struct {
+	Source string    `json:"source"`
+	Msg    string    `json:"msg"`
+	Error  string    `json:"error"`
+	Since  time.Time `json:"since"`
 }
 
 // ArtifactProgress is an artifact upload in progress: how many of its
@@ -88,6 +100,29 @@ func (t *statusTracker) artifact(id string, pr ArtifactProgress, done bool) {
 		t.st.Artifacts[id] = pr
 	}
 	t.dirty = true
+}
+
+// problem records a path a source cannot read; solved removes it.
+func (t *statusTracker) problem(source, path, msg string, err error, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.st.Unreadable == nil {
+		t.st.Unreadable = map[string]SourceProblem{}
+	}
+	if old, ok := t.st.Unreadable[path]; ok && old.Error == err.Error() {
+		return
+	}
+	t.st.Unreadable[path] = SourceProblem{Source: source, Msg: msg, Error: err.Error(), Since: now}
+	t.dirty = true
+}
+
+func (t *statusTracker) solved(path string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.st.Unreadable[path]; ok {
+		delete(t.st.Unreadable, path)
+		t.dirty = true
+	}
 }
 
 // save writes the status if it changed (or always when force): temp file

@@ -24,7 +24,8 @@ func (t *tailer) glob() []found {
 	dirs := map[string]bool{}
 	g := t.src.globs
 	g.OnDir = func(d string) { dirs[d] = true }
-	g.OnErr = func(d string, err error) { t.logOnce(d, "cannot list folder", err) }
+	failed := map[string]bool{} // paths this glob could not list or stat
+	g.OnErr = func(d string, err error) { failed[d] = true; t.logOnce(d, "cannot list folder", err) }
 	var out []found
 	byKey := map[fileKey]int{}
 	notRegular := map[string]bool{}
@@ -32,6 +33,7 @@ func (t *tailer) glob() []found {
 		fi, err := os.Stat(p)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
+				failed[p] = true
 				t.logOnce(p, "cannot stat file", err)
 			}
 			continue
@@ -59,6 +61,13 @@ func (t *tailer) glob() []found {
 		out = append(out, found{path: p, key: k, size: fi.Size(), mtime: fi.ModTime()})
 	}
 	t.dirLogged = notRegular
+	// A folder listed (or a path stated) again, or gone: solved.
+	for p := range t.globFailed {
+		if !failed[p] {
+			t.clearLog(p)
+		}
+	}
+	t.globFailed = failed
 	if t.watch != nil {
 		t.watch.sync(dirs)
 	}

@@ -91,8 +91,10 @@ type tailer struct {
 	hbuf []byte // head reads
 
 	errLogged map[string]string // path → last error logged (log once)
-	dirLogged map[string]bool   // paths logged as folders/non-regular
-	capLogged bool
+	// globFailed are the paths the last glob could not list or stat.
+	globFailed map[string]bool
+	dirLogged  map[string]bool // paths logged as folders/non-regular
+	capLogged  bool
 }
 
 // orphan is a stream without a file: a saved checkpoint not matched to a
@@ -300,7 +302,12 @@ func (t *tailer) abandon(f *file, why string) {
 func (t *tailer) forgetFile(f *file) {
 	t.release(f)
 	delete(t.files, f.key)
-	delete(t.errLogged, f.path)
+	if _, ok := t.errLogged[f.path]; ok {
+		delete(t.errLogged, f.path)
+		if r, ok := t.out.(pipeline.ProblemReporter); ok {
+			r.Solved(f.path) // gone from the paths: no longer a problem
+		}
+	}
 	s := f.s
 	if s == nil {
 		return
@@ -327,11 +334,17 @@ func (t *tailer) logOnce(path, msg string, err error) {
 	t.errLogged[path] = err.Error()
 	t.m.readErrors.Inc()
 	t.log.Error(msg, "path", path, "err", err)
+	if r, ok := t.out.(pipeline.ProblemReporter); ok {
+		r.Problem(path, msg, err)
+	}
 }
 
 func (t *tailer) clearLog(path string) {
 	if _, ok := t.errLogged[path]; ok {
 		delete(t.errLogged, path)
 		t.log.Info("file readable again", "path", path)
+		if r, ok := t.out.(pipeline.ProblemReporter); ok {
+			r.Solved(path)
+		}
 	}
 }
