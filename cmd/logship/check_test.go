@@ -255,6 +255,8 @@ func TestCheckDiagnoses(t *testing.T) {
 			want: []string{"no route to the public endpoint", "VPC without NAT", "internal: true"}},
 		{name: "unreachable endpoint", sink: "  region: cn-hangzhou\n  endpoint: http://127.0.0.1:1\n", step: "tcp", dial: (&net.Dialer{}).DialContext,
 			want: []string{"nothing listens on 127.0.0.1:1", "check sink.endpoint"}},
+		{name: "plain HTTP server, endpoint without a scheme", sink: "  region: cn-hangzhou\n  endpoint: {addr}\n", step: "tls", dial: (&net.Dialer{}).DialContext,
+			want: []string{"the server answers in plain HTTP", "write it http://127.0.0.1:"}},
 		{name: "outage", sink: "  region: cn-hangzhou\n  endpoint: %s\n", step: "auth",
 			setup: func(s *osstest.Server) { s.Outage(0) }, want: []string{"ServiceUnavailable"}},
 	} {
@@ -280,6 +282,7 @@ func TestCheckDiagnoses(t *testing.T) {
 			if strings.Contains(sink, "%s") {
 				sink = fmt.Sprintf(sink, srv.Endpoint())
 			}
+			sink = strings.ReplaceAll(sink, "{addr}", srv.Addr())
 			n := &fakeNet{hosts: tc.hosts, dial: tc.dial}
 			r := runCheckTest(t, ossConfig(sink), append(n.options(srv.Addr()), creds(id, sec))...)
 			if tc.step == "" {

@@ -219,8 +219,11 @@ func (k *checker) tls(conn net.Conn) sinks.Step {
 		var ua x509.UnknownAuthorityError
 		var he x509.HostnameError
 		var ci x509.CertificateInvalidError
+		var rh tls.RecordHeaderError
 		d := "the TLS handshake failed: a proxy or firewall in the way?"
 		switch {
+		case errors.As(err, &rh) && string(rh.RecordHeader[:4]) == "HTTP":
+			d = fmt.Sprintf("the server answers in plain HTTP: an endpoint without a scheme is https; write it http://%s", k.s.endpoint.Host)
 		case errors.As(err, &ua):
 			d = "the server's certificate is not trusted: the image lacks CA certificates (install ca-certificates) or a proxy intercepts TLS"
 		case errors.As(err, &he):
