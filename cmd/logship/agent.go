@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -10,8 +11,10 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/logship/logship/internal/config"
+	"github.com/logship/logship/internal/schema"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/logship/logship/internal/agent"
@@ -110,8 +113,48 @@ func serveMetrics(cfg *config.Config, log *slog.Logger) (stop func(), err error)
 // GOMAXPROCS to limits.cpus when set. Without it the garbage collector lets the heap
 // grow to twice the live data, which is most of the agent's peak RSS.
 func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
-	need := int64(16<<20) + cfg.Pipeline.MemoryNeed(cfg.Pipeline.Workers())
-	governor.Apply(governor.SelfCgroup(), need, cfg.Limits, log)
+	governor.Apply(governor.SelfCgroup(), agentNeed(cfg), cfg.Limits, log)
+}
+
+// agentNeed is the memory the agent of cfg needs: its in-flight chunks
+// and encoders, and a fixed allowance.
+func agentNeed(cfg *config.Config) int64 {
+	return int64(16<<20) + cfg.Pipeline.MemoryNeed(cfg.Pipeline.Workers())
+}
+
+// machineNote is what validate --print adds after the config: what the
+// settings left to the machine (0: automatic) come to here, as YAML
+// comments, so the config printed stays the one to copy elsewhere.
+func machineNote(cfg *config.Config, cg governor.Cgroup) string {
+	lim := cfg.Limits
+	lim.SetDefaults()
+	pl := governor.Plan(cg, agentNeed(cfg), lim)
+	var lines []string
+	if cfg.Pipeline.Compressors <= 0 {
+		n := max(min(pl.Procs, cfg.Pipeline.MaxInFlight), 1)
+		lines = append(lines, fmt.Sprintf("pipeline.compressors: %d (one per CPU the Go runtime uses, at most max_in_flight)", n))
+	}
+	if cfg.Pipeline.UploadRate <= 0 {
+		lines = append(lines, "pipeline.upload_rate: unlimited")
+	}
+	if lim.CPUs <= 0 {
+		lines = append(lines, fmt.Sprintf("limits.cpus: %d (GOMAXPROCS: the CPUs of this machine, or of the cgroup's quota)", pl.Procs))
+	}
+	if lim.Memory <= 0 {
+		switch {
+		case pl.FromEnv:
+			lines = append(lines, "limits.memory: GOMEMLIMIT's "+os.Getenv("GOMEMLIMIT"))
+		case pl.CgroupMemory > 0:
+			lines = append(lines, fmt.Sprintf("limits.memory: %s (what the pipeline needs, at most %d%% of the cgroup's %s)",
+				schema.HumanBytes(pl.MemoryLimit), lim.MemoryPercent, schema.HumanBytes(pl.CgroupMemory)))
+		default:
+			lines = append(lines, fmt.Sprintf("limits.memory: %s (what the pipeline needs; no cgroup memory limit)", schema.HumanBytes(pl.MemoryLimit)))
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	return "# On this machine, what is left to it (0: automatic) comes to:\n#   " + strings.Join(lines, "\n#   ") + "\n"
 }
 
 // limitMemory gives pull's Go runtime a soft memory limit a little above

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -10,7 +11,9 @@ import (
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
 
+	"github.com/logship/logship/configs"
 	"github.com/logship/logship/internal/config"
+	"github.com/logship/logship/internal/governor"
 	"github.com/logship/logship/internal/pipeline"
 	"github.com/logship/logship/internal/pipeline/pipelinetest"
 	"github.com/logship/logship/internal/sinks/dir"
@@ -145,4 +148,36 @@ func show(v any) string {
 		}
 	}
 	return b.String()
+}
+
+// TestValidatePrintMachineNote: the settings left at 0 (automatic) are
+// followed by what they come to on this machine, as YAML comments (the
+// config printed stays portable): compressors, cpus, the memory limit
+// from the cgroup's, the upload rate. A setting given is not annotated.
+func TestValidatePrintMachineNote(t *testing.T) {
+	cg := t.TempDir()
+	if err := os.WriteFile(filepath.Join(cg, "memory.max"), []byte("1073741824\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.ResolveDefault("", configs.Default(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOMEMLIMIT", "")
+	note := machineNote(cfg, governor.Cgroup{Root: cg, Self: []byte("0::/\n")})
+	for _, w := range []string{"# On this machine", "pipeline.compressors: ", "limits.cpus: ", "pipeline.upload_rate: unlimited",
+		"at most 25% of the cgroup's 1.0 GiB"} {
+		if !strings.Contains(note, w) {
+			t.Errorf("note lacks %q:\n%s", w, note)
+		}
+	}
+	for _, l := range strings.Split(strings.TrimSpace(note), "\n") {
+		if !strings.HasPrefix(l, "#") {
+			t.Errorf("not a comment: %q", l)
+		}
+	}
+	cfg.Pipeline.Compressors, cfg.Limits.CPUs, cfg.Limits.Memory, cfg.Pipeline.UploadRate = 1, 1, 64<<20, 1<<20
+	if note := machineNote(cfg, governor.Cgroup{Root: cg, Self: []byte("0::/\n")}); note != "" {
+		t.Errorf("all set, yet:\n%s", note)
+	}
 }

@@ -160,31 +160,54 @@ var (
 	mMaxProcs  = metrics.NewGauge(`logship_gomaxprocs`, nil)
 )
 
+// Resolved is what Apply decides, without doing it.
+type Resolved struct {
+	MemoryLimit  int64   // the Go soft memory limit (0 with FromEnv: GOMEMLIMIT's)
+	FromEnv      bool    // GOMEMLIMIT is set: the runtime's own
+	Procs        int     // GOMAXPROCS
+	SetProcs     bool    // from limits.cpus (GOMAXPROCS not set)
+	CgroupMemory int64   // the cgroup's memory limit, 0: none
+	CgroupCPU    float64 // the cgroup's CPU quota in cores, 0: none
+}
+
+// Plan is what Apply would set for cfg (defaults applied) in cgroup c.
+func Plan(c Cgroup, need int64, cfg Config) Resolved {
+	var r Resolved
+	r.Procs = runtime.GOMAXPROCS(0)
+	if cfg.CPUs > 0 && os.Getenv("GOMAXPROCS") == "" {
+		r.Procs, r.SetProcs = cfg.CPUs, true
+	}
+	if cg, ok := c.MemoryLimit(); ok {
+		r.CgroupMemory = cg
+	}
+	if cores, ok := c.CPUQuota(); ok {
+		r.CgroupCPU = cores
+	}
+	if os.Getenv("GOMEMLIMIT") != "" {
+		r.FromEnv = true
+		return r
+	}
+	r.MemoryLimit = Limit(need, r.CgroupMemory, float64(cfg.MemoryPercent)/100)
+	if cfg.Memory > 0 {
+		r.MemoryLimit = cfg.Memory.Int64()
+	}
+	return r
+}
+
 // Apply sets the soft memory limit (unless GOMEMLIMIT is set): cfg.Memory
 // when set, else need capped at cfg.MemoryPercent of the cgroup limit; and
 // GOMAXPROCS to cfg.CPUs when set (unless GOMAXPROCS is). It publishes the
 // metrics, logs what it decided and returns the memory limit in force.
 func Apply(c Cgroup, need int64, cfg Config, log *slog.Logger) int64 {
 	cfg.SetDefaults()
-	if cfg.CPUs > 0 && os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(cfg.CPUs)
+	pl := Plan(c, need, cfg)
+	if pl.SetProcs {
+		runtime.GOMAXPROCS(pl.Procs)
 	}
-	cg, hasCg := c.MemoryLimit()
-	if !hasCg {
-		cg = 0
-	}
-	cores, hasCPU := c.CPUQuota()
-	if !hasCPU {
-		cores = 0
-	}
-	var limit int64
-	if os.Getenv("GOMEMLIMIT") != "" {
+	cg, cores, limit := pl.CgroupMemory, pl.CgroupCPU, pl.MemoryLimit
+	if pl.FromEnv {
 		limit = debug.SetMemoryLimit(-1)
 	} else {
-		limit = Limit(need, cg, float64(cfg.MemoryPercent)/100)
-		if cfg.Memory > 0 {
-			limit = cfg.Memory.Int64()
-		}
 		debug.SetMemoryLimit(limit)
 	}
 	mMemLimit.Set(float64(limit))
