@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,7 +153,7 @@ func (l *lister) list(ctx context.Context) ([]*Chunk, error) {
 	listAll := func(prefix string) error {
 		l.listed = append(l.listed, prefix)
 		if err := l.a.List(ctx, prefix, add); err != nil {
-			return fmt.Errorf("listing %q: %w", prefix, err)
+			return fmt.Errorf("listing %s: %w", listed(prefix), err)
 		}
 		return nil
 	}
@@ -172,7 +173,7 @@ func (l *lister) list(ctx context.Context) ([]*Chunk, error) {
 		}
 		days, err := pl.ListPrefixes(ctx, r.prefix)
 		if err != nil {
-			return nil, fmt.Errorf("listing %q: %w", r.prefix, err)
+			return nil, fmt.Errorf("listing %s: %w", listed(r.prefix), err)
 		}
 		for _, d := range days {
 			day, err := time.Parse("2006-01-02", strings.TrimPrefix(path.Base(d), "dt="))
@@ -187,7 +188,7 @@ func (l *lister) list(ctx context.Context) ([]*Chunk, error) {
 			}
 			hours, err := pl.ListPrefixes(ctx, d)
 			if err != nil {
-				return nil, fmt.Errorf("listing %q: %w", d, err)
+				return nil, fmt.Errorf("listing %s: %w", listed(d), err)
 			}
 			for _, h := range hours {
 				hh, err := time.Parse("15", strings.TrimPrefix(path.Base(h), "hour="))
@@ -201,6 +202,15 @@ func (l *lister) list(ctx context.Context) ([]*Chunk, error) {
 		}
 	}
 	return out, nil
+}
+
+// listed names a prefix being listed, for an error: "" is the archive's
+// top.
+func listed(prefix string) string {
+	if prefix == "" {
+		return "the archive"
+	}
+	return strconv.Quote(prefix)
 }
 
 // classify turns a listed object into a chunk, or nil when it is refused,

@@ -216,7 +216,7 @@ func (s *Sink) classifyService(e *Error, se *sdk.ServiceError) error {
 		}
 	case "NoSuchBucket":
 		permanent = true
-		e.Fix = fmt.Sprintf("bucket %q does not exist at %s: check sink.bucket and sink.region", s.bucket, s.endpoint.Host)
+		e.Fix = fmt.Sprintf("bucket %q does not exist at %s: check the bucket name and the region (sink.bucket and sink.region; for ls, pull and cat, --from and --region)", s.bucket, s.endpoint.Host)
 	case "InvalidAccessKeyId":
 		permanent = true
 		e.Fix = fmt.Sprintf("the access key id %s (from %s) does not exist or is disabled: check %s", s.creds.maskedID, s.creds.name, s.creds.fixHint())
