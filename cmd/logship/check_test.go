@@ -229,7 +229,7 @@ func TestCheckDiagnoses(t *testing.T) {
 		{name: "unknown key id", sink: "  region: cn-hangzhou\n  endpoint: %s\n", id: "LTAI5tNoSuchKey00077", step: "auth",
 			want: []string{"InvalidAccessKeyId", "LTAI****0077 (from env) does not exist or is disabled"}},
 		{name: "missing bucket", sink: "  region: cn-hangzhou\n  endpoint: %s\n", srvOpts: osstest.Options{Buckets: []string{"other"}}, step: "bucket",
-			want: []string{"NoSuchBucket", "check sink.bucket and sink.region"}},
+			want: []string{"NoSuchBucket", "sink.bucket and sink.region"}},
 		{name: "write denied", sink: "  region: cn-hangzhou\n  endpoint: %s\n", step: "write",
 			setup: func(s *osstest.Server) { s.Inject(osstest.Fault{Op: "PutObject", Status: 403, Code: "AccessDenied"}) },
 			want:  []string{"lacks oss:PutObject on acs:oss:*:*:check-bucket/logs/*"}},

@@ -47,7 +47,7 @@ func TestOSSClassify(t *testing.T) {
 		}, permanent: true, code: "AccessDenied",
 			want: []string{"AccessDenied: the RAM policy of this key lacks oss:PutObject on acs:oss:*:*:logs-bucket/logs/*"}},
 		{name: "no such bucket", sinkCfg: func(c *Config) { c.Bucket = "no-such-bucket" }, permanent: true, code: "NoSuchBucket",
-			want: []string{`bucket "no-such-bucket" does not exist`, "check sink.bucket and sink.region"}},
+			want: []string{`bucket "no-such-bucket" does not exist`, "sink.bucket and sink.region"}},
 		{name: "unknown key id", id: "LTAI5tUnknownKey9999", permanent: true, code: "InvalidAccessKeyId",
 			want: []string{"LTAI****9999", "does not exist or is disabled"}},
 		{name: "wrong secret", sec: "wrong-secret-value", permanent: true, code: "SignatureDoesNotMatch",
