@@ -72,6 +72,9 @@ func ResolveDefault(path string, def []byte, environ, sets []string) (*Config, e
 	if vp, ok := AsProblems(c.Validate()); ok && !whole {
 		for _, p := range vp {
 			if !reported(ps, p.Path) {
+				if p.Origin == "" && path != "" {
+					p.Origin = path // a key the file lacks: the file is to blame
+				}
 				ps = append(ps, p)
 			}
 		}

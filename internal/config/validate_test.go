@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -188,5 +190,18 @@ func TestSetDefaults(t *testing.T) {
 	o.SetDefaults()
 	if o.Sink != again.Sink {
 		t.Error("SetDefaults is not idempotent")
+	}
+}
+
+// TestResolveNamesFileOfMissingKey: a key the file lacks is the file's
+// problem, and the message names it (there is no line to give).
+func TestResolveNamesFileOfMissingKey(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "logship.yaml")
+	if err := os.WriteFile(p, []byte("app: shop\nsink:\n  type: dir\n  path: /tmp/a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Resolve(p, nil, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), p+": sources: at least one source is needed") {
+		t.Fatalf("%v", err)
 	}
 }
