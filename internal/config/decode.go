@@ -133,8 +133,15 @@ func (d *decoder) syntax(err error, data []byte) {
 		msg = m[2]
 	}
 	lines := bytes.Split(data, []byte("\n"))
-	if strings.Contains(msg, "tab") || line > 0 && line <= len(lines) && bytes.HasPrefix(bytes.TrimLeft(lines[line-1], " "), []byte("\t")) {
+	switch {
+	case strings.Contains(msg, "tab") || line > 0 && line <= len(lines) && bytes.HasPrefix(bytes.TrimLeft(lines[line-1], " "), []byte("\t")):
 		msg += ": indent with spaces; YAML does not allow tabs"
+	case strings.HasPrefix(msg, "did not find expected key"):
+		// The parser names the line where the block began, not the one
+		// that broke it.
+		msg += " in the block that starts here: a line below it is indented differently from its neighbours"
+	case strings.HasPrefix(msg, "did not find expected ',' or"):
+		msg += ": a [ or { in the block that starts here is not closed"
 	}
 	d.add(line, "", "YAML syntax: %s", msg)
 }

@@ -85,6 +85,16 @@ func TestParseProblems(t *testing.T) {
 			want: []string{"t.yaml:3: YAML syntax: found character that cannot start any token: indent with spaces; YAML does not allow tabs"},
 		},
 		{
+			name: "indentation below a block's start",
+			yaml: "app: x\nsources:\n  - type: file\n    paths: [a]\n     bad: 1\nsink:\n  type: dir\n",
+			want: []string{"t.yaml:2: YAML syntax: did not find expected key in the block that starts here: a line below it is indented differently from its neighbours"},
+		},
+		{
+			name: "unclosed flow list",
+			yaml: "app: x\nsources:\n  - type: file\n    paths: [a\nsink:\n  type: dir\n",
+			want: []string{"t.yaml:3: YAML syntax: did not find expected ',' or ']': a [ or { in the block that starts here is not closed"},
+		},
+		{
 			name: "syntax error",
 			yaml: "app: a\nsources: [\n",
 			want: []string{"t.yaml:2: YAML syntax: did not find expected node content"},
