@@ -90,6 +90,16 @@ func runAgent(ctx context.Context, o *agentOptions) error {
 
 // serveMetrics serves /metrics on metrics_addr, when set, until the
 // returned stop is called.
+// writeMetrics serves the metrics in Prometheus' text format, with their
+// # TYPE lines (without them Prometheus takes every series as untyped),
+// and the Go runtime's and the process's.
+func writeMetrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	metrics.WritePrometheus(w, true)
+}
+
+func init() { metrics.ExposeMetadata(true) }
+
 func serveMetrics(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
 	if cfg.MetricsAddr == "" {
 		return func() {}, nil
@@ -99,7 +109,7 @@ func serveMetrics(cfg *config.Config, log *slog.Logger) (stop func(), err error)
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) { metrics.WritePrometheus(w, true) })
+	mux.HandleFunc("/metrics", writeMetrics)
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
 	log.Info("metrics listening", "addr", ln.Addr().String())

@@ -1,0 +1,27 @@
+package main
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// TestMetricsHaveTypes: /metrics has a # TYPE line for every family
+// (Prometheus takes a series without one as untyped), and the README's
+// families are served.
+func TestMetricsHaveTypes(t *testing.T) {
+	metrics.GetOrCreateCounter(`logship_test_things_total{source="x"}`).Inc()
+	rec := httptest.NewRecorder()
+	writeMetrics(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, w := range []string{"# TYPE logship_test_things_total counter", "# TYPE go_goroutines gauge", "# TYPE logship_pipeline_chunks_total counter"} {
+		if !strings.Contains(body, w) {
+			t.Errorf("no %q in:\n%s", w, body[:min(len(body), 2000)])
+		}
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("Content-Type %q", ct)
+	}
+}
