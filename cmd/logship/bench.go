@@ -97,9 +97,9 @@ repeated lines compress far better than real logs).`,
 
 // benchReport is what bench prints with --json.
 type benchReport struct {
-	Data    string      `json:"data"`
-	Files   int         `json:"files"`
-	Bytes   int64       `json:"raw_bytes"`
+	Data    string      `json:"data,omitempty"`
+	Files   int         `json:"files,omitempty"`
+	Bytes   int64       `json:"raw_bytes,omitempty"`
 	Runs    []figure    `json:"runs,omitempty"`
 	Medians []figure    `json:"medians,omitempty"`
 	Idle    *idleFigure `json:"idle,omitempty"`
@@ -112,6 +112,9 @@ func (f *benchFlags) run(ctx context.Context, w io.Writer) error {
 	}
 	if err != nil {
 		return usageErr(fmt.Errorf("--size: %w", err))
+	}
+	if f.rounds < 1 || f.files < 1 || f.idle && (f.idleFiles < 1 || f.idleFor <= 0) {
+		return usageErr(fmt.Errorf("--rounds, --files and --idle-files must be at least 1, --idle-for above 0 (got %d, %d, %d, %s)", f.rounds, f.files, f.idleFiles, f.idleFor))
 	}
 	if f.pull && !slices.Contains(f.sinks, "osstest") {
 		f.sinks = append(f.sinks, "osstest")
@@ -224,6 +227,7 @@ func (f *benchFlags) print(w io.Writer, rep benchReport) error {
 	}
 	e := json.NewEncoder(w)
 	e.SetIndent("", "  ")
+	e.SetEscapeHTML(false) // "agent -> dir", not "agent -\u003e dir"
 	return e.Encode(rep)
 }
 
@@ -236,8 +240,11 @@ func (f figure) line() string {
 	if f.ThroughputVsCLI > 0 {
 		s += fmt.Sprintf("  | vs CLI: %.2fx throughput, %.2fx CPU", f.ThroughputVsCLI, f.CPUVsCLI)
 	}
-	if f.SpeedupVsNaive > 0 {
+	switch {
+	case f.SpeedupVsNaive >= 1:
 		s += fmt.Sprintf("  | %.2fx faster than naive", f.SpeedupVsNaive)
+	case f.SpeedupVsNaive > 0:
+		s += fmt.Sprintf("  | %.2fx slower than naive", 1/f.SpeedupVsNaive)
 	}
 	return s
 }

@@ -23,6 +23,9 @@ func TestBenchJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
+	if strings.Contains(stdout, `\u003e`) {
+		t.Error("names escaped for HTML: agent -\\u003e dir")
+	}
 	if rep.Files != 3 || rep.Bytes < 8<<20 || !strings.Contains(rep.Data, "Java") {
 		t.Fatalf("data: %+v", rep)
 	}
@@ -52,6 +55,29 @@ func TestBenchJSON(t *testing.T) {
 	}
 	if len(rep.Medians) != len(want) {
 		t.Errorf("medians: %+v", rep.Medians)
+	}
+}
+
+// TestBenchRefusesNothingToMeasure: rounds, files or idle files below 1
+// are usage errors (--rounds 0 generated the data and measured nothing).
+func TestBenchRefusesNothingToMeasure(t *testing.T) {
+	for _, args := range [][]string{{"--rounds", "0"}, {"--rounds", "-1"}, {"--files", "0"}, {"--idle", "--idle-files", "0"}} {
+		_, stderr, code := runLogship(t, nil, append([]string{"bench", "--size", "1MiB"}, args...)...)
+		if code != exitUsage || !strings.Contains(stderr, "must be at least 1") {
+			t.Errorf("%v: exit %d\n%s", args, code, stderr)
+		}
+	}
+}
+
+// TestBenchSlowerThanNaive: a pull slower than the naive way says so.
+func TestBenchSlowerThanNaive(t *testing.T) {
+	f := figure{Name: "pull <- osstest", SpeedupVsNaive: 0.5}
+	if l := f.line(); !strings.Contains(l, "2.00x slower than naive") {
+		t.Error(l)
+	}
+	f.SpeedupVsNaive = 1.25
+	if l := f.line(); !strings.Contains(l, "1.25x faster than naive") {
+		t.Error(l)
 	}
 }
 
