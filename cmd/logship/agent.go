@@ -106,7 +106,7 @@ func serveMetrics(cfg *config.Config, log *slog.Logger) (stop func(), err error)
 	}
 	ln, err := net.Listen("tcp", cfg.MetricsAddr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("metrics_addr: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", writeMetrics)

@@ -57,6 +57,11 @@ Log timestamps without a zone are read in the zone guessed per file from
 the ingest times pull recorded (the agent reads a line seconds after it
 is written), else UTC; --tz sets it.
 
+Exit codes: 0 the report was made (what went wrong in the logs is what it
+tells, not an error of its own); 1 reading, pulling or writing failed; 2
+usage error, a folder that is neither pull's nor there (an archive given
+as the folder: use --from).
+
 ` + selectHelp,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

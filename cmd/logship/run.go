@@ -93,7 +93,9 @@ const (
 func newRunCmd() *cobra.Command {
 	var cf configFlags
 	c := &cobra.Command{
-		Use:   "run [-c FILE] -- CMD [ARGS...]",
+		Use:   "run [flags] -- CMD [ARGS...]",
+		// Flags come before "--": everything after it is CMD's.
+		DisableFlagsInUseLine: true,
 		Short: "Run a command as a child and archive its output, crash files and exit (a container entrypoint)",
 		Long: `Start CMD as a child, with the agent beside it in the same process:
 

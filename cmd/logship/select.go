@@ -63,7 +63,7 @@ func (f *selectFlags) add(c *cobra.Command) {
 	fl.StringVar(&f.from, "from", "", "archive: a folder or oss://BUCKET/PREFIX (default $LOGSHIP_FROM)")
 	fl.StringVar(&f.app, "app", "", "app name or pattern")
 	fl.StringVar(&f.host, "host", "", "host name or pattern")
-	fl.StringVar(&f.source, "source", "", "source kind or pattern: file, kmsg, crash, snapshot")
+	fl.StringVar(&f.source, "source", "", "source kind or pattern: file, kmsg, crash, snapshot, stdout (logship run's output), event")
 	fl.StringVar(&f.path, "path", "", "glob over the original path (e.g. '*.log', '/home/admin/logs/**')")
 	fl.StringVar(&f.since, "since", "", "from this time: a duration before now (2h) or a timestamp")
 	fl.StringVar(&f.until, "until", "", "up to this time: a duration before now (30m) or a timestamp")

@@ -93,6 +93,8 @@ func runRemote(cmd *cobra.Command, f *remoteFlags, cf *configFlags, note string,
 		errs = append(errs, errors.New("--remote needs --app"))
 	case f.allHosts == (host != ""):
 		errs = append(errs, errors.New("--remote needs exactly one of --host HOST and --all-hosts"))
+	case f.expect != 0 && !f.allHosts:
+		errs = append(errs, errors.New("--expect N is for --all-hosts (how many hosts to wait for)"))
 	}
 	if f.allHosts {
 		host = control.AllHosts

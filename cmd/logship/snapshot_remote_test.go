@@ -309,3 +309,21 @@ func TestRemoteSnapshotRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteSnapshotUsage: flags that cannot work together are usage
+// errors, before anything is written to the bucket.
+func TestRemoteSnapshotUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--host", "h1", "--expect", "2"}, "--expect N is for --all-hosts"},
+		{[]string{"--host", "h1", "--all-hosts"}, "exactly one of --host HOST and --all-hosts"},
+	} {
+		args := append([]string{"snapshot", "--remote", "--from", "oss://" + remoteBucket + "/logs", "--region", "cn-hangzhou", "--app", "shop"}, tc.args...)
+		_, stderr, code := runLogship(t, remoteEnv(), args...)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d\n%s", tc.args, code, stderr)
+		}
+	}
+}
