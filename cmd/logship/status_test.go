@@ -48,7 +48,9 @@ func TestStatus(t *testing.T) {
 	var code int
 	a.waitFor(t, 20*time.Second, "status to show the file archived", func() bool {
 		r, code = status(t, cfg, nil)
-		return len(r.Streams) == 1 && r.Streams[0].Archived == size
+		// The status file is written after the checkpoint, in the same
+		// tick: wait for both.
+		return len(r.Streams) == 1 && r.Streams[0].Archived == size && !r.Status.LastUpload.IsZero()
 	})
 	s := r.Streams[0]
 	if code != 0 || !r.Running || r.Status.PID != a.cmd.Process.Pid || !s.Found || s.Size != size || s.LagBytes != 0 || s.Path != app ||

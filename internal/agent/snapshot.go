@@ -24,7 +24,7 @@ func SnapshotOptions(cfg *config.Config, sink sinks.Sink, version string, log *s
 			o.Crash = append(o.Crash, snapshot.Globs{Paths: s.Crash.Paths, Exclude: s.Crash.Exclude})
 		}
 	}
-	o.Secrets = []string{cfg.Sink.OSS.AccessKeyID, cfg.Sink.OSS.AccessKeySecret.Reveal()}
+	o.Secrets = []string{cfg.Sink.OSS.AccessKeyID.Reveal(), cfg.Sink.OSS.AccessKeySecret.Reveal()}
 	if sink != nil {
 		o.Uploader = &snapshot.SinkUploader{Sink: sink, Prefix: cfg.Sink.Prefix, App: cfg.App, Host: cfg.Host,
 			Retry: pipeline.Retry{Permanent: cfg.Pipeline.RetryRefused.Std()}, Log: log}

@@ -71,3 +71,26 @@ func TestSecretNeverPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyIDMasked: the access key id is read whole and shown masked
+// ("LTAI****0042"), as check and the agent's log show it.
+func TestKeyIDMasked(t *testing.T) {
+	doc := "app: shop\nsources: [{type: file, paths: [a]}]\nsink:\n  type: oss\n  bucket: my-logs\n  region: cn-hangzhou\n" +
+		"  access_key_id: LTAI5tAbcdefgh0042\n  access_key_secret: s3cr3t-value\n"
+	c, err := Parse([]byte(doc), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sink.OSS.AccessKeyID.Reveal() != "LTAI5tAbcdefgh0042" {
+		t.Fatalf("read %q", c.Sink.OSS.AccessKeyID.Reveal())
+	}
+	y, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{string(y), fmt.Sprintf("%v %+v %#v", c.Sink.OSS, c.Sink.OSS, c.Sink.OSS)} {
+		if strings.Contains(s, "LTAI5tAbcdefgh0042") || !strings.Contains(s, "LTAI****0042") {
+			t.Errorf("key id not masked:\n%s", s)
+		}
+	}
+}

@@ -122,6 +122,31 @@ func (s *Size) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// KeyID is an access key id: not a secret, but printed masked as `logship
+// check` and the agent's log show it ("LTAI****0042": enough to tell keys
+// apart), and masked in snapshot bundles. Reveal returns the value.
+type KeyID string
+
+// Reveal returns the key id.
+func (k KeyID) Reveal() string { return string(k) }
+
+func (k KeyID) String() string { return MaskID(string(k)) }
+
+// GoString masks the id in %#v too.
+func (k KeyID) GoString() string { return k.String() }
+
+// MarshalText masks the id for encoders (validate --print).
+func (k KeyID) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// MaskID shows the first and last four characters of an id, and stars
+// for an id of eight or fewer.
+func MaskID(id string) string {
+	if len(id) <= 8 {
+		return strings.Repeat("*", len(id))
+	}
+	return id[:4] + "****" + id[len(id)-4:]
+}
+
 // Secret is a string that never prints: %v, %s, JSON and YAML output all
 // show "[redacted]". Reveal returns the value for the one place that needs it.
 type Secret string

@@ -19,7 +19,7 @@ type Config struct {
 	StorageClass    string          `yaml:"storage_class"`     // Standard|IA|Archive|ColdArchive|DeepColdArchive; default Standard
 	SSE             string          `yaml:"sse"`               // ""|AES256|KMS
 	SSEKeyID        string          `yaml:"sse_key_id"`        // KMS key id
-	AccessKeyID     string          `yaml:"access_key_id"`     // prefer env OSS_ACCESS_KEY_ID
+	AccessKeyID     schema.KeyID    `yaml:"access_key_id"`     // prefer env OSS_ACCESS_KEY_ID
 	AccessKeySecret schema.Secret   `yaml:"access_key_secret"` // prefer env OSS_ACCESS_KEY_SECRET
 	Concurrency     int             `yaml:"concurrency"`       // parallel uploads; default 4
 	PartSize        schema.Size     `yaml:"part_size"`         // multipart part size; default 8MiB

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
+
+	"github.com/logship/logship/internal/schema"
 )
 
 // The credentials chain: the first source that works is used for the life
@@ -86,12 +88,7 @@ func inFile(f string) string {
 }
 
 // maskID shows enough of an access key id to recognise it: LTAI****wxyz.
-func maskID(id string) string {
-	if len(id) <= 8 {
-		return strings.Repeat("*", len(id))
-	}
-	return id[:4] + "****" + id[len(id)-4:]
-}
+func maskID(id string) string { return schema.MaskID(id) }
 
 func chooseCredentials(ctx context.Context, c Config, o *options, log *slog.Logger) (*chosenCreds, error) {
 	if o.creds != nil {
@@ -119,7 +116,7 @@ func chooseCredentials(ctx context.Context, c Config, o *options, log *slog.Logg
 
 	if c.AccessKeyID != "" && c.AccessKeySecret != "" {
 		warnReadable(log, o.configFile, "the config file holds the access key secret and others can read it: chmod 600 it, or move the key to OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET")
-		return static("config", o.configFile, c.AccessKeyID, c.AccessKeySecret.Reveal(), ""), nil
+		return static("config", o.configFile, c.AccessKeyID.Reveal(), c.AccessKeySecret.Reveal(), ""), nil
 	}
 	tried = append(tried, "config")
 
