@@ -35,8 +35,11 @@ func Args(args []string) []string {
 	for i, a := range args {
 		out[i] = a
 		if hideNext {
-			out[i], hideNext = Redacted, false
-			continue
+			hideNext = false
+			if !strings.HasPrefix(a, "-") { // another flag is no value: it is looked at in turn
+				out[i] = Redacted
+				continue
+			}
 		}
 		name, _, ok := strings.Cut(a, "=")
 		switch {

@@ -29,6 +29,12 @@ func TestArgsFlagWithSeparateValue(t *testing.T) {
 	if want := "app --db-password [redacted] --port 8080 MonkeyMain"; got != want {
 		t.Fatalf("%q, want %q", got, want)
 	}
+	// A flag named like a secret before another one: the other is no
+	// value, and is looked at in turn.
+	got = strings.Join(Args([]string{"app", "--enable-auth", "--db-password", "hunter2", "-javaagent:/opt/keycloak.jar", "-jar", "app.jar"}), " ")
+	if want := "app --enable-auth --db-password [redacted] -javaagent:/opt/keycloak.jar -jar app.jar"; got != want {
+		t.Fatalf("%q, want %q", got, want)
+	}
 	// A flag at the end hides nothing past it.
 	if got := Args([]string{"--token"}); len(got) != 1 || got[0] != "--token" {
 		t.Fatalf("%q", got)
