@@ -88,8 +88,6 @@ func runAgent(ctx context.Context, o *agentOptions) error {
 	return nil
 }
 
-// serveMetrics serves /metrics on metrics_addr, when set, until the
-// returned stop is called.
 // writeMetrics serves the metrics in Prometheus' text format, with their
 // # TYPE lines (without them Prometheus takes every series as untyped),
 // and the Go runtime's and the process's.
@@ -100,6 +98,8 @@ func writeMetrics(w http.ResponseWriter, _ *http.Request) {
 
 func init() { metrics.ExposeMetadata(true) }
 
+// serveMetrics serves /metrics on metrics_addr, when set, until the
+// returned stop is called.
 func serveMetrics(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
 	if cfg.MetricsAddr == "" {
 		return func() {}, nil

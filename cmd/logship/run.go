@@ -131,7 +131,9 @@ LOGSHIP_SINK_REGION (credentials: OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET).`,
 			setMemoryLimit(cfg, log)
 			stopMetrics, err := serveMetrics(cfg, log)
 			if err != nil {
-				return err
+				// Never the reason the app does not start.
+				log.Error("run: no metrics; the command starts anyway", "err", err)
+				stopMetrics = func() {}
 			}
 			defer stopMetrics()
 			for i, s := range cfg.Sources {

@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -626,5 +627,22 @@ func TestRunAgentFailureSaidAtOnce(t *testing.T) {
 	}
 	if n := strings.Count(p.log.String(), "archiving agent"); n != 1 {
 		t.Fatalf("the agent's failure logged %d times\n%s", n, tail(p.log.String(), 3000))
+	}
+}
+
+// TestRunMetricsAddrTaken: a metrics_addr in use does not keep the
+// command from running (it exited 1 before starting it).
+func TestRunMetricsAddrTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	root := t.TempDir()
+	cfg := runConfig(t, root, "")
+	out := &syncBuffer{}
+	p := startLogship(t, agentOpts{stdout: out, env: []string{"LOGSHIP_METRICS_ADDR=" + ln.Addr().String()}}, "run", "-c", cfg, "--", "sh", "-c", "echo ran; exit 5")
+	if code := runExit(t, p, 30*time.Second); code != 5 || !strings.Contains(out.String(), "ran") || !strings.Contains(p.log.String(), "metrics_addr") {
+		t.Fatalf("exit %d, want the command's 5\nstdout: %s\nlog: %s", code, out.String(), tail(p.log.String(), 2000))
 	}
 }
