@@ -164,3 +164,14 @@ func closedAddr(t *testing.T) string {
 	l.Close()
 	return addr
 }
+
+// TestRemoteRegionFromBucketFails: snapshot --remote gives the same
+// answer as ls when the bucket cannot say its region: exit 1, not 2.
+func TestRemoteRegionFromBucketFails(t *testing.T) {
+	srv := e2eServer(t)
+	env := []string{"OSS_ACCESS_KEY_ID=" + e2eAK, "OSS_ACCESS_KEY_SECRET=not-the-secret", "HOME=" + t.TempDir()}
+	_, stderr, code := runLogship(t, env, "snapshot", "--remote", "--from", "oss://"+e2eBucket+"/logs", "--endpoint", srv.Endpoint(), "--app", "shop", "--host", "h1", "--wait", "1s")
+	if code != exitFailure || !strings.Contains(stderr, "SignatureDoesNotMatch") {
+		t.Fatalf("exit %d, want %d\n%s", code, exitFailure, stderr)
+	}
+}

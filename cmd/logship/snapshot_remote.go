@@ -130,6 +130,10 @@ func runRemote(cmd *cobra.Command, f *remoteFlags, cf *configFlags, note string,
 	// Keys are whole (the location's prefix is part of each control key),
 	// and the client writes as well as reads.
 	s, loc, err := open.URL(ctx, from, oo)
+	var re *open.RuntimeError
+	if errors.As(err, &re) { // the bucket or the network said no: exit 1
+		return err
+	}
 	if err != nil {
 		return usageErr(err)
 	}

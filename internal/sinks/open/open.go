@@ -198,8 +198,12 @@ func openOSS(ctx context.Context, loc Location, r Reader) (sinks.Sink, error) {
 	if err != nil {
 		var re *osssink.RegionError
 		if errors.As(err, &re) && re.Asked {
-			return nil, &RuntimeError{Err: fmt.Errorf("%s: the bucket did not say its region at %s: %s (check the bucket name, the credentials and the endpoint; or give --region, e.g. cn-hangzhou)",
-				loc, oc.Endpoint, strings.Join(re.Tried[len(re.Tried)-askedCount(re):], "; "))}
+			at := ""
+			if oc.Endpoint != "" {
+				at = " at " + oc.Endpoint
+			}
+			return nil, &RuntimeError{Msg: fmt.Sprintf("%s: the bucket did not say its region%s: %s (check the bucket name, the credentials and the endpoint; or give --region, e.g. cn-hangzhou)",
+				loc, at, strings.Join(re.Tried[len(re.Tried)-askedCount(re):], "; ")), Err: err}
 		}
 		if errors.As(err, &re) {
 			return nil, fmt.Errorf("%s: --region is required (e.g. cn-hangzhou), or --endpoint; tried %s", loc, strings.Join(re.Tried, ", "))
@@ -211,9 +215,12 @@ func openOSS(ctx context.Context, loc Location, r Reader) (sinks.Sink, error) {
 
 // RuntimeError is a failure to open an archive that is no usage error: the
 // options were complete, and the bucket or the network answered no.
-type RuntimeError struct{ Err error }
+type RuntimeError struct {
+	Msg string // what to tell the user
+	Err error  // the cause, for errors.Is and errors.As
+}
 
-func (e *RuntimeError) Error() string { return e.Err.Error() }
+func (e *RuntimeError) Error() string { return e.Msg }
 func (e *RuntimeError) Unwrap() error { return e.Err }
 
 // askedCount is how many of a RegionError's attempts asked the bucket
