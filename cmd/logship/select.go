@@ -34,7 +34,8 @@ type selectFlags struct {
 const selectHelp = `Where from: --from DIR (a folder written by the dir sink, copied with
 ossutil cp -r, or downloaded object by object: the headers inside the
 chunks are enough) or --from oss://BUCKET/PREFIX; default $LOGSHIP_FROM,
-else the oss sink of the agent config given with -c.
+else the oss sink of the agent config given with -c, else that of
+$LOGSHIP_CONFIG (in the container: the agent's own).
 
 OSS: --region (cn-hangzhou), or --endpoint (a host name or URL); the
 public endpoint oss-REGION.aliyuncs.com unless --internal (the VPC endpoint,
@@ -101,21 +102,13 @@ func (f *selectFlags) resolve(ctx context.Context, stderr io.Writer) (retrieve.S
 	if from == "" {
 		from = os.Getenv(config.EnvFrom)
 	}
-	// The agent's config (-c, else $LOGSHIP_CONFIG, as every command in
-	// the container reads it) gives the archive and its access.
-	path, flag := f.config, "-c"
-	if path == "" {
-		path, flag = os.Getenv(config.EnvConfig), "$"+config.EnvConfig
-	}
-	if path != "" {
-		cfg, err := config.Load(path)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", flag, err))
-		} else {
-			oo.Sink, oo.ConfigFile = cfg.Sink.OSSConfig(), path
-			if from == "" && cfg.Sink.Type == config.SinkOSS && cfg.Sink.OSS.Bucket != "" {
-				from = "oss://" + cfg.Sink.OSS.Bucket + "/" + strings.Trim(cfg.Sink.Prefix, "/")
-			}
+	cfg, path, err := readerConfig(f.config, from)
+	if err != nil {
+		errs = append(errs, err)
+	} else if cfg != nil {
+		oo.Sink, oo.ConfigFile = cfg.Sink.OSSConfig(), path
+		if from == "" && cfg.Sink.Type == config.SinkOSS && cfg.Sink.OSS.Bucket != "" {
+			from = "oss://" + cfg.Sink.OSS.Bucket + "/" + strings.Trim(cfg.Sink.Prefix, "/")
 		}
 	}
 	if from == "" {
@@ -140,4 +133,29 @@ func closeArchive(a retrieve.Store) {
 	if c, ok := a.(io.Closer); ok {
 		c.Close()
 	}
+}
+
+// readerConfig reads the agent config a reader of the archive takes its
+// bucket, prefix, region, endpoint and keys from: -c FILE; or, only when
+// no archive is named (no --from, no $LOGSHIP_FROM), $LOGSHIP_CONFIG, as
+// every command in the container reads it (on a laptop whose variable
+// names a local agent's config, reading another archive is not changed
+// by it). The LOGSHIP_* environment applies over the file, as for the
+// agent. No file: nil.
+func readerConfig(flagPath, from string) (*config.Config, string, error) {
+	path, label := flagPath, "-c"
+	if path == "" && from == "" {
+		path, label = os.Getenv(config.EnvConfig), "$"+config.EnvConfig
+	}
+	if path == "" {
+		return nil, "", nil
+	}
+	cfg, err := config.Load(path)
+	if err == nil {
+		err = cfg.ApplyEnv(os.Environ())
+	}
+	if err != nil {
+		return nil, path, fmt.Errorf("%s: %w", label, err)
+	}
+	return cfg, path, nil
 }

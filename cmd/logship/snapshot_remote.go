@@ -54,7 +54,7 @@ host asked did not answer in time, 3 when one answered with an error.`
 func (f *remoteFlags) add(c *cobra.Command) {
 	fl := c.Flags()
 	fl.BoolVar(&f.remote, "remote", false, "ask running agents through the bucket instead of snapshotting this container")
-	fl.StringVar(&f.from, "from", "", "--remote: the archive, oss://BUCKET/PREFIX or a folder (default $LOGSHIP_FROM, else the sink of -c)")
+	fl.StringVar(&f.from, "from", "", "--remote: the archive, oss://BUCKET/PREFIX or a folder (default $LOGSHIP_FROM, else the sink of -c, else of $LOGSHIP_CONFIG)")
 	fl.BoolVar(&f.allHosts, "all-hosts", false, "--remote: ask every agent of --app")
 	fl.IntVar(&f.expect, "expect", 0, "--remote --all-hosts: stop waiting once this many hosts answered")
 	fl.DurationVar(&f.wait, "wait", 2*time.Minute, "--remote: how long to wait for the answers")
@@ -71,18 +71,15 @@ func (f *remoteFlags) add(c *cobra.Command) {
 // runRemote is logship snapshot --remote.
 func runRemote(cmd *cobra.Command, f *remoteFlags, cf *configFlags, note string, heap bool, out string) error {
 	var errs []error
-	// The agent's config (-c, else $LOGSHIP_CONFIG) gives the archive and
-	// the app, as it does to every command in the container.
-	var cfg *config.Config
-	path := cf.path
-	if path == "" {
-		path = os.Getenv(config.EnvConfig)
+	// The agent's config (-c; or, with no archive named, $LOGSHIP_CONFIG)
+	// gives the archive and the app, as to every command in the container.
+	from := f.from
+	if from == "" {
+		from = os.Getenv(config.EnvFrom)
 	}
-	if path != "" {
-		var err error
-		if cfg, err = config.Load(path); err != nil {
-			errs = append(errs, fmt.Errorf("-c: %w", err))
-		}
+	cfg, path, err := readerConfig(cf.path, from)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	app, host := cf.app, cf.host
 	if app == "" && cfg != nil {
@@ -109,10 +106,6 @@ func runRemote(cmd *cobra.Command, f *remoteFlags, cf *configFlags, note string,
 		errs = append(errs, fmt.Errorf("--progress %q: use auto, bar, plain or none", f.progress))
 	}
 	oo := open.Reader{Region: f.region, Endpoint: f.endpoint, Internal: f.internal, Parallel: 4, Log: newLogger(cmd.ErrOrStderr(), "warn", "text")}
-	from := f.from
-	if from == "" {
-		from = os.Getenv(config.EnvFrom)
-	}
 	if cfg != nil {
 		oo.Sink, oo.ConfigFile = cfg.Sink.OSSConfig(), path
 		if from == "" && cfg.Sink.Type == config.SinkOSS && cfg.Sink.OSS.Bucket != "" {

@@ -327,3 +327,25 @@ func TestRemoteSnapshotUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderConfigFromEnv: $LOGSHIP_CONFIG gives the archive only when
+// none is named (a laptop whose variable names a local agent's config
+// reads other archives as before, even when that file is gone), and the
+// LOGSHIP_* environment applies over it, as for the agent.
+func TestReaderConfigFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	p := writeConfig(t, dir, "app: shop\nsources: [{type: kmsg}]\nsink:\n  type: oss\n  bucket: my-logs\n  region: cn-hangzhou\n  prefix: logs/\n")
+	t.Setenv("LOGSHIP_CONFIG", p)
+	t.Setenv("LOGSHIP_SINK_BUCKET", "prod-logs")
+	cfg, _, err := readerConfig("", "")
+	if err != nil || cfg == nil || cfg.Sink.OSS.Bucket != "prod-logs" || cfg.App != "shop" {
+		t.Fatalf("no archive named: %v %+v", err, cfg)
+	}
+	t.Setenv("LOGSHIP_CONFIG", filepath.Join(dir, "gone.yaml"))
+	if cfg, _, err := readerConfig("", "/some/archive"); err != nil || cfg != nil {
+		t.Fatalf("an archive named: %v %+v", err, cfg)
+	}
+	if _, _, err := readerConfig("", ""); err == nil || !strings.Contains(err.Error(), "$LOGSHIP_CONFIG") {
+		t.Fatalf("a missing file, no archive named: %v", err)
+	}
+}
