@@ -56,6 +56,9 @@ not list: retried at every scan, shown until read again).`,
 			if err != nil {
 				return err
 			}
+			if r.StateDir != cfg.Pipeline.StateDir {
+				fmt.Fprintf(cmd.ErrOrStderr(), "logship: no agent state in %s (the default config's): showing logship run's, in %s\n", cfg.Pipeline.StateDir, r.StateDir)
+			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				e := json.NewEncoder(out)

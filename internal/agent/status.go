@@ -125,6 +125,9 @@ func Status(cfg *config.Config, now time.Time, maxLag time.Duration) (Report, er
 		r.Artifacts = append(r.Artifacts, ArtifactState{ID: id, Path: pr.Path, State: "uploading", Size: pr.Size, Parts: pr.Parts, PartsDone: pr.PartsDone, Updated: pr.Updated})
 	}
 	for _, path := range slices.Sorted(maps.Keys(r.Status.Unreadable)) {
+		if !r.Running {
+			break // a stopped agent's may be solved since: the next run says
+		}
 		u := r.Status.Unreadable[path]
 		r.Problems = append(r.Problems, fmt.Sprintf("%s: %s (%s source, since %s): %s", path, u.Msg, u.Source, u.Since.Format(time.RFC3339), u.Error))
 	}

@@ -88,6 +88,7 @@ func (t *tailer) read(ctx context.Context, f *file, now time.Time) (int, error) 
 			t.logOnce(f.path, "cannot read file", err)
 			return shipped, nil
 		}
+		t.clearLog(f.path) // read again after an error: solved
 		budget -= n
 		data := buf[:n]
 		cut, split := 0, false
