@@ -138,10 +138,12 @@ func (d *decoder) syntax(err error, data []byte) {
 		msg += ": indent with spaces; YAML does not allow tabs"
 	case strings.HasPrefix(msg, "did not find expected key"):
 		// The parser names the line where the block began, not the one
-		// that broke it.
+		// that broke it, and counts it from 0.
+		line++
 		msg += " in the block that starts here: a line below it is indented differently from its neighbours"
 	case strings.HasPrefix(msg, "did not find expected ',' or"):
-		msg += ": a [ or { in the block that starts here is not closed"
+		line++ // counted from 0, as above
+		msg += ": a [ or { opened on this line is not closed"
 	}
 	d.add(line, "", "YAML syntax: %s", msg)
 }

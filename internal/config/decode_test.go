@@ -87,12 +87,17 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "indentation below a block's start",
 			yaml: "app: x\nsources:\n  - type: file\n    paths: [a]\n     bad: 1\nsink:\n  type: dir\n",
-			want: []string{"t.yaml:2: YAML syntax: did not find expected key in the block that starts here: a line below it is indented differently from its neighbours"},
+			want: []string{"t.yaml:3: YAML syntax: did not find expected key in the block that starts here: a line below it is indented differently from its neighbours"},
 		},
 		{
 			name: "unclosed flow list",
 			yaml: "app: x\nsources:\n  - type: file\n    paths: [a\nsink:\n  type: dir\n",
-			want: []string{"t.yaml:3: YAML syntax: did not find expected ',' or ']': a [ or { in the block that starts here is not closed"},
+			want: []string{"t.yaml:4: YAML syntax: did not find expected ',' or ']': a [ or { opened on this line is not closed"},
+		},
+		{
+			name: "unclosed flow list, top level",
+			yaml: "app: x\nsources: [{type: file, paths: [a]}\nsink:\n  type: dir\n",
+			want: []string{"t.yaml:2: YAML syntax: did not find expected ',' or ']': a [ or { opened on this line is not closed"},
 		},
 		{
 			name: "syntax error",
