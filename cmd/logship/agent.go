@@ -147,13 +147,19 @@ func machineNote(cfg *config.Config, cg governor.Cgroup) string {
 	if cfg.Pipeline.UploadRate <= 0 {
 		lines = append(lines, "pipeline.upload_rate: unlimited")
 	}
-	if lim.CPUs <= 0 {
+	switch env := os.Getenv("GOMAXPROCS"); {
+	case env != "":
+		lines = append(lines, "limits.cpus: "+env+", from $GOMAXPROCS (which wins over the config)")
+	case lim.CPUs <= 0:
 		lines = append(lines, fmt.Sprintf("limits.cpus: %d (GOMAXPROCS: the CPUs of this machine, or of the cgroup's quota)", pl.Procs))
 	}
-	if lim.Memory <= 0 {
+	switch env := os.Getenv("GOMEMLIMIT"); {
+	case env == "off":
+		lines = append(lines, "limits.memory: no limit ($GOMEMLIMIT=off, which wins over the config)")
+	case env != "":
+		lines = append(lines, "limits.memory: "+env+", from $GOMEMLIMIT (which wins over the config)")
+	case lim.Memory <= 0:
 		switch {
-		case pl.FromEnv:
-			lines = append(lines, "limits.memory: GOMEMLIMIT's "+os.Getenv("GOMEMLIMIT"))
 		case pl.CgroupMemory > 0:
 			lines = append(lines, fmt.Sprintf("limits.memory: %s (what the pipeline needs, at most %d%% of the cgroup's %s)",
 				schema.HumanBytes(pl.MemoryLimit), lim.MemoryPercent, schema.HumanBytes(pl.CgroupMemory)))

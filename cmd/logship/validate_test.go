@@ -180,4 +180,13 @@ func TestValidatePrintMachineNote(t *testing.T) {
 	if note := machineNote(cfg, governor.Cgroup{Root: cg, Self: []byte("0::/\n")}); note != "" {
 		t.Errorf("all set, yet:\n%s", note)
 	}
+	// The Go runtime's variables win over the config: said even then.
+	t.Setenv("GOMEMLIMIT", "off")
+	t.Setenv("GOMAXPROCS", "1")
+	note = machineNote(cfg, governor.Cgroup{Root: cg, Self: []byte("0::/\n")})
+	for _, w := range []string{"limits.memory: no limit ($GOMEMLIMIT=off", "limits.cpus: 1, from $GOMAXPROCS"} {
+		if !strings.Contains(note, w) {
+			t.Errorf("note lacks %q:\n%s", w, note)
+		}
+	}
 }
