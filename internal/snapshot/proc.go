@@ -198,9 +198,18 @@ func harvestSecrets(procRoot string, app int, jvms []int) []string {
 			continue
 		}
 		cl, _ := os.ReadFile(fmt.Sprintf("%s/%d/cmdline", procRoot, pid))
-		for _, arg := range strings.Split(string(cl), "\x00") {
-			if k, v, ok := strings.Cut(strings.TrimPrefix(arg, "-D"), "="); ok && strings.HasPrefix(arg, "-D") && secret.IsName(k) {
+		args := strings.Split(string(cl), "\x00")
+		// What run's events hide is masked in the bundle too: NAME=VALUE
+		// values and the argument after a flag named like a secret
+		// (--db-password VALUE), wherever it shows (ps.txt, jcmd output).
+		for i, red := range secret.Args(args) {
+			if red == args[i] {
+				continue
+			}
+			if _, v, ok := strings.Cut(args[i], "="); ok && strings.HasSuffix(red, "="+secret.Redacted) {
 				out = append(out, v)
+			} else {
+				out = append(out, args[i])
 			}
 		}
 	}
