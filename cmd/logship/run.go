@@ -93,10 +93,10 @@ const (
 func newRunCmd() *cobra.Command {
 	var cf configFlags
 	c := &cobra.Command{
-		Use:   "run [flags] -- CMD [ARGS...]",
 		// Flags come before "--": everything after it is CMD's.
+		Use:                   "run [flags] -- CMD [ARGS...]",
 		DisableFlagsInUseLine: true,
-		Short: "Run a command as a child and archive its output, crash files and exit (a container entrypoint)",
+		Short:                 "Run a command as a child and archive its output, crash files and exit (a container entrypoint)",
 		Long: `Start CMD as a child, with the agent beside it in the same process:
 
 - signals TERM, INT, HUP, USR1, USR2 and QUIT are passed on to the child
