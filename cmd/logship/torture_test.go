@@ -369,7 +369,14 @@ func (r *torture) abandonScenario(dir string) []*generation {
 		}
 	}
 	r.logf("abandonment: OSS down, 3 x 8 MiB appended to files then deleted")
-	r.srv.Outage(3 * time.Second)
+	// The outage lasts until the files have been deleted for a while,
+	// however long writing them takes (under load it outlasted a fixed
+	// 3s, and the agent read everything: nothing was abandoned).
+	outage := r.srv.Outage(0)
+	defer func() {
+		time.Sleep(1500 * time.Millisecond) // scans see the deleted files, the pipeline still full
+		r.srv.Remove(outage)
+	}()
 	time.Sleep(1500 * time.Millisecond) // the outage has begun: uploads fail, the pipeline fills
 	for i, f := range files {
 		var b []byte
