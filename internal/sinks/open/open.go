@@ -197,13 +197,13 @@ func openOSS(ctx context.Context, loc Location, r Reader) (sinks.Sink, error) {
 	s, err := Config(ctx, c, Options{ConfigFile: r.ConfigFile, Log: r.Log, OSS: opts})
 	if err != nil {
 		var re *osssink.RegionError
-		if errors.As(err, &re) && re.Asked {
+		if errors.As(err, &re) && len(re.Asked) > 0 {
 			at := ""
 			if oc.Endpoint != "" {
 				at = " at " + oc.Endpoint
 			}
 			return nil, &RuntimeError{Msg: fmt.Sprintf("%s: the bucket did not say its region%s: %s (check the bucket name, the credentials and the endpoint; or give --region, e.g. cn-hangzhou)",
-				loc, at, strings.Join(re.Tried[len(re.Tried)-askedCount(re):], "; ")), Err: err}
+				loc, at, strings.Join(re.Asked, "; ")), Err: err}
 		}
 		if errors.As(err, &re) {
 			return nil, fmt.Errorf("%s: --region is required (e.g. cn-hangzhou), or --endpoint; tried %s", loc, strings.Join(re.Tried, ", "))
@@ -222,18 +222,6 @@ type RuntimeError struct {
 
 func (e *RuntimeError) Error() string { return e.Msg }
 func (e *RuntimeError) Unwrap() error { return e.Err }
-
-// askedCount is how many of a RegionError's attempts asked the bucket
-// (the last ones of Tried).
-func askedCount(re *osssink.RegionError) int {
-	n := 0
-	for _, t := range re.Tried {
-		if strings.Contains(t, "GetBucketLocation") || strings.HasPrefix(t, "a request signed for") {
-			n++
-		}
-	}
-	return min(n, len(re.Tried))
-}
 
 var internalEndpoint = regexp.MustCompile(`^((?:https?://)?(?:[a-z0-9-]+\.)?oss-[a-z0-9-]+?)-internal(\.aliyuncs\.com(?::\d+)?/?)$`)
 

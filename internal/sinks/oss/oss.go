@@ -278,7 +278,7 @@ func New(ctx context.Context, c Config, log *slog.Logger, opts ...Option) (*Sink
 		region, asked := askRegion(ctx, c, ep, creds, o)
 		if region == "" {
 			_, err := resolveEndpoint(c)
-			return nil, &sinks.StepError{Step: "endpoint", Err: &RegionError{Bucket: c.Bucket, Tried: regionTried(c, fromOssutil, asked), Err: err, Asked: true}}
+			return nil, &sinks.StepError{Step: "endpoint", Err: &RegionError{Bucket: c.Bucket, Tried: regionTried(c, fromOssutil, asked), Err: err, Asked: asked}}
 		}
 		log.Info("oss: region from the bucket", "bucket", c.Bucket, "region", region, "endpoint", ep.url.Host)
 		ep.region = region

@@ -26,10 +26,11 @@ type RegionError struct {
 	Bucket string
 	Tried  []string
 	Err    error // resolveEndpoint's error
-	// Asked: the endpoint was known and the bucket was asked, and its
-	// answers (in Tried) gave no region: the bucket, the credentials or
-	// the network are wrong more often than the region is missing.
-	Asked bool
+	// Asked are the bucket's answers when the endpoint was known and the
+	// bucket was asked (also the last ones of Tried) and gave no region:
+	// the bucket, the credentials or the network are wrong more often
+	// than the region is missing. Empty: the bucket was not asked.
+	Asked []string
 }
 
 func (e *RegionError) Error() string {
