@@ -98,18 +98,11 @@ func (f *selectFlags) resolve(ctx context.Context, stderr io.Writer) (retrieve.S
 	}
 	oo := retrieve.OSSOptions{Region: f.region, Endpoint: f.endpoint, Internal: f.internal, Parallel: f.parallel,
 		Log: newLogger(stderr, "warn", "text"), Options: f.oss}
-	from := f.from
-	if from == "" {
-		from = os.Getenv(config.EnvFrom)
-	}
-	cfg, path, err := readerConfig(f.config, from)
+	from, cfg, path, err := readerArchive(f.from, f.config)
 	if err != nil {
 		errs = append(errs, err)
 	} else if cfg != nil {
 		oo.Sink, oo.ConfigFile = cfg.Sink.OSSConfig(), path
-		if from == "" && cfg.Sink.Type == config.SinkOSS && cfg.Sink.OSS.Bucket != "" {
-			from = "oss://" + cfg.Sink.OSS.Bucket + "/" + strings.Trim(cfg.Sink.Prefix, "/")
-		}
 	}
 	if from == "" {
 		errs = append(errs, errors.New("--from is required: a folder or oss://BUCKET/PREFIX (or set LOGSHIP_FROM, or give an agent config with an oss sink with -c or LOGSHIP_CONFIG)"))
@@ -133,6 +126,23 @@ func closeArchive(a retrieve.Store) {
 	if c, ok := a.(io.Closer); ok {
 		c.Close()
 	}
+}
+
+// readerArchive is where a reader of the archive reads: --from, else
+// $LOGSHIP_FROM, else the oss sink of the agent config of readerConfig
+// (returned, with its path, for its region, endpoint and keys).
+func readerArchive(flagFrom, flagConfig string) (from string, cfg *config.Config, path string, err error) {
+	from = flagFrom
+	if from == "" {
+		from = os.Getenv(config.EnvFrom)
+	}
+	if cfg, path, err = readerConfig(flagConfig, from); err != nil || cfg == nil {
+		return from, nil, path, err
+	}
+	if from == "" && cfg.Sink.Type == config.SinkOSS && cfg.Sink.OSS.Bucket != "" {
+		from = "oss://" + cfg.Sink.OSS.Bucket + "/" + strings.Trim(cfg.Sink.Prefix, "/")
+	}
+	return from, cfg, path, nil
 }
 
 // readerConfig reads the agent config a reader of the archive takes its

@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/logship/logship/internal/config"
 	"github.com/logship/logship/internal/control"
 	"github.com/logship/logship/internal/schema"
 	"github.com/logship/logship/internal/sinks/open"
@@ -73,11 +72,7 @@ func runRemote(cmd *cobra.Command, f *remoteFlags, cf *configFlags, note string,
 	var errs []error
 	// The agent's config (-c; or, with no archive named, $LOGSHIP_CONFIG)
 	// gives the archive and the app, as to every command in the container.
-	from := f.from
-	if from == "" {
-		from = os.Getenv(config.EnvFrom)
-	}
-	cfg, path, err := readerConfig(cf.path, from)
+	from, cfg, path, err := readerArchive(f.from, cf.path)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -108,9 +103,6 @@ func runRemote(cmd *cobra.Command, f *remoteFlags, cf *configFlags, note string,
 	oo := open.Reader{Region: f.region, Endpoint: f.endpoint, Internal: f.internal, Parallel: 4, Log: newLogger(cmd.ErrOrStderr(), "warn", "text")}
 	if cfg != nil {
 		oo.Sink, oo.ConfigFile = cfg.Sink.OSSConfig(), path
-		if from == "" && cfg.Sink.Type == config.SinkOSS && cfg.Sink.OSS.Bucket != "" {
-			from = "oss://" + cfg.Sink.OSS.Bucket + "/" + strings.Trim(cfg.Sink.Prefix, "/")
-		}
 	}
 	if from == "" {
 		errs = append(errs, errors.New("--remote needs --from oss://BUCKET/PREFIX (or LOGSHIP_FROM, or -c or LOGSHIP_CONFIG with an oss sink)"))
