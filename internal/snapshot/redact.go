@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"io"
 	"slices"
+	"strings"
+
+	"github.com/logship/logship/internal/secret"
 )
 
 // minSecretLen is the shortest literal masked everywhere: shorter values
@@ -34,8 +37,8 @@ func NewRedactor(literals []string) *Redactor {
 	}
 	// Longest first: a secret that contains another is masked whole.
 	slices.SortFunc(r.literals, func(a, b []byte) int { return len(b) - len(a) })
-	for _, w := range []string{"key", "secret", "token", "passw", "credential", "auth", "private"} {
-		r.words = append(r.words, []byte(w))
+	for _, w := range secret.Words { // the names run's events and crash summaries hide
+		r.words = append(r.words, []byte(strings.ToLower(w)))
 	}
 	return r
 }
